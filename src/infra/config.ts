@@ -1,0 +1,234 @@
+import { z } from 'zod';
+import { ConfigError } from '../errors.ts';
+import { Secret, redactUrl } from './secret.ts';
+
+/**
+ * The only module that reads the environment. `loadConfig(process.env)` is
+ * called once by main; everything else receives the frozen object it returns.
+ * A bad value fails here, naming the variable and how to fix it.
+ */
+
+export type Mode = 'sandbox' | 'paper' | 'live';
+
+/** Exit code for a configuration the process refuses to start with (sysexits EX_CONFIG). */
+export const CONFIG_EXIT_CODE = 78;
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'use true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const port = z.coerce.number({ message: 'must be a port number' }).int().min(0).max(65535);
+const positiveInt = z.coerce.number({ message: 'must be a whole number' }).int().positive();
+const positiveNumber = z.coerce.number({ message: 'must be a number' }).positive();
+const url = (protocols: readonly string[]) =>
+  z.url({ message: `must be a URL (${protocols.join(', ')})` }).refine((u) => protocols.some((p) => u.startsWith(`${p}:`)), {
+    message: `must start with ${protocols.map((p) => `${p}://`).join(' or ')}`,
+  });
+const csv = <T extends z.ZodType>(item: T) =>
+  z.string().transform((s, ctx) => {
+    const parts = s.split(',').map((p) => p.trim()).filter(Boolean);
+    const out: z.infer<T>[] = [];
+    for (const part of parts) {
+      const parsed = item.safeParse(part);
+      if (!parsed.success) {
+        ctx.addIssue({ code: 'custom', message: `"${part}" ${parsed.error.issues[0]?.message ?? 'is invalid'}` });
+        return z.NEVER;
+      }
+      out.push(parsed.data);
+    }
+    return out;
+  });
+
+/** Every variable, its default and its rule. The README's table mirrors this schema. */
+const envSchema = z.object({
+  VANTA_MODE: z.enum(['sandbox', 'paper', 'live'], { message: 'use sandbox, paper or live' }).optional(),
+  DATABASE_URL: url(['postgres', 'postgresql']).optional(),
+  DATA_DIR: z.string().min(1).default('./data'),
+  REDIS_URL: url(['redis', 'rediss']).optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'use fatal, error, warn, info, debug, trace or silent' }).default('info'),
+  OPS_HOST: z.string().min(1).default('127.0.0.1'),
+  OPS_PORT: port.default(8080),
+  INSPECTOR_ENABLED: bool.default(true),
+  INSPECTOR_HOST: z.string().min(1).default('127.0.0.1'),
+  INSPECTOR_PORT: port.default(8081),
+  INSPECTOR_TOKEN: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
+  STATELY_RELAY_PORT: port.optional(),
+  TELEGRAM_BOT_TOKEN: z.string().regex(/^\d+:[A-Za-z0-9_-]{30,}$/, { message: 'must look like 123456:ABC… (the token BotFather gave you)' }).optional(),
+  ADMIN_TELEGRAM_IDS: csv(z.coerce.number({ message: 'is not a Telegram user id' }).int().positive()).default([]),
+  BASE_RPC_URLS: csv(url(['http', 'https', 'ws', 'wss'])).optional(),
+  CHAIN_ID: positiveInt.default(8453),
+  VAULT_ADDR: url(['http', 'https']).optional(),
+  VAULT_TOKEN: z.string().min(1).optional(),
+  VAULT_ROLE_ID: z.string().min(1).optional(),
+  VAULT_SECRET_ID: z.string().min(1).optional(),
+  VAULT_NAMESPACE: z.string().min(1).optional(),
+  VAULT_TRANSIT_KEY: z.string().regex(/^[A-Za-z0-9_-]+$/, { message: 'letters, digits, _ and - only' }).default('vanta-wallets'),
+  ALLOW_LOCAL_KEYSTORE_IN_LIVE: bool.default(false),
+  RISK_MAX_LEVERAGE: positiveNumber.optional(),
+  RISK_MAX_POSITION_USDC: positiveNumber.optional(),
+  RISK_MAX_DAILY_LOSS_USDC: positiveNumber.optional(),
+  SHUTDOWN_GRACE_MS: positiveInt.default(10_000),
+  SUPERVISOR_MAX_RESTARTS: positiveInt.default(5),
+  SUPERVISOR_WINDOW_MS: positiveInt.default(60_000),
+  SUPERVISOR_BACKOFF_BASE_MS: positiveInt.default(200),
+  SUPERVISOR_BACKOFF_MAX_MS: positiveInt.default(30_000),
+  PERSIST_BATCH_MAX: positiveInt.default(1_000),
+});
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export interface Config {
+  readonly mode: Mode;
+  readonly modeReason: string;
+  readonly dataDir: string;
+  readonly database: { readonly kind: 'postgres'; readonly url: Secret; readonly display: string } | { readonly kind: 'pglite'; readonly dir: string };
+  readonly redis: { readonly url: Secret; readonly display: string } | null;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  readonly ops: { readonly host: string; readonly port: number };
+  readonly inspector: {
+    readonly enabled: boolean;
+    readonly host: string;
+    readonly port: number;
+    readonly token: Secret | null;
+    readonly statelyRelayPort: number | null;
+  };
+  readonly telegram: { readonly token: Secret | null; readonly adminIds: readonly number[] };
+  readonly chain: { readonly rpcUrls: readonly Secret[]; readonly chainId: number };
+  readonly vault: {
+    readonly addr: string | null;
+    readonly token: Secret | null;
+    readonly appRole: { readonly roleId: string; readonly secretId: Secret } | null;
+    readonly namespace: string | null;
+    readonly transitKey: string;
+  };
+  readonly keystore: { readonly kind: 'vault' | 'local'; readonly allowLocalInLive: boolean };
+  readonly risk: { readonly maxLeverage: number; readonly maxPositionUsdc: number; readonly maxDailyLossUsdc: number; readonly explicit: boolean };
+  readonly shutdownGraceMs: number;
+  readonly supervisor: { readonly maxRestarts: number; readonly windowMs: number; readonly backoffBaseMs: number; readonly backoffMaxMs: number };
+  readonly persistBatchMax: number;
+}
+
+/** Sandbox defaults for risk limits; live mode insists on explicit values. */
+const DEFAULT_RISK = { maxLeverage: 50, maxPositionUsdc: 10_000, maxDailyLossUsdc: 2_000 } as const;
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/**
+ * Parses and validates the environment. Throws ConfigError listing every
+ * problem at once, each with the variable's name and the fix.
+ */
+export function loadConfig(env: Env): Config {
+  const parsed = envSchema.safeParse(stripEmpty(env));
+  if (!parsed.success) {
+    throw new ConfigError(
+      'CONFIG_INVALID',
+      parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`),
+    );
+  }
+  const e = parsed.data;
+  const { mode, reason } = chooseMode(e.VANTA_MODE, e.TELEGRAM_BOT_TOKEN, e.BASE_RPC_URLS);
+  const problems: string[] = [];
+  if (e.INSPECTOR_ENABLED && !LOOPBACK.has(e.INSPECTOR_HOST) && !e.INSPECTOR_TOKEN) {
+    problems.push(`INSPECTOR_HOST: the inspector shows live trading state; set INSPECTOR_TOKEN before binding it to ${e.INSPECTOR_HOST}`);
+  }
+  if (e.VAULT_ROLE_ID !== undefined && e.VAULT_SECRET_ID === undefined) {
+    problems.push('VAULT_SECRET_ID: AppRole login needs both VAULT_ROLE_ID and VAULT_SECRET_ID');
+  }
+  if (problems.length) throw new ConfigError('CONFIG_INVALID', problems);
+  if (mode === 'paper') requirePaper(e);
+
+  const keystoreKind = e.VAULT_ADDR ? 'vault' : 'local';
+  const config: Config = {
+    mode,
+    modeReason: reason,
+    dataDir: e.DATA_DIR,
+    database: e.DATABASE_URL
+      ? { kind: 'postgres', url: new Secret(e.DATABASE_URL), display: redactUrl(e.DATABASE_URL) }
+      : { kind: 'pglite', dir: `${e.DATA_DIR.replace(/\/$/, '')}/pglite` },
+    redis: e.REDIS_URL ? { url: new Secret(e.REDIS_URL), display: redactUrl(e.REDIS_URL) } : null,
+    logLevel: e.LOG_LEVEL,
+    ops: { host: e.OPS_HOST, port: e.OPS_PORT },
+    inspector: {
+      enabled: e.INSPECTOR_ENABLED,
+      host: e.INSPECTOR_HOST,
+      port: e.INSPECTOR_PORT,
+      token: e.INSPECTOR_TOKEN ? new Secret(e.INSPECTOR_TOKEN) : null,
+      statelyRelayPort: e.STATELY_RELAY_PORT ?? null,
+    },
+    telegram: { token: e.TELEGRAM_BOT_TOKEN ? new Secret(e.TELEGRAM_BOT_TOKEN) : null, adminIds: e.ADMIN_TELEGRAM_IDS },
+    chain: { rpcUrls: (e.BASE_RPC_URLS ?? []).map((u) => new Secret(u)), chainId: e.CHAIN_ID },
+    vault: {
+      addr: e.VAULT_ADDR ?? null,
+      token: e.VAULT_TOKEN ? new Secret(e.VAULT_TOKEN) : null,
+      appRole: e.VAULT_ROLE_ID && e.VAULT_SECRET_ID ? { roleId: e.VAULT_ROLE_ID, secretId: new Secret(e.VAULT_SECRET_ID) } : null,
+      namespace: e.VAULT_NAMESPACE ?? null,
+      transitKey: e.VAULT_TRANSIT_KEY,
+    },
+    keystore: { kind: keystoreKind, allowLocalInLive: e.ALLOW_LOCAL_KEYSTORE_IN_LIVE },
+    risk: {
+      maxLeverage: e.RISK_MAX_LEVERAGE ?? DEFAULT_RISK.maxLeverage,
+      maxPositionUsdc: e.RISK_MAX_POSITION_USDC ?? DEFAULT_RISK.maxPositionUsdc,
+      maxDailyLossUsdc: e.RISK_MAX_DAILY_LOSS_USDC ?? DEFAULT_RISK.maxDailyLossUsdc,
+      explicit: e.RISK_MAX_LEVERAGE !== undefined && e.RISK_MAX_POSITION_USDC !== undefined && e.RISK_MAX_DAILY_LOSS_USDC !== undefined,
+    },
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    supervisor: {
+      maxRestarts: e.SUPERVISOR_MAX_RESTARTS,
+      windowMs: e.SUPERVISOR_WINDOW_MS,
+      backoffBaseMs: e.SUPERVISOR_BACKOFF_BASE_MS,
+      backoffMaxMs: e.SUPERVISOR_BACKOFF_MAX_MS,
+    },
+    persistBatchMax: e.PERSIST_BATCH_MAX,
+  };
+  if (mode === 'live') requireLive(config);
+  return deepFreeze(config);
+}
+
+function chooseMode(explicit: Mode | undefined, token: string | undefined, rpc: readonly string[] | undefined): { mode: Mode; reason: string } {
+  if (explicit) return { mode: explicit, reason: 'VANTA_MODE' };
+  if (!token && !rpc?.length) return { mode: 'sandbox', reason: 'no TELEGRAM_BOT_TOKEN or BASE_RPC_URLS configured' };
+  // Never guess between paper and live when real endpoints are configured.
+  throw new ConfigError('CONFIG_INVALID', [
+    'VANTA_MODE: TELEGRAM_BOT_TOKEN or BASE_RPC_URLS is set, so choose the mode explicitly: VANTA_MODE=paper (no transactions) or VANTA_MODE=live',
+  ]);
+}
+
+function requirePaper(e: z.infer<typeof envSchema>): void {
+  const missing: string[] = [];
+  if (!e.TELEGRAM_BOT_TOKEN) missing.push('TELEGRAM_BOT_TOKEN: paper mode talks to real Telegram; set the token BotFather gave you');
+  if (!e.BASE_RPC_URLS?.length) missing.push('BASE_RPC_URLS: paper mode reads real Base prices; set one or more RPC URLs, comma separated');
+  if (missing.length) throw new ConfigError('CONFIG_INVALID', missing);
+}
+
+/** Live mode moves real money: every safety prerequisite must be present, or we name what is not. */
+function requireLive(c: Config): void {
+  const missing: string[] = [];
+  if (c.database.kind !== 'postgres') missing.push('DATABASE_URL: live mode needs PostgreSQL (the embedded PGlite is for sandbox and paper)');
+  if (!c.redis) missing.push('REDIS_URL: live mode needs Redis for the shared price cache');
+  if (!c.telegram.token) missing.push('TELEGRAM_BOT_TOKEN: live mode needs the bot token');
+  if (!c.chain.rpcUrls.length) missing.push('BASE_RPC_URLS: live mode needs at least one Base RPC URL (two or more for fallback)');
+  if (c.chain.chainId !== 8453) missing.push(`CHAIN_ID: live mode trades on Base mainnet (8453), not ${c.chain.chainId}`);
+  if (c.keystore.kind === 'local' && !c.keystore.allowLocalInLive) {
+    missing.push('VAULT_ADDR: live mode keeps wallet keys under Vault transit; set VAULT_ADDR and VAULT_TOKEN or VAULT_ROLE_ID/VAULT_SECRET_ID (or, knowingly, ALLOW_LOCAL_KEYSTORE_IN_LIVE=true)');
+  }
+  if (c.keystore.kind === 'vault' && !c.vault.token && !c.vault.appRole) {
+    missing.push('VAULT_TOKEN: Vault needs credentials; set VAULT_TOKEN or VAULT_ROLE_ID and VAULT_SECRET_ID');
+  }
+  if (!c.risk.explicit) missing.push('RISK_MAX_LEVERAGE, RISK_MAX_POSITION_USDC, RISK_MAX_DAILY_LOSS_USDC: live mode needs explicit risk limits');
+  if (!c.telegram.adminIds.length) missing.push('ADMIN_TELEGRAM_IDS: live mode needs at least one admin to receive alerts and pause trading');
+  if (missing.length) throw new ConfigError('CONFIG_LIVE_PREREQUISITE', missing);
+}
+
+/** An empty variable (FOO=) means "not set", as shells and compose files usually intend. */
+function stripEmpty(env: Env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) if (value !== undefined && value !== '') out[key] = value;
+  return out;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !(value instanceof Secret) && !Object.isFrozen(value)) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,9 @@
+import { Migration20261125000000_actor_snapshots_audit_log } from './Migration20261125000000_actor_snapshots_audit_log.ts';
+
+/**
+ * Every migration, in order. Listed explicitly (not globbed from disk) so the
+ * same set runs from source, in the container image and in tests.
+ */
+export const migrations = [
+  { name: 'Migration20261125000000_actor_snapshots_audit_log', class: Migration20261125000000_actor_snapshots_audit_log },
+];

@@ -1,0 +1,109 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
+import { pino, stdSerializers, type DestinationStream, type Logger } from 'pino';
+
+export type { Logger } from 'pino';
+
+/**
+ * pino, with three layers of protection against secrets:
+ * 1. values wrapped in `Secret` serialise as "[REDACTED]";
+ * 2. any key whose name marks a secret (privateKey, token, password, …) is
+ *    redacted at any depth, not only the levels pino's `redact` paths reach;
+ * 3. strings are scrubbed of things that look like credentials whatever key
+ *    holds them: Telegram bot tokens, passwords in URLs, Vault tokens, and any
+ *    32-byte hex value that is registered as secret material.
+ * Correlation ids ride on AsyncLocalStorage so every line of one request or
+ * event shares `corr_id` without threading it by hand.
+ */
+
+const SECRET_KEY = /(^|_|-)(private_?key|privkey|secret(_?id)?|password|passwd|token|mnemonic|seed|plaintext|authorization|api_?key|x-vault-token)$/i;
+const SECRET_KEY_CAMEL = /(privateKey|secretId|apiKey|Token|Password|Mnemonic|Plaintext)$/;
+const BOT_TOKEN = /\b\d{6,12}:[A-Za-z0-9_-]{30,}\b/g;
+const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]+:)[^@/\s]+@/gi;
+const VAULT_TOKEN = /\b(hvs|hvb|hvr|s)\.[A-Za-z0-9_-]{20,}\b/g;
+const REDACTED = '[REDACTED]';
+
+/** Hex secrets (private keys) that must never be printed, even under an innocent key. */
+const knownSecretHex = new Set<string>();
+
+/**
+ * Registers a 32-byte hex value (a private key) so the logger scrubs it from
+ * any string. Key material is registered where it is generated or decrypted.
+ * Returns a function that forgets it again.
+ */
+export function registerSecretHex(hex: string): () => void {
+  const normalised = hex.toLowerCase().replace(/^0x/, '');
+  knownSecretHex.add(normalised);
+  return () => knownSecretHex.delete(normalised);
+}
+
+function scrubString(value: string): string {
+  let out = value.replace(BOT_TOKEN, REDACTED).replace(URL_PASSWORD, `$1${REDACTED}@`).replace(VAULT_TOKEN, REDACTED);
+  if (knownSecretHex.size && /[0-9a-f]{64}/i.test(out)) {
+    out = out.replace(/(0x)?[0-9a-f]{64}/gi, (m) => (knownSecretHex.has(m.toLowerCase().replace(/^0x/, '')) ? REDACTED : m));
+  }
+  return out;
+}
+
+/** Deep copy with secrets removed. Exported for the inspector and error reports. */
+export function scrubSecrets(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return scrubString(value);
+  if (value === null || typeof value !== 'object') return typeof value === 'bigint' ? value.toString() : value;
+  if (depth > 12) return '[Depth]';
+  if (value instanceof Error) return scrubSecrets(stdSerializers.err(value), depth + 1);
+  if ('toJSON' in value && typeof value.toJSON === 'function') return scrubSecrets((value as { toJSON(): unknown }).toJSON(), depth + 1);
+  if (Array.isArray(value)) return value.map((v) => scrubSecrets(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [key, inner] of Object.entries(value)) {
+    out[key] = isSecretKey(key) && inner !== null && inner !== undefined ? REDACTED : scrubSecrets(inner, depth + 1);
+  }
+  return out;
+}
+
+function isSecretKey(key: string): boolean {
+  return SECRET_KEY.test(key) || SECRET_KEY_CAMEL.test(key);
+}
+
+const correlation = new AsyncLocalStorage<{ corrId: string }>();
+
+/** Runs fn with a correlation id that every log line inside it carries. */
+export function withCorrelation<T>(fn: () => T, corrId: string = randomUUID()): T {
+  return correlation.run({ corrId }, fn);
+}
+
+export function currentCorrelationId(): string | undefined {
+  return correlation.getStore()?.corrId;
+}
+
+export interface LoggerOptions {
+  readonly level: string;
+  readonly destination?: DestinationStream;
+  readonly base?: Record<string, unknown>;
+}
+
+export function createLogger(options: LoggerOptions): Logger {
+  return pino(
+    {
+      level: options.level,
+      base: options.base ?? { app: 'vanta' },
+      messageKey: 'msg',
+      timestamp: pino.stdTimeFunctions.isoTime,
+      serializers: { err: (e: unknown) => scrubSecrets(e instanceof Error ? stdSerializers.err(e) : e) },
+      mixin: () => {
+        const corrId = correlation.getStore()?.corrId;
+        return corrId ? { corr_id: corrId } : {};
+      },
+      formatters: {
+        log: (object) => scrubSecrets(object) as Record<string, unknown>,
+      },
+      hooks: {
+        // Interpolated message strings are scrubbed too: `log.info('sent %s', x)`.
+        logMethod(args, method) {
+          const cleaned = args.map((a: unknown) => (typeof a === 'string' ? scrubString(a) : a)) as Parameters<typeof method>;
+          method.apply(this, cleaned);
+        },
+      },
+    },
+    options.destination ?? pino.destination({ sync: false }),
+  );
+}
