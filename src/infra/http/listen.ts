@@ -8,7 +8,7 @@ export interface ListeningServer {
   readonly url: string;
   readonly port: number;
   /** Stops accepting, drops idle and streaming connections, resolves when closed. Safe to call twice. */
-  close(): Promise<void>;
+  readonly close: () => Promise<void>;
 }
 
 /**

@@ -111,7 +111,7 @@ describe('ops server', () => {
   it('logs readiness only when it changes', async () => {
     const { logger, lines } = captureLogger('info');
     let healthy = false;
-    const flapping: ReadinessCheck = { name: 'db', required: true, check: async () => assert.ok(healthy, 'db down') };
+    const flapping: ReadinessCheck = { name: 'db', required: true, check: () => (healthy ? Promise.resolve() : Promise.reject(new Error('db down'))) };
     const server = await createOpsServer({ host: '127.0.0.1', port: 0, metrics: testMetrics(), readiness: [flapping], logger, version: 'x', mode: 'sandbox' });
     servers.push(server);
     for (const next of [false, false, true, true]) {
