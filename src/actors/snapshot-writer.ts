@@ -1,0 +1,208 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../infra/clock.ts';
+import type { Metrics } from '../infra/metrics.ts';
+import type { SnapshotStore, SnapshotWrite } from './snapshot-store.ts';
+
+/**
+ * Persists actor snapshots with write coalescing.
+ *
+ * A transition only marks its actor dirty; the snapshot is serialised when the
+ * batch is written, so ten transitions between two flushes cost one
+ * serialisation and one row. Batches are written one at a time, each in a
+ * single statement; under load they grow by themselves. The latest state is
+ * never lost: an actor that changes while its batch is in flight is marked
+ * dirty again and goes into the next batch, and a failed batch is put back in
+ * front of the queue and retried with backoff.
+ *
+ * `flushed()` resolves once everything dirty at the time of the call is
+ * durable: the barrier for effects that must not run before their state is
+ * on disk.
+ */
+export interface DirtyEntry {
+  readonly id: string;
+  readonly kind: string;
+  readonly parent: string | null;
+  readonly machineVersion: number;
+  /** Reads the snapshot to write at flush time; null means "nothing to write" (the actor is gone). */
+  readonly read: () => { snapshot: unknown; status: 'active' | 'done' } | null;
+}
+
+interface Queued {
+  entry: DirtyEntry;
+  seq: number;
+}
+
+export interface SnapshotWriterOptions {
+  readonly store: SnapshotStore;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly clock: Clock;
+  readonly batchMax: number;
+  /** Called when a row was written by someone else since we read it. */
+  readonly onConflict: (id: string, kind: string) => void;
+  readonly retryBaseMs?: number;
+  readonly retryMaxMs?: number;
+}
+
+export class SnapshotWriter {
+  readonly #o: SnapshotWriterOptions;
+  /** Insertion order == seq order, so the first entry holds the oldest pending change. */
+  #dirty = new Map<string, Queued>();
+  readonly #versions = new Map<string, number>();
+  #seq = 0;
+  #inflightMinSeq = Infinity;
+  #waiters: { target: number; resolve: () => void }[] = [];
+  #running = false;
+  #failures = 0;
+  #closed = false;
+
+  constructor(options: SnapshotWriterOptions) {
+    this.#o = options;
+  }
+
+  get pending(): number {
+    return this.#dirty.size;
+  }
+
+  /** The version of the row as last read or written (0: no row yet). */
+  version(id: string): number {
+    return this.#versions.get(id) ?? 0;
+  }
+
+  setVersion(id: string, version: number): void {
+    this.#versions.set(id, version);
+  }
+
+  /** Stops tracking an actor: drops its pending change and its version. */
+  forget(id: string): void {
+    this.#dirty.delete(id);
+    this.#versions.delete(id);
+  }
+
+  markDirty(entry: DirtyEntry): void {
+    if (this.#closed) return;
+    // Delete then set keeps the map ordered by seq (the oldest change first).
+    this.#dirty.delete(entry.id);
+    this.#dirty.set(entry.id, { entry, seq: ++this.#seq });
+    this.#o.metrics.persistPending.set(this.#dirty.size);
+    this.#kick();
+  }
+
+  /** Resolves when every change made before this call is durable. */
+  flushed(): Promise<void> {
+    const target = this.#seq;
+    if (this.#minPendingSeq() > target) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ target, resolve }));
+  }
+
+  /** Writes what is pending, then refuses new work. */
+  async close(): Promise<void> {
+    await this.flushed();
+    this.#closed = true;
+  }
+
+  #minPendingSeq(): number {
+    const first = this.#dirty.values().next();
+    return Math.min(first.done ? Infinity : first.value.seq, this.#inflightMinSeq);
+  }
+
+  async #run(): Promise<void> {
+    // Yield once so a burst of transitions in the same tick lands in one batch.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    try {
+      while (this.#dirty.size) {
+        const ok = await this.#writeOneBatch();
+        if (!ok) await this.#sleep(this.#backoff());
+      }
+    } finally {
+      this.#running = false;
+      if (this.#dirty.size) this.#kick();
+    }
+  }
+
+  #kick(): void {
+    if (this.#running) return;
+    this.#running = true;
+    void this.#run();
+  }
+
+  async #writeOneBatch(): Promise<boolean> {
+    const batch: Queued[] = [];
+    for (const queued of this.#dirty.values()) {
+      batch.push(queued);
+      if (batch.length >= this.#o.batchMax) break;
+    }
+    for (const q of batch) this.#dirty.delete(q.entry.id);
+    this.#inflightMinSeq = batch[0]?.seq ?? Infinity;
+
+    const rows: SnapshotWrite[] = [];
+    const written: Queued[] = [];
+    for (const q of batch) {
+      const read = q.entry.read();
+      if (!read) continue;
+      const { id, kind, parent, machineVersion } = q.entry;
+      rows.push({ id, kind, parent, machine_version: machineVersion, snapshot: read.snapshot, status: read.status, expected: this.version(id) });
+      written.push(q);
+    }
+    const stop = this.#o.metrics.persistFlushSeconds.startTimer();
+    try {
+      const versions = rows.length ? await this.#o.store.write(rows) : new Map<string, number>();
+      stop();
+      this.#applyResult(rows, written, versions);
+      this.#failures = 0;
+      return true;
+    } catch (err) {
+      this.#failures += 1;
+      this.#o.metrics.persistWrites.inc({ outcome: 'error' }, rows.length);
+      if (this.#failures === 1 || this.#failures % 20 === 0) {
+        this.#o.logger.error({ err, rows: rows.length, attempt: this.#failures }, 'Failed to persist actor snapshots; retrying');
+      }
+      this.#requeue(batch);
+      return false;
+    } finally {
+      this.#inflightMinSeq = Infinity;
+      this.#o.metrics.persistPending.set(this.#dirty.size);
+      this.#resolveWaiters();
+    }
+  }
+
+  #applyResult(rows: readonly SnapshotWrite[], written: readonly Queued[], versions: Map<string, number>): void {
+    this.#o.metrics.persistBatchSize.observe(rows.length);
+    let ok = 0;
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      const version = versions.get(row.id);
+      if (version === undefined) {
+        this.#dirty.delete(row.id);
+        this.#versions.delete(row.id);
+        this.#o.metrics.persistConflicts.inc({ kind: row.kind });
+        this.#o.onConflict(row.id, written[i]!.entry.kind);
+        continue;
+      }
+      ok += 1;
+      if (row.status === 'done') this.#versions.delete(row.id);
+      else this.#versions.set(row.id, version);
+    }
+    this.#o.metrics.persistWrites.inc({ outcome: 'ok' }, ok);
+  }
+
+  /** Puts a failed batch back in front, unless a newer change for the same actor is already queued. */
+  #requeue(batch: readonly Queued[]): void {
+    const front = batch.filter((q) => !this.#dirty.has(q.entry.id));
+    this.#dirty = new Map([...front.map((q) => [q.entry.id, q] as const), ...this.#dirty]);
+  }
+
+  #resolveWaiters(): void {
+    const min = this.#minPendingSeq();
+    while (this.#waiters.length && this.#waiters[0]!.target < min) this.#waiters.shift()!.resolve();
+  }
+
+  #backoff(): number {
+    const base = this.#o.retryBaseMs ?? 50;
+    return Math.min(this.#o.retryMaxMs ?? 5_000, base * 2 ** Math.min(this.#failures - 1, 10));
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.#o.clock.setTimeout(resolve, ms));
+  }
+}

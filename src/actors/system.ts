@@ -1,0 +1,57 @@
+import type { InspectionEvent } from 'xstate';
+import type { Logger } from 'pino';
+import type { Clock } from '../infra/clock.ts';
+import type { Config } from '../infra/config.ts';
+import type { Database } from '../infra/db/database.ts';
+import type { ActorRunStatus } from '../infra/http/inspector-source.ts';
+import type { Metrics } from '../infra/metrics.ts';
+import type { ActorKind } from './kind.ts';
+import { createPositionKind } from './kinds/position.actor.ts';
+import { createPriceFeedKind, type PriceUpdate } from './kinds/price-feed.actor.ts';
+import { createUserKind } from './kinds/user.actor.ts';
+import { ActorRuntime, type QuarantineInfo, type RuntimeHandle } from './runtime.ts';
+
+export interface VantaSystemDeps {
+  readonly db: Database;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly clock: Clock;
+  readonly supervisor: Config['supervisor'];
+  readonly persistBatchMax: number;
+  readonly fillTimeoutMs?: number;
+  readonly notifyUser?: (telegramId: number, text: string) => void;
+  readonly onPrice?: (update: PriceUpdate) => void;
+  readonly onHalt?: (pair: string, halted: boolean, reason: string | null) => void;
+  readonly inspect?: (event: InspectionEvent) => void;
+  readonly onStatus?: (id: string, status: ActorRunStatus) => void;
+  readonly onQuarantine?: (info: QuarantineInfo) => void;
+  /** More kinds (tests add failing or versioned machines here). */
+  readonly extraKinds?: (runtime: RuntimeHandle) => readonly ActorKind[];
+}
+
+/** The runtime with every actor kind of the design wired to its effects. */
+export function createVantaSystem(deps: VantaSystemDeps): ActorRuntime {
+  const log = deps.logger.child({ component: 'actors' });
+  return new ActorRuntime({
+    db: deps.db,
+    logger: log,
+    metrics: deps.metrics,
+    clock: deps.clock,
+    policy: deps.supervisor,
+    batchMax: deps.persistBatchMax,
+    ...(deps.inspect ? { inspect: deps.inspect } : {}),
+    ...(deps.onStatus ? { onStatus: deps.onStatus } : {}),
+    ...(deps.onQuarantine ? { onQuarantine: deps.onQuarantine } : {}),
+    kinds: (runtime) => [
+      createUserKind({
+        runtime,
+        logger: log.child({ kind: 'user' }),
+        notifyUser: deps.notifyUser ?? ((telegramId, text) => log.info({ telegram_id: telegramId, text }, 'User notification (no chat front end attached)')),
+        fillTimeoutMs: deps.fillTimeoutMs ?? 60_000,
+      }),
+      createPositionKind({ runtime, logger: log.child({ kind: 'position' }), clock: deps.clock }),
+      createPriceFeedKind({ logger: log.child({ kind: 'price-feed' }), clock: deps.clock, onPrice: deps.onPrice ?? (() => {}), onHalt: deps.onHalt ?? (() => {}) }),
+      ...(deps.extraKinds?.(runtime) ?? []),
+    ],
+  });
+}

@@ -1,0 +1,137 @@
+import { assign, setup } from 'xstate';
+
+/**
+ * One actor per Telegram user. It owns the user's settings and the list of the
+ * user's positions (each its own actor), and it is the single writer of the
+ * user's wallet nonces (added with the transaction pipeline). Trading can be
+ * paused per user; a paused user's order requests are refused with a reason.
+ */
+export const userMachineVersion = 1;
+
+export interface UserSettings {
+  readonly slippageBps: number;
+  readonly defaultLeverage: number;
+}
+
+export interface UserInput {
+  readonly telegramId: number;
+  readonly maxOpenPositions: number;
+}
+
+export interface UserContext extends UserInput {
+  readonly settings: UserSettings;
+  /** Bumped on every settings change; lets a client detect it saw the latest. */
+  readonly revision: number;
+  /** systemIds of the user's live position actors. */
+  readonly positions: readonly string[];
+}
+
+export interface OrderRequest {
+  readonly positionId: string;
+  readonly pair: string;
+  readonly side: 'long' | 'short';
+  /** USDC, decimal string. */
+  readonly collateral: string;
+  readonly leverage: number;
+}
+
+export type UserEvent =
+  | { type: 'settings.update'; slippageBps?: number; defaultLeverage?: number }
+  | ({ type: 'order.requested' } & OrderRequest)
+  | { type: 'position.finished'; positionId: string; outcome: string }
+  | { type: 'trading.pause' }
+  | { type: 'trading.resume' };
+
+export const DEFAULT_SETTINGS: UserSettings = { slippageBps: 50, defaultLeverage: 5 };
+const MAX_SLIPPAGE_BPS = 1_000;
+const MAX_LEVERAGE = 500;
+
+type SettingsUpdate = Extract<UserEvent, { type: 'settings.update' }>;
+
+/** A settings change is applied only when every provided value is in range. */
+export function validSettings(event: SettingsUpdate): boolean {
+  const { slippageBps, defaultLeverage } = event;
+  const slippageOk = slippageBps === undefined || (Number.isInteger(slippageBps) && slippageBps > 0 && slippageBps <= MAX_SLIPPAGE_BPS);
+  const leverageOk = defaultLeverage === undefined || (Number.isFinite(defaultLeverage) && defaultLeverage >= 1 && defaultLeverage <= MAX_LEVERAGE);
+  return slippageOk && leverageOk && (slippageBps !== undefined || defaultLeverage !== undefined);
+}
+
+export const userMachine = setup({
+  types: {
+    context: {} as UserContext,
+    events: {} as UserEvent,
+    input: {} as UserInput,
+  },
+  guards: {
+    validSettings: ({ event }) => event.type === 'settings.update' && validSettings(event),
+    hasRoom: ({ context }) => context.positions.length < context.maxOpenPositions,
+  },
+  actions: {
+    applySettings: assign(({ context, event }) => {
+      const e = event as SettingsUpdate;
+      return {
+        settings: {
+          slippageBps: e.slippageBps ?? context.settings.slippageBps,
+          defaultLeverage: e.defaultLeverage ?? context.settings.defaultLeverage,
+        },
+        revision: context.revision + 1,
+      };
+    }),
+    trackPosition: assign({
+      positions: ({ context, event }) => [...context.positions, `position:${(event as OrderRequest).positionId}`],
+    }),
+    forgetPosition: assign({
+      positions: ({ context, event }) => context.positions.filter((p) => p !== `position:${(event as { positionId: string }).positionId}`),
+    }),
+    /** Provided by the actors layer: create the position actor as this user's child. */
+    spawnPosition: (_, _params: { owner: number; order: OrderRequest }) => {},
+    /** Provided by the actors layer: tell the user why a request was refused. */
+    refuse: (_, _params: { telegramId: number; reason: string }) => {},
+  },
+}).createMachine({
+  id: 'user',
+  context: ({ input }) => ({ ...input, settings: DEFAULT_SETTINGS, revision: 0, positions: [] }),
+  initial: 'active',
+  on: {
+    'settings.update': [
+      { guard: 'validSettings', actions: 'applySettings' },
+      { actions: { type: 'refuse', params: ({ context }) => ({ telegramId: context.telegramId, reason: 'Settings out of range: slippage 1–1000 bps, leverage 1–500.' }) } },
+    ],
+    'position.finished': { actions: 'forgetPosition' },
+  },
+  states: {
+    active: {
+      on: {
+        'trading.pause': 'paused',
+        'order.requested': [
+          {
+            guard: 'hasRoom',
+            actions: [
+              'trackPosition',
+              { type: 'spawnPosition', params: ({ context, event }) => ({ owner: context.telegramId, order: stripType(event) }) },
+            ],
+          },
+          {
+            actions: {
+              type: 'refuse',
+              params: ({ context }) => ({ telegramId: context.telegramId, reason: `You already have ${context.maxOpenPositions} open positions, the most allowed.` }),
+            },
+          },
+        ],
+      },
+    },
+    paused: {
+      on: {
+        'trading.resume': 'active',
+        'order.requested': {
+          actions: { type: 'refuse', params: ({ context }) => ({ telegramId: context.telegramId, reason: 'Trading is paused for your account. Send /resume to trade again.' }) },
+        },
+      },
+    },
+  },
+});
+
+function stripType(event: UserEvent): OrderRequest {
+  const { positionId, pair, side, collateral, leverage } = event as OrderRequest;
+  return { positionId, pair, side, collateral, leverage };
+}
