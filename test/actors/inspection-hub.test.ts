@@ -1,0 +1,211 @@
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createActor, createMachine, type AnyActor, type InspectionEvent } from 'xstate';
+import { createInspectionHub } from '../../src/actors/inspection-hub.ts';
+import type { ActorView, InspectorEvent } from '../../src/infra/http/inspector-source.ts';
+import { createDescriber, startSampleSystem } from '../helpers/inspected-system.ts';
+
+const byId = (actors: ActorView[]) => new Map(actors.map((a) => [a.id, a]));
+
+function sampleHub(options: Partial<Parameters<typeof createInspectionHub>[0]> = {}) {
+  const describer = createDescriber();
+  const hub = createInspectionHub({ describe: describer.describe, flushIntervalMs: 5, ...options });
+  const system = startSampleSystem(hub.inspect, describer);
+  return { hub, ...system };
+}
+
+/** Collects a subscriber's feed until `until` holds. */
+async function waitFor(received: InspectorEvent[], until: (events: InspectorEvent[]) => boolean, ms = 2_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!until(received)) {
+    if (Date.now() > deadline) throw new Error(`feed did not reach the expected state; got ${JSON.stringify(received.map((e) => e.type))}`);
+    await sleep(5);
+  }
+}
+
+describe('inspection hub', () => {
+  const roots: AnyActor[] = [];
+  afterEach(() => roots.splice(0).forEach((r) => r.stop()));
+  const sample = (options: Partial<Parameters<typeof createInspectionHub>[0]> = {}) => {
+    const s = sampleHub(options);
+    roots.push(s.root);
+    return s;
+  };
+
+  it('builds the logical tree, parents before children, hiding undescribed actors', () => {
+    const { hub } = sample();
+    const actors = hub.source.actors();
+    assert.deepEqual(
+      actors.map((a) => [a.id, a.parent]),
+      [
+        ['root', null],
+        ['user:1', 'root'],
+        ['position:7', 'user:1'],
+        ['user:2', 'root'],
+        ['position:8', 'user:2'],
+      ],
+    );
+    // The positions' invoked ticker children have no systemId, so describe() hid them.
+    assert.ok(actors.every((a) => a.kind !== 'unknown'));
+    assert.deepEqual([...new Set(actors.map((a) => a.kind))], ['root', 'user', 'position']);
+  });
+
+  it('shows the current state value, running status and sanitised context', () => {
+    const { hub, root } = sample();
+    root.send({ type: 'forward', to: 'position:7', event: { type: 'position.fill' } });
+    const actors = byId(hub.source.actors());
+    const position = actors.get('position:7');
+    assert.equal(position?.state, 'open');
+    assert.equal(position?.status, 'running');
+    assert.deepEqual(position?.context, { pair: 'ETH/USD', size: '100.5', privateKey: '[REDACTED]' });
+    assert.equal((actors.get('user:1')?.context as { apiToken: string }).apiToken, '[REDACTED]');
+    assert.equal(actors.get('position:8')?.state, 'pending');
+  });
+
+  it('logs events with source and target systemIds, sanitised, oldest first', () => {
+    const { hub, root } = sample();
+    root.send({ type: 'forward', to: 'user:1', event: { type: 'user.order' } });
+    root.send({ type: 'forward', to: 'position:7', event: { type: 'position.fill' } });
+    const events = hub.source.recentEvents().filter((e) => e.type === 'event');
+    const fill = events.find((e) => e.event.type === 'position.fill');
+    assert.deepEqual(fill && { source: fill.source, target: fill.target }, { source: 'root', target: 'position:7' });
+    const forward = events.filter((e) => e.event.type === 'forward');
+    assert.equal(forward.length, 2);
+    assert.equal(forward[0]?.source, null, 'sent from outside the system');
+    assert.equal(forward[0]?.target, 'root');
+    assert.ok(events.every((e, i) => i === 0 || e.at >= (events[i - 1]?.at ?? 0)));
+    // The spawn event carried the apiToken-free input, but a token in an event payload is scrubbed too.
+    root.send({ type: 'forward', to: 'user:2', event: { type: 'user.order', token: 'hvs.AAAAAAAAAAAAAAAAAAAAAAAAAAAA' } as { type: string } });
+    assert.doesNotMatch(JSON.stringify(hub.source.recentEvents()), /hvs\.A/);
+  });
+
+  it('keeps only the newest maxEvents events', () => {
+    const { hub, root } = sample({ maxEvents: 5 });
+    for (let i = 0; i < 20; i += 1) root.send({ type: 'forward', to: 'user:1', event: { type: 'user.order' } });
+    const events = hub.source.recentEvents();
+    assert.equal(events.length, 5);
+    assert.ok(events.every((e) => e.type === 'event' && (e.event.type === 'user.order' || e.event.type === 'forward')));
+  });
+
+  it('removes actors that stop or finish, and keeps quarantined ones with their badge', () => {
+    const { hub, root } = sample();
+    root.send({ type: 'forward', to: 'position:7', event: { type: 'position.fill' } });
+    root.send({ type: 'forward', to: 'position:7', event: { type: 'position.close' } });
+    assert.equal(byId(hub.source.actors()).has('position:7'), false, 'a position in its final state is gone');
+
+    assert.equal(hub.setStatus('position:8', 'quarantined'), true);
+    root.send({ type: 'stop.child', id: 'position:8' });
+    const quarantined = byId(hub.source.actors()).get('position:8');
+    assert.equal(quarantined?.status, 'quarantined');
+    assert.equal(quarantined?.state, 'pending');
+    hub.remove('position:8');
+    assert.equal(byId(hub.source.actors()).has('position:8'), false);
+  });
+
+  it('shows a placeholder for an actor the supervisor quarantined before it ever ran', () => {
+    const { hub } = sample();
+    assert.equal(hub.setStatus('user:9', 'quarantined'), false, 'unknown id without a placeholder');
+    assert.equal(hub.setStatus('user:9', 'quarantined', { kind: 'user', parent: 'root' }), true);
+    const placeholder = byId(hub.source.actors()).get('user:9');
+    assert.deepEqual(placeholder && { status: placeholder.status, state: placeholder.state, context: placeholder.context }, { status: 'quarantined', state: null, context: null });
+  });
+
+  it('replaces a restarted actor under the same systemId and clears its restarting badge', () => {
+    const describe = (ref: AnyActor) => (ref.systemId ? { id: ref.systemId, kind: 'worker', parent: null } : undefined);
+    const hub = createInspectionHub({ describe });
+    const worker = createMachine({ initial: 'a', states: { a: { on: { next: 'b' } }, b: {} } });
+    const first = createActor(worker, { systemId: 'worker:1', inspect: hub.inspect }).start();
+    first.send({ type: 'next' });
+    hub.setStatus('worker:1', 'restarting');
+    first.stop();
+    assert.equal(byId(hub.source.actors()).get('worker:1')?.status, 'restarting');
+    const second = createActor(worker, { systemId: 'worker:1', inspect: hub.inspect }).start();
+    roots.push(second);
+    const view = byId(hub.source.actors()).get('worker:1');
+    assert.deepEqual(view && { status: view.status, state: view.state }, { status: 'running', state: 'a' });
+  });
+
+  it('streams coalesced upserts, removals and events to live subscribers only after they subscribe', async () => {
+    const { hub, root } = sample();
+    const received: InspectorEvent[] = [];
+    const unsubscribe = hub.source.subscribe((e) => received.push(e));
+    for (let i = 0; i < 50; i += 1) root.send({ type: 'forward', to: 'user:1', event: { type: 'user.order' } });
+    root.send({ type: 'forward', to: 'position:8', event: { type: 'position.fill' } });
+    root.send({ type: 'forward', to: 'position:8', event: { type: 'position.close' } });
+    await waitFor(received, (r) => r.some((e) => e.type === 'actor.removed'));
+    const upserts = received.filter((e) => e.type === 'actor.upsert');
+    const user1 = upserts.filter((e) => e.actor.id === 'user:1');
+    assert.equal(user1.length, 1, '50 transitions within one flush interval become one upsert');
+    assert.equal((user1[0]?.actor.context as { orders: number }).orders, 50);
+    assert.equal(received.filter((e) => e.type === 'event' && e.event.type === 'user.order').length, 50);
+    assert.ok(!received.some((e) => e.type === 'event' && e.event.type === 'spawn.user'), 'the backlog is read through recentEvents(), not replayed');
+    assert.deepEqual(
+      received.filter((e) => e.type === 'actor.removed').map((e) => (e.type === 'actor.removed' ? e.id : '')),
+      ['position:8'],
+    );
+    unsubscribe();
+    const count = received.length;
+    root.send({ type: 'forward', to: 'user:1', event: { type: 'user.order' } });
+    await sleep(30);
+    assert.equal(received.length, count, 'nothing after unsubscribe');
+  });
+
+  it('drops a subscriber that throws and keeps serving the others', async () => {
+    const errors: unknown[] = [];
+    const { hub, root } = sample({ onListenerError: (err) => errors.push(err) });
+    const good: InspectorEvent[] = [];
+    hub.source.subscribe(() => {
+      throw new Error('broken page');
+    });
+    const stop = hub.source.subscribe((e) => good.push(e));
+    root.send({ type: 'forward', to: 'user:1', event: { type: 'user.order' } });
+    await waitFor(good, (r) => r.length > 0);
+    root.send({ type: 'forward', to: 'user:1', event: { type: 'user.order' } });
+    await waitFor(good, (r) => r.filter((e) => e.type === 'event' && e.event.type === 'user.order').length === 2);
+    assert.equal(errors.length, 1);
+    stop();
+  });
+
+  it('does constant work per event with nobody watching: no sanitising, one describe per actor', () => {
+    let sanitized = 0;
+    let described = 0;
+    const describer = createDescriber();
+    const hub = createInspectionHub({
+      describe: (ref) => {
+        described += 1;
+        return describer.describe(ref);
+      },
+      sanitize: (v) => {
+        sanitized += 1;
+        return v;
+      },
+      maxEvents: 100,
+    });
+    const { root } = startSampleSystem(hub.inspect, describer);
+    roots.push(root);
+    const describedAtStart = described;
+    const t0 = performance.now();
+    for (let i = 0; i < 20_000; i += 1) root.send({ type: 'forward', to: 'user:1', event: { type: 'user.order' } });
+    const perEventUs = ((performance.now() - t0) * 1000) / 20_000;
+    assert.equal(sanitized, 0, 'nothing is sanitised until someone reads');
+    assert.equal(described, describedAtStart, 'describe() answers are cached');
+    hub.source.recentEvents();
+    assert.equal(sanitized, 100, 'reading sanitises only what the ring holds');
+    // Generous bound (XState's own transition dominates); catches an accidental O(actors) or O(log) per event.
+    assert.ok(perEventUs < 200, `${perEventUs.toFixed(1)} µs per forwarded event`);
+  });
+
+  it('ignores transition, microstep and action inspection events', () => {
+    const describer = createDescriber();
+    const seen: string[] = [];
+    const hub = createInspectionHub({ describe: describer.describe });
+    const inspect = (e: InspectionEvent) => {
+      seen.push(e.type);
+      hub.inspect(e);
+    };
+    const { root } = startSampleSystem(inspect, describer);
+    roots.push(root);
+    assert.ok(seen.includes('@xstate.microstep') || seen.includes('@xstate.transition') || seen.includes('@xstate.action'));
+    assert.equal(hub.source.actors().length, 5);
+  });
+});
