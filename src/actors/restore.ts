@@ -50,3 +50,30 @@ export function parentsFirst<T extends { id: string; parent: string | null }>(ro
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
+
+/**
+ * When an actor fails because an invoked effect rejected with no handler, its
+ * last snapshot still lists that child, now in `error`, and XState would
+ * restore it dead: the actor would sit forever in the state that started the
+ * effect. Restarting means retrying, so a failed child is written back as
+ * active with its original input, and the restored actor runs the effect again
+ * (and fails again if the fault persists, which the supervisor counts).
+ */
+export function reviveFailedChildren(snapshot: unknown): unknown {
+  if (!isRecord(snapshot) || !isRecord(snapshot['children'])) return snapshot;
+  let changed = false;
+  const children: Record<string, unknown> = {};
+  for (const [id, entry] of Object.entries(snapshot['children'])) {
+    if (isRecord(entry) && isRecord(entry['snapshot'])) {
+      const child = entry['snapshot'];
+      const revived = child['status'] === 'error' ? { status: 'active', input: child['input'] } : reviveFailedChildren(child);
+      if (revived !== child) {
+        changed = true;
+        children[id] = { ...entry, snapshot: revived };
+        continue;
+      }
+    }
+    children[id] = entry;
+  }
+  return changed ? { ...snapshot, children } : snapshot;
+}

@@ -8,7 +8,7 @@ import type { Metrics } from '../infra/metrics.ts';
 import { decideOnFailure, type SupervisionPolicy } from '../machines/supervision.ts';
 import { SUPERVISOR_SYSTEM_ID, supervisorMachine } from '../machines/supervisor.machine.ts';
 import { kindOf, type ActorKind, type PersistedSnapshot } from './kind.ts';
-import { parentsFirst, prepareSnapshot } from './restore.ts';
+import { parentsFirst, prepareSnapshot, reviveFailedChildren } from './restore.ts';
 import { createSnapshotStore, type SnapshotStore, type StoredSnapshot } from './snapshot-store.ts';
 import { SnapshotWriter } from './snapshot-writer.ts';
 import { stopDetached } from './xstate-internals.ts';
@@ -311,7 +311,7 @@ export class ActorRuntime implements RuntimeHandle {
       read: () => {
         const last = managed.last as { status?: string } | undefined;
         if (!last) return null;
-        const snapshot = managed.kind.logic.getPersistedSnapshot(last as never);
+        const snapshot = reviveFailedChildren(managed.kind.logic.getPersistedSnapshot(last as never));
         return { snapshot, status: last.status === 'done' ? 'done' : 'active' };
       },
     });
@@ -384,6 +384,11 @@ export class ActorRuntime implements RuntimeHandle {
     this.#o.onStatus?.(row.id, 'quarantined');
     this.loggerFor(row.id).error({ code, reason }, 'Quarantined actor; it stays stopped until an operator releases it');
     try {
+      this.#o.onQuarantine?.(info);
+    } catch (err) {
+      this.#o.logger.error({ err }, 'The quarantine notification hook failed');
+    }
+    try {
       this.#writer.forget(row.id);
       // Let an in-flight batch land first, so it cannot flip the row back to active.
       await this.#writer.flushed();
@@ -391,11 +396,6 @@ export class ActorRuntime implements RuntimeHandle {
       await this.#o.db.audit({ actor: 'system', action: 'actor.quarantined', subject: row.id, details: { code, reason } });
     } catch (err) {
       this.#o.logger.error({ err, actor_id: row.id }, 'Failed to record a quarantine in the database; it holds in memory until restart');
-    }
-    try {
-      this.#o.onQuarantine?.(info);
-    } catch (err) {
-      this.#o.logger.error({ err }, 'The quarantine notification hook failed');
     }
     this.root.send({ type: 'actor.quarantined', actorId: row.id });
   }
