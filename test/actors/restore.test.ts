@@ -77,7 +77,7 @@ describe('restoring stored snapshots', function () {
     await runtime.flushed();
     const rows = await t.db.sql<{ machine_version: number; snapshot: { context: unknown } }>('select machine_version, snapshot from actor_snapshots where id = ?', ['counter:1']);
     assert.deepEqual(rows[0], { machine_version: 2, snapshot: rows[0]!.snapshot });
-    assert.deepEqual(rows[0]!.snapshot.context, { count: 42 });
+    assert.deepEqual(rows[0].snapshot.context, { count: 42 });
   });
 
   it('stops its local copy when another instance has written the row (optimistic lock)', async () => {
