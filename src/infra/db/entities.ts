@@ -1,4 +1,5 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import { WalletSchema } from '../keys/wallet-entity.ts';
 
 /**
  * One row per actor: the latest persisted XState snapshot plus what the
@@ -39,4 +40,4 @@ export const AuditLogSchema = defineEntity({
 });
 export type AuditLogRow = InferEntity<typeof AuditLogSchema>;
 
-export const entities = [ActorSnapshotSchema, AuditLogSchema];
+export const entities = [ActorSnapshotSchema, AuditLogSchema, WalletSchema];

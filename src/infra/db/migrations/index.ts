@@ -1,4 +1,5 @@
 import { Migration20261125000000_actor_snapshots_audit_log } from './Migration20261125000000_actor_snapshots_audit_log.ts';
+import { Migration20261201000000_wallets_key_rotations } from './Migration20261201000000_wallets_key_rotations.ts';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed from disk) so the
@@ -6,4 +7,5 @@ import { Migration20261125000000_actor_snapshots_audit_log } from './Migration20
  */
 export const migrations = [
   { name: 'Migration20261125000000_actor_snapshots_audit_log', class: Migration20261125000000_actor_snapshots_audit_log },
+  { name: 'Migration20261201000000_wallets_key_rotations', class: Migration20261201000000_wallets_key_rotations },
 ];
