@@ -11,7 +11,7 @@ type Line = { booted?: unknown; created?: number; ack?: States; restored?: State
 function startWorker(mode: 'work' | 'verify', url: string): { child: ChildProcess; lines: AsyncGenerator<Line, void> } {
   const child = spawn(process.execPath, [WORKER, mode, url], { stdio: ['ignore', 'pipe', 'inherit'] });
   const rl = createInterface({ input: child.stdout });
-  async function* parse(): AsyncGenerator<Line> {
+  async function* parse(): AsyncGenerator<Line, void> {
     for await (const line of rl) yield JSON.parse(line) as Line;
   }
   return { child, lines: parse() };
