@@ -42,14 +42,15 @@ export function openSigner(
     if (account === null) throw new KeyError('KEY_RELEASED', `User ${key.userId}'s signer was used after its withSigners callback ended; sign inside the callback.`, { userId: key.userId });
     return account;
   };
+  // async, so a released signer rejects like any other signing failure instead of throwing synchronously.
   const signer = toAccount({
     address: account.address,
     ...(nonceManager ? { nonceManager } : {}),
-    sign: (parameters) => live().sign(parameters),
-    signAuthorization: (parameters) => live().signAuthorization(parameters),
-    signMessage: (parameters) => live().signMessage(parameters),
-    signTransaction: (transaction, options) => live().signTransaction(transaction, options),
-    signTypedData: (parameters) => live().signTypedData(parameters),
+    sign: async (parameters) => live().sign(parameters),
+    signAuthorization: async (parameters) => live().signAuthorization(parameters),
+    signMessage: async (parameters) => live().signMessage(parameters),
+    signTransaction: async (transaction, options) => live().signTransaction(transaction, options),
+    signTypedData: async (parameters) => live().signTypedData(parameters),
   });
   return { ok: true, signer, release };
 }

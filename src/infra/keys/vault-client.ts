@@ -136,11 +136,19 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
   if (options.auth.kind === 'approle') raw.token = '';
   const auth = createAuth(raw, options, endpoint, log);
 
-  /** Runs one Vault call; with AppRole a 403 (token revoked or expired) leads to one new login and one retry. */
+  /**
+   * Runs one Vault call. A reset connection is tried once more (a pooled
+   * keep-alive socket that Vault closed, e.g. across a restart; every call we
+   * make is idempotent). With AppRole a 403 (token revoked or expired) leads
+   * to one new login and one retry.
+   */
   async function call<T>(site: Omit<VaultCallSite, 'endpoint'>, run: () => Promise<T>): Promise<T> {
     const full = { ...site, endpoint };
     try {
-      return await run();
+      return await run().catch((error: unknown) => {
+        if (toVaultError(error, full).details['network'] === 'ECONNRESET') return run();
+        throw error;
+      });
     } catch (error) {
       const mapped = toVaultError(error, full);
       if (mapped.code !== 'VAULT_PERMISSION_DENIED' || options.auth.kind !== 'approle') throw mapped;
