@@ -1,0 +1,179 @@
+/**
+ * The self-hosted state-machine inspector: a static page plus a small JSON
+ * and event-stream API over an `InspectorSource`. It needs no internet and
+ * sends nothing anywhere (see docs/adr/0003-self-hosted-inspector.md).
+ *
+ * Access:
+ * - The page's three static files (HTML shell with its token form, CSS, JS)
+ *   are served to anyone who can reach the port: they hold code, never data.
+ * - Every /api route needs `Authorization: Bearer <INSPECTOR_TOKEN>` when a
+ *   token is configured. The page asks for it and keeps it in sessionStorage.
+ * - With no token the server must sit on loopback (config enforces that), and
+ *   it also refuses requests whose Host header is not a loopback name, so a
+ *   web page using DNS rebinding cannot read trading state through the
+ *   operator's browser.
+ */
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { Secret } from '../secret.ts';
+import { createBearerCheck } from './bearer-auth.ts';
+import { openEventStream, type EventStream } from './event-stream.ts';
+import type { InspectorSource } from './inspector-source.ts';
+import { listen } from './listen.ts';
+import { BASE_HEADERS, pathOf, sendJson } from './respond.ts';
+
+export interface InspectorServerOptions {
+  /** Default 127.0.0.1. Anything else needs a token (config refuses to start otherwise). */
+  readonly host?: string;
+  /** 0 picks a free port (tests). */
+  readonly port: number;
+  readonly token: Secret | null;
+  readonly source: InspectorSource;
+  readonly logger: Logger;
+  /** Default 15 s. */
+  readonly heartbeatMs?: number;
+  /** Live pages at once (default 16); more get 503 so a reload loop cannot exhaust memory. */
+  readonly maxStreams?: number;
+  /** Unread bytes after which a slow page is disconnected (default 8 MiB). */
+  readonly maxBufferedBytes?: number;
+}
+
+export interface InspectorServer {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+const PAGE_DIR = new URL('./inspector-page/', import.meta.url);
+const ASSETS: Readonly<Record<string, { file: string; type: string }>> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/inspector.css': { file: 'inspector.css', type: 'text/css; charset=utf-8' },
+  '/inspector.js': { file: 'inspector.js', type: 'text/javascript; charset=utf-8' },
+};
+/** Everything the page loads comes from this server; it may not be framed or call anywhere else. */
+const PAGE_HEADERS = {
+  ...BASE_HEADERS,
+  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+};
+const LOOPBACK_HOST = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(:\d+)?$/i;
+
+/**
+ * Starts the inspector server and resolves once it listens.
+ * @example
+ * const inspector = await createInspectorServer({ port: config.inspector.port, token: config.inspector.token, source: hub.source, logger });
+ * shutdown.add('inspector http', () => inspector.close());
+ */
+export async function createInspectorServer(options: InspectorServerOptions): Promise<InspectorServer> {
+  const logger = options.logger.child({ component: 'inspector-http' });
+  const host = options.host ?? '127.0.0.1';
+  const assets = await loadAssets();
+  const streams = new Set<EventStream>();
+  const handle = createHandler({ ...options, logger, assets, streams });
+  const server = createServer((req, res) => {
+    try {
+      handle(req, res);
+    } catch (err) {
+      logger.error({ err, path: pathOf(req.url) }, 'Inspector request failed');
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+      else res.destroy();
+    }
+  });
+  const listening = await listen(server, { host, port: options.port, settingName: 'INSPECTOR_HOST/INSPECTOR_PORT' });
+  logger.info({ url: listening.url, auth: options.token ? 'bearer token' : 'none (loopback only)' }, 'Inspector listening');
+  return {
+    url: listening.url,
+    async close() {
+      for (const stream of streams) stream.close();
+      await listening.close();
+    },
+  };
+}
+
+async function loadAssets(): Promise<Map<string, { body: Buffer; type: string }>> {
+  const loaded = new Map<string, { body: Buffer; type: string }>();
+  for (const [path, asset] of Object.entries(ASSETS)) {
+    loaded.set(path, { body: await readFile(new URL(asset.file, PAGE_DIR)), type: asset.type });
+  }
+  return loaded;
+}
+
+interface HandlerContext extends InspectorServerOptions {
+  readonly assets: Map<string, { body: Buffer; type: string }>;
+  readonly streams: Set<EventStream>;
+}
+
+function createHandler(ctx: HandlerContext): (req: IncomingMessage, res: ServerResponse) => void {
+  const authorize = createBearerCheck(ctx.token);
+  const maxStreams = ctx.maxStreams ?? 16;
+
+  return (req, res) => {
+    const path = pathOf(req.url);
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      sendJson(res, 405, { error: `method ${req.method ?? '?'} not allowed; the inspector is read-only` }, { allow: 'GET, HEAD' });
+      return;
+    }
+    if (!ctx.token && !LOOPBACK_HOST.test(req.headers.host ?? '')) {
+      sendJson(res, 403, { error: 'this inspector has no token, so it only answers requests addressed to localhost; set INSPECTOR_TOKEN to reach it by another name' });
+      return;
+    }
+    const asset = ctx.assets.get(path);
+    if (asset) {
+      res.writeHead(200, { ...PAGE_HEADERS, 'content-type': asset.type, 'content-length': asset.body.length });
+      res.end(req.method === 'HEAD' ? undefined : asset.body);
+      return;
+    }
+    if (!path.startsWith('/api/')) {
+      sendJson(res, 404, { error: `no route ${path}` });
+      return;
+    }
+    const auth = authorize(req);
+    if (auth !== 'ok') {
+      if (auth === 'refused') ctx.logger.warn({ remote: req.socket.remoteAddress, path }, 'Refused inspector token');
+      sendJson(res, 401, { error: auth === 'missing' ? 'token required: send Authorization: Bearer <INSPECTOR_TOKEN>' : 'token refused' }, { 'www-authenticate': 'Bearer realm="vanta-inspector"' });
+      return;
+    }
+    routeApi(ctx, path, req, res, maxStreams);
+  };
+}
+
+function routeApi(ctx: HandlerContext, path: string, req: IncomingMessage, res: ServerResponse, maxStreams: number): void {
+  switch (path) {
+    case '/api/actors':
+      sendJson(res, 200, { actors: ctx.source.actors() });
+      return;
+    case '/api/events':
+      sendJson(res, 200, { events: ctx.source.recentEvents() });
+      return;
+    case '/api/stream':
+      if (ctx.streams.size >= maxStreams) {
+        sendJson(res, 503, { error: `too many open inspector pages (${maxStreams}); close one and reload` }, { 'retry-after': '5' });
+        return;
+      }
+      streamTo(ctx, req, res);
+      return;
+    default:
+      sendJson(res, 404, { error: `no route ${path}; try /api/actors, /api/events or /api/stream` });
+  }
+}
+
+/** A snapshot of everything first, then each change as it happens. */
+function streamTo(ctx: HandlerContext, req: IncomingMessage, res: ServerResponse): void {
+  const stream = openEventStream(res, {
+    heartbeatMs: ctx.heartbeatMs ?? 15_000,
+    maxBufferedBytes: ctx.maxBufferedBytes ?? 8 * 1024 * 1024,
+    onSlowClient: () => ctx.logger.warn({ remote: req.socket.remoteAddress }, 'Dropped an inspector page that was reading too slowly'),
+  });
+  ctx.streams.add(stream);
+  // Subscribe before reading the snapshot: the source delivers asynchronously, so nothing falls between the two.
+  const unsubscribe = ctx.source.subscribe((event) => {
+    stream.send(event);
+  });
+  stream.send({ actors: ctx.source.actors(), events: ctx.source.recentEvents() }, 'snapshot');
+  res.once('close', () => {
+    unsubscribe();
+    stream.close();
+    ctx.streams.delete(stream);
+  });
+}

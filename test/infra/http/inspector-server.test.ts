@@ -1,0 +1,191 @@
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { createInspectorServer, type InspectorServer } from '../../../src/infra/http/inspector-server.ts';
+import type { ActorView, InspectorEvent, InspectorSource } from '../../../src/infra/http/inspector-source.ts';
+import { Secret } from '../../../src/infra/secret.ts';
+import { captureLogger, silentLogger } from '../../helpers/common.ts';
+
+const TOKEN = 'inspector-token-0123456789abcdef';
+
+const actor = (id: string, parent: string | null, state: unknown = 'idle'): ActorView => ({ id, kind: id.split(':')[0] ?? id, parent, status: 'running', state, context: {}, updatedAt: 1 });
+
+/** A hand-driven source: the test decides what exists and pushes changes itself. */
+function manualSource(): InspectorSource & { push(event: InspectorEvent): void; listeners: number } {
+  const listeners = new Set<(e: InspectorEvent) => void>();
+  return {
+    actors: () => [actor('root', null), actor('user:1', 'root')],
+    recentEvents: () => [{ type: 'event', at: 1, target: 'user:1', source: null, event: { type: 'user.start' } }],
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    push: (e) => listeners.forEach((l) => l(e)),
+    get listeners() {
+      return listeners.size;
+    },
+  };
+}
+
+/** Reads server-sent events from a fetch body until `count` messages arrived. */
+async function readMessages(res: Response, count: number): Promise<{ event: string; data: unknown }[]> {
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  const out: { event: string; data: unknown }[] = [];
+  let buffer = '';
+  while (out.length < count) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let cut: number;
+    while ((cut = buffer.indexOf('\n\n')) !== -1) {
+      const block = buffer.slice(0, cut);
+      buffer = buffer.slice(cut + 2);
+      const data = block.split('\n').find((l) => l.startsWith('data: '));
+      if (!data) continue;
+      const name = block.split('\n').find((l) => l.startsWith('event: '));
+      out.push({ event: name ? name.slice(7) : 'message', data: JSON.parse(data.slice(6)) });
+    }
+  }
+  await reader.cancel();
+  return out;
+}
+
+/** A GET with a Host header of our choosing (fetch does not allow overriding it). */
+function getWithHost(url: string, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers: { host } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('inspector server', () => {
+  const servers: InspectorServer[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.close()));
+  });
+  const start = async (token: string | null, source: InspectorSource = manualSource(), logger = silentLogger()) => {
+    const server = await createInspectorServer({ port: 0, token: token === null ? null : new Secret(token), source, logger });
+    servers.push(server);
+    return server;
+  };
+
+  it('serves the page with a strict content security policy and no external references', async () => {
+    const server = await start(null);
+    const res = await fetch(`${server.url}/`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /text\/html/);
+    assert.match(res.headers.get('content-security-policy') ?? '', /default-src 'none'.*connect-src 'self'/);
+    const html = await res.text();
+    assert.doesNotMatch(html, /https?:\/\//, 'the page must load nothing from elsewhere');
+    for (const asset of ['/inspector.js', '/inspector.css']) {
+      const r = await fetch(server.url + asset);
+      assert.equal(r.status, 200, asset);
+      assert.doesNotMatch(await r.text(), /https?:\/\//, `${asset} must not reach the network`);
+    }
+  });
+
+  it('without a token, serves the API on loopback', async () => {
+    const server = await start(null);
+    const res = await fetch(`${server.url}/api/actors`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(((await res.json()) as { actors: ActorView[] }).actors.map((a) => a.id), ['root', 'user:1']);
+    const events = (await (await fetch(`${server.url}/api/events`)).json()) as { events: InspectorEvent[] };
+    assert.equal(events.events.length, 1);
+  });
+
+  it('without a token, refuses a Host header that is not a loopback name (DNS rebinding)', async () => {
+    const server = await start(null);
+    assert.equal(await getWithHost(`${server.url}/api/actors`, 'evil.example:80'), 403);
+    assert.equal(await getWithHost(`${server.url}/api/actors`, `localhost:${new URL(server.url).port}`), 200);
+  });
+
+  it('with a token, refuses API calls without it or with a wrong one, and accepts the right one', async () => {
+    const { logger, lines } = captureLogger('warn');
+    const server = await start(TOKEN, manualSource(), logger);
+    const none = await fetch(`${server.url}/api/actors`);
+    assert.equal(none.status, 401);
+    assert.match(none.headers.get('www-authenticate') ?? '', /^Bearer/);
+    assert.match(((await none.json()) as { error: string }).error, /token required/);
+
+    const wrong = await fetch(`${server.url}/api/actors`, { headers: { authorization: 'Bearer not-the-token' } });
+    assert.equal(wrong.status, 401);
+    assert.equal(((await wrong.json()) as { error: string }).error, 'token refused');
+    const prefix = await fetch(`${server.url}/api/actors`, { headers: { authorization: `Bearer ${TOKEN.slice(0, -1)}` } });
+    assert.equal(prefix.status, 401);
+    await prefix.arrayBuffer();
+    const stream = await fetch(`${server.url}/api/stream`, { headers: { authorization: 'Bearer nope' } });
+    assert.equal(stream.status, 401);
+    await stream.arrayBuffer();
+
+    const right = await fetch(`${server.url}/api/actors`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(right.status, 200);
+    await right.arrayBuffer();
+    assert.ok(lines().some((l) => l['msg'] === 'Refused inspector token'));
+    assert.doesNotMatch(JSON.stringify(lines()), new RegExp(TOKEN));
+  });
+
+  it('with a token, still serves the static login page to anyone', async () => {
+    const server = await start(TOKEN);
+    const res = await fetch(`${server.url}/`);
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /id="login-form"/);
+  });
+
+  it('streams a snapshot first and then every change, and unsubscribes when the page goes away', async () => {
+    const source = manualSource();
+    const server = await start(TOKEN, source);
+    const res = await fetch(`${server.url}/api/stream`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
+    const reading = readMessages(res, 3);
+    while (source.listeners === 0) await new Promise((r) => setTimeout(r, 5));
+    source.push({ type: 'actor.upsert', actor: actor('user:1', 'root', 'paused') });
+    source.push({ type: 'actor.removed', id: 'user:1', at: 2 });
+    const messages = await reading;
+    assert.equal(messages[0]?.event, 'snapshot');
+    assert.deepEqual((messages[0]?.data as { actors: ActorView[] }).actors.length, 2);
+    assert.equal((messages[1]?.data as { actor: ActorView }).actor.state, 'paused');
+    assert.deepEqual(messages[2]?.data, { type: 'actor.removed', id: 'user:1', at: 2 });
+    const deadline = Date.now() + 2_000;
+    while (source.listeners !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(source.listeners, 0, 'the subscription ends with the connection');
+  });
+
+  it('limits the number of live pages', async () => {
+    const server = await createInspectorServer({ port: 0, token: null, source: manualSource(), logger: silentLogger(), maxStreams: 1 });
+    servers.push(server);
+    const first = await fetch(`${server.url}/api/stream`);
+    assert.equal(first.status, 200);
+    const second = await fetch(`${server.url}/api/stream`);
+    assert.equal(second.status, 503);
+    await second.arrayBuffer();
+    await first.body?.cancel();
+  });
+
+  it('is read-only and answers unknown routes with JSON 404', async () => {
+    const server = await start(null);
+    const post = await fetch(`${server.url}/api/actors`, { method: 'POST' });
+    assert.equal(post.status, 405);
+    await post.arrayBuffer();
+    const missing = await fetch(`${server.url}/api/nothing`);
+    assert.equal(missing.status, 404);
+    assert.match(((await missing.json()) as { error: string }).error, /no route \/api\/nothing/);
+    const traversal = await fetch(`${server.url}/..%2f..%2fetc%2fpasswd`);
+    assert.equal(traversal.status, 404);
+    await traversal.arrayBuffer();
+  });
+
+  it('closes with a page still streaming', async () => {
+    const server = await createInspectorServer({ port: 0, token: null, source: manualSource(), logger: silentLogger() });
+    const res = await fetch(`${server.url}/api/stream`);
+    const reading = readMessages(res, 5).catch(() => []);
+    const t0 = performance.now();
+    await server.close();
+    assert.ok(performance.now() - t0 < 1_000);
+    await reading;
+  });
+});
