@@ -26,8 +26,8 @@ export interface KeyRotationOptions {
   readonly batchSize?: number;
   /** Aborting stops between batches; the next run resumes. */
   readonly signal?: AbortSignal;
-  /** Called after each batch is written (tests interrupt here; the admin command reports progress). */
-  readonly onBatch?: (progress: { readonly rewrapped: number; readonly remaining: number }) => void;
+  /** Awaited after each batch is written (the admin command reports progress; tests interrupt or sign here). */
+  readonly onBatch?: (progress: { readonly rewrapped: number; readonly remaining: number }) => void | Promise<void>;
 }
 
 export interface KeyRotationResult {
@@ -141,7 +141,7 @@ async function rewrapAll(repository: WalletRepository, rotation: OpenRotation, o
       await db.sql('update key_rotations set rewrapped = rewrapped + ?, failed = ?, last_error = ?, updated_at = now() where id = ?', [written.size, failedIds.size, result.lastError, rotation.id]);
       const remaining = await repository.countSealedBelow(rotation.toVersion);
       metrics.remaining.set(remaining);
-      options.onBatch?.({ rewrapped: result.rewrapped, remaining });
+      await options.onBatch?.({ rewrapped: result.rewrapped, remaining });
     }
     if (!progressed || (await repository.countSealedBelow(rotation.toVersion)) <= failedIds.size) break;
   }

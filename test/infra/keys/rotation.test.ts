@@ -1,0 +1,179 @@
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Registry } from 'prom-client';
+import type { VantaError } from '../../../src/errors.ts';
+import { runKeyRotation, type KeyRotationOptions } from '../../../src/infra/keys/rotation.ts';
+import { createKeyRotationMetrics, type KeyRotationMetrics } from '../../../src/infra/keys/rotation-metrics.ts';
+import { createWallets, type Wallets } from '../../../src/infra/keys/wallets.ts';
+import { silentLogger } from '../../helpers/common.ts';
+import { createTestPostgres, type TestDatabase } from '../../helpers/db.ts';
+import { fixtures, signerOf, transferTx, userIds, type KeyStoreFixture } from './support.ts';
+
+for (const kind of ['local', 'vault'] as const) {
+  describe(`Key rotation job (${kind})`, function () {
+    let tdb: TestDatabase;
+    let fx: KeyStoreFixture;
+    let wallets: Wallets;
+    let registry: Registry;
+    let metrics: KeyRotationMetrics;
+
+    before(async () => {
+      tdb = await createTestPostgres(`keys_rotation_${kind}`);
+    });
+    after(async () => {
+      await tdb.destroy();
+    });
+    beforeEach(async () => {
+      await tdb.db.sql('delete from wallets');
+      await tdb.db.sql('delete from key_rotations');
+      fx = await fixtures[kind]();
+      wallets = createWallets({ db: tdb.db, keystore: fx.keystore, logger: silentLogger() });
+      registry = new Registry();
+      metrics = createKeyRotationMetrics(registry);
+    });
+    afterEach(async () => {
+      await fx.close();
+    });
+
+    const rotation = (extra: Partial<KeyRotationOptions> = {}): KeyRotationOptions => ({ db: tdb.db, keystore: fx.keystore, logger: silentLogger(), metrics, actor: 'admin:test', batchSize: 7, ...extra });
+    const metric = async (name: string) => (await registry.getSingleMetric(name)!.get()).values[0]?.value;
+    const signAll = (users: readonly string[], nonce: number) =>
+      wallets.withSigners(users, async (set) => {
+        assert.deepEqual([...set.failures].map(([u, e]) => `${u}: ${e.code}`), []);
+        return Promise.all(users.map(async (u) => ({ expected: set.get(u).address, actual: await signerOf(await set.get(u).signTransaction(transferTx(nonce))) })));
+      });
+
+    it('rewraps every wallet while they keep signing, then retires the old version', async () => {
+      const users = userIds(30);
+      for (const u of users) await wallets.create(u);
+      const before = await tdb.db.sql<{ user_id: string; ciphertext: string; address: string }>('select user_id, ciphertext, address from wallets order by user_id');
+
+      let rotating = true;
+      let rounds = 0;
+      const signing = (async () => {
+        while (rotating || rounds < 2) {
+          for (const r of await signAll(users, rounds)) assert.equal(r.actual, r.expected);
+          rounds += 1;
+          await sleep(20); // a user signs now and then, not in a busy loop that starves the rotation
+        }
+      })();
+      let midway: { v1: number; v2: number } | null = null;
+      const onBatch = async (p: { rewrapped: number }) => {
+        if (midway !== null || p.rewrapped < 14) return;
+        // Half the wallets are on each version now: every one of them signs.
+        const rows = await tdb.db.sql<{ key_version: number }>('select key_version from wallets');
+        midway = { v1: rows.filter((r) => r.key_version === 1).length, v2: rows.filter((r) => r.key_version === 2).length };
+        for (const r of await signAll(users, 50)) assert.equal(r.actual, r.expected);
+      };
+      const result = await runKeyRotation(rotation({ onBatch })).finally(() => (rotating = false));
+      await signing;
+      assert.deepEqual(midway, { v1: 16, v2: 14 });
+      assert.ok(rounds >= 2, `signed ${rounds} rounds around the rotation`);
+
+      assert.deepEqual(result, { outcome: 'done', resumed: false, toVersion: 2, rewrapped: 30, failed: 0, remaining: 0 });
+      const [left] = await tdb.db.sql<{ n: string }>('select count(*) as n from wallets where key_version < 2');
+      assert.equal(Number(left!.n), 0, 'no ciphertext of the old version remains');
+      const after = await tdb.db.sql<{ ciphertext: string }>('select ciphertext from wallets');
+      assert.ok(after.every((w) => fx.keystore.versionOf(w.ciphertext) === 2));
+      assert.deepEqual(await fx.keystore.versions(), { latestVersion: 2, minDecryptionVersion: 2 });
+
+      // An old-version ciphertext (say, from a backup) no longer opens.
+      const old = before[0]!;
+      await assert.rejects(fx.keystore.signTransaction({ userId: old.user_id, address: old.address as `0x${string}`, ciphertext: old.ciphertext }, transferTx()), (e: unknown) => (e as VantaError).code === 'KEY_VERSION_RETIRED');
+      for (const r of await signAll(users, 99)) assert.equal(r.actual, r.expected);
+
+      assert.equal(await metric('vanta_key_rotation_rewrapped_total'), 30);
+      assert.equal(await metric('vanta_key_rotation_remaining'), 0);
+      assert.equal(await metric('vanta_key_rotation_target_version'), 2);
+      assert.equal(await metric('vanta_key_rotation_running'), 0);
+      const audit = await tdb.db.sql<{ action: string; details: { rewrapped?: number } }>("select action, details from audit_log where action like 'keys.rotation.%' order by id desc limit 2");
+      assert.deepEqual(audit.map((a) => a.action), ['keys.rotation.completed', 'keys.rotation.started']);
+      assert.equal(audit[0]!.details.rewrapped, 30);
+      const [row] = await tdb.db.sql<{ status: string; rewrapped: number }>('select status, rewrapped from key_rotations');
+      assert.deepEqual({ ...row }, { status: 'done', rewrapped: 30 });
+    });
+
+    it('resumes an interrupted rotation without rotating again', async () => {
+      const users = userIds(25);
+      for (const u of users) await wallets.create(u);
+      const stop = new AbortController();
+      const first = await runKeyRotation(rotation({ batchSize: 5, signal: stop.signal, onBatch: (p) => void (p.rewrapped >= 10 && stop.abort()) }));
+      assert.deepEqual(first, { outcome: 'aborted', resumed: false, toVersion: 2, rewrapped: 10, failed: 0, remaining: 15 });
+      assert.deepEqual(await fx.keystore.versions(), { latestVersion: 2, minDecryptionVersion: 1 }, 'the minimum is not raised midway');
+      assert.equal(await metric('vanta_key_rotation_remaining'), 15);
+      // Half-rotated wallets all sign: old and new versions both open until the end.
+      for (const r of await signAll(users, 1)) assert.equal(r.actual, r.expected);
+
+      const second = await runKeyRotation(rotation({ batchSize: 5 }));
+      assert.deepEqual(second, { outcome: 'done', resumed: true, toVersion: 2, rewrapped: 15, failed: 0, remaining: 0 });
+      assert.deepEqual(await fx.keystore.versions(), { latestVersion: 2, minDecryptionVersion: 2 });
+      assert.equal(await metric('vanta_key_rotation_rewrapped_total'), 25);
+      const actions = await tdb.db.sql<{ action: string }>("select action from audit_log where action like 'keys.rotation.%' order by id desc limit 4");
+      assert.deepEqual(actions.map((a) => a.action), ['keys.rotation.completed', 'keys.rotation.resumed', 'keys.rotation.aborted', 'keys.rotation.started']);
+      for (const r of await signAll(users, 2)) assert.equal(r.actual, r.expected);
+    });
+
+    it('leaves a wallet it cannot rewrap on its old version and does not retire that version', async () => {
+      const users = userIds(6);
+      for (const u of users) await wallets.create(u);
+      // A row whose ciphertext belongs to another user cannot be rewrapped under its own user id.
+      await tdb.db.sql('update wallets set ciphertext = (select ciphertext from wallets where user_id = ?) where user_id = ?', [users[1], users[0]]);
+      const result = await runKeyRotation(rotation({ batchSize: 4 }));
+      assert.equal(result.outcome, 'incomplete');
+      assert.equal(result.rewrapped, 5);
+      assert.equal(result.remaining, 1);
+      assert.deepEqual(await fx.keystore.versions(), { latestVersion: 2, minDecryptionVersion: 1 });
+      assert.equal(await metric('vanta_key_rotation_failed_total'), 1);
+      const [row] = await tdb.db.sql<{ status: string; last_error: string }>('select status, last_error from key_rotations');
+      assert.equal(row!.status, 'rewrapping');
+      assert.match(row!.last_error, /KEY_DECRYPT_FAILED/);
+    });
+
+    it('signs with a row read just before the rotation retired its version, by reading it again', async () => {
+      const users = userIds(3);
+      for (const u of users) await wallets.create(u);
+      let raced = false;
+      // The real keystore, with a rotation slipped in between the service reading the rows and opening them.
+      const racing = {
+        ...fx.keystore,
+        withSigners: async (...args: Parameters<typeof fx.keystore.withSigners>) => {
+          if (!raced) {
+            raced = true;
+            assert.equal((await runKeyRotation(rotation())).outcome, 'done');
+          }
+          return fx.keystore.withSigners(...args);
+        },
+      } as typeof fx.keystore;
+      const racingWallets = createWallets({ db: tdb.db, keystore: racing, logger: silentLogger() });
+      const signed = await racingWallets.withSigners(users, async (set) => {
+        assert.equal(set.failures.size, 0);
+        return Promise.all(users.map(async (u) => [set.get(u).address, await signerOf(await set.get(u).signTransaction(transferTx()))]));
+      });
+      assert.ok(raced);
+      for (const [expected, actual] of signed) assert.equal(actual, expected);
+    });
+
+    if (kind === 'vault') {
+      it('stops when Vault goes away midway, loses nothing, and resumes when it is back', async () => {
+        const users = userIds(20);
+        for (const u of users) await wallets.create(u);
+        const vault = fx.vault!;
+        await assert.rejects(
+          runKeyRotation(rotation({ batchSize: 5, onBatch: (p) => (p.rewrapped >= 5 ? vault.stop() : undefined) })),
+          (e: unknown) => (e as VantaError).code === 'VAULT_UNAVAILABLE',
+        );
+        await assert.rejects(signAll(users, 0), (e: unknown) => (e as VantaError).code === 'VAULT_UNAVAILABLE');
+        const [row] = await tdb.db.sql<{ status: string; last_error: string }>('select status, last_error from key_rotations');
+        assert.equal(row!.status, 'rewrapping');
+        assert.match(row!.last_error, /VAULT_UNAVAILABLE/);
+        await vault.start();
+        const resumed = await runKeyRotation(rotation({ batchSize: 5 }));
+        assert.equal(resumed.outcome, 'done');
+        assert.equal(resumed.resumed, true);
+        assert.equal(vault.key('vanta-wallets')!.latestVersion, 2, 'no second rotation');
+        assert.equal(vault.key('vanta-wallets')!.minDecryptionVersion, 2);
+        for (const r of await signAll(users, 3)) assert.equal(r.actual, r.expected);
+      });
+    }
+  });
+}
