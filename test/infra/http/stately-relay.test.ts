@@ -39,6 +39,9 @@ async function forwarder(targetPort: number): Promise<{ port: number; close(): P
   };
 }
 
+/** The relayed snapshot is JSON; machine snapshots carry a context. */
+const contextOf = (e: StatelyInspectionEvent) => ('snapshot' in e ? (e.snapshot as { context?: Record<string, unknown> }).context : undefined);
+
 describe('Stately relay', function () {
   this.timeout(20_000);
   let relay: StatelyRelay | undefined;
@@ -65,10 +68,10 @@ describe('Stately relay', function () {
       assert.ok(sawFill(), `no position.fill among ${received.length} relayed events`);
       const positionSnapshots = received.filter(
         (e): e is Extract<StatelyInspectionEvent, { type: '@xstate.snapshot' }> =>
-          e.type === '@xstate.snapshot' && (e.snapshot.context as { pair?: string } | undefined)?.pair === 'ETH/USD',
+          e.type === '@xstate.snapshot' && contextOf(e)?.pair === 'ETH/USD',
       );
       assert.ok(positionSnapshots.length > 0, 'position snapshots were relayed');
-      assert.ok(positionSnapshots.every((e) => (e.snapshot.context as { privateKey: string }).privateKey === '[REDACTED]'));
+      assert.ok(positionSnapshots.every((e) => contextOf(e)?.privateKey === '[REDACTED]'));
       const everything = JSON.stringify(received);
       assert.doesNotMatch(everything, /(ab){32}/, 'no private key in any relayed message');
       assert.doesNotMatch(everything, /123456789:A{20}/, 'no bot token in any relayed message');
