@@ -42,6 +42,8 @@ export interface SnapshotWriterOptions {
   readonly onConflict: (id: string, kind: string) => void;
   readonly retryBaseMs?: number;
   readonly retryMaxMs?: number;
+  /** Batches written at once over the pool (default 2). */
+  readonly maxInFlight?: number;
 }
 
 export class SnapshotWriter {
@@ -49,10 +51,14 @@ export class SnapshotWriter {
   /** Insertion order == seq order, so the first entry holds the oldest pending change. */
   #dirty = new Map<string, Queued>();
   readonly #versions = new Map<string, number>();
+  /** Ids whose batch is being written: a newer change waits, so two writes of one row never race. */
+  readonly #inflightIds = new Set<string>();
+  /** Lowest seq of each batch in flight. */
+  readonly #inflightBatches = new Set<{ minSeq: number }>();
   #seq = 0;
-  #inflightMinSeq = Infinity;
   #waiters: { target: number; resolve: () => void }[] = [];
-  #running = false;
+  #scheduled = false;
+  #pausedUntilRetry = false;
   #failures = 0;
   #closed = false;
 
@@ -77,6 +83,7 @@ export class SnapshotWriter {
   forget(id: string): void {
     this.#dirty.delete(id);
     this.#versions.delete(id);
+    this.#resolveWaiters();
   }
 
   markDirty(entry: DirtyEntry): void {
@@ -85,7 +92,7 @@ export class SnapshotWriter {
     this.#dirty.delete(entry.id);
     this.#dirty.set(entry.id, { entry, seq: ++this.#seq });
     this.#o.metrics.persistPending.set(this.#dirty.size);
-    this.#kick();
+    this.#schedule();
   }
 
   /** Resolves when every change made before this call is durable. */
@@ -103,38 +110,55 @@ export class SnapshotWriter {
 
   #minPendingSeq(): number {
     const first = this.#dirty.values().next();
-    return Math.min(first.done ? Infinity : first.value.seq, this.#inflightMinSeq);
+    let min = first.done ? Infinity : first.value.seq;
+    for (const batch of this.#inflightBatches) min = Math.min(min, batch.minSeq);
+    return min;
   }
 
-  async #run(): Promise<void> {
-    // Yield once so a burst of transitions in the same tick lands in one batch.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    try {
-      while (this.#dirty.size) {
-        const ok = await this.#writeOneBatch();
-        if (!ok) await this.#sleep(this.#backoff());
-      }
-    } finally {
-      this.#running = false;
-      if (this.#dirty.size) this.#kick();
+  /** Yields once so a burst of transitions in the same tick lands in one batch. */
+  #schedule(): void {
+    if (this.#scheduled || this.#pausedUntilRetry) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#pump();
+    });
+  }
+
+  /** Starts batches until the in-flight limit is reached or nothing is left to write. */
+  #pump(): void {
+    const maxInFlight = this.#o.maxInFlight ?? 2;
+    while (!this.#pausedUntilRetry && this.#inflightBatches.size < maxInFlight) {
+      const batch = this.#takeBatch();
+      if (!batch.length) return;
+      const token = { minSeq: batch[0]!.seq };
+      this.#inflightBatches.add(token);
+      void this.#writeBatch(batch).then((ok) => {
+        this.#inflightBatches.delete(token);
+        for (const q of batch) this.#inflightIds.delete(q.entry.id);
+        this.#o.metrics.persistPending.set(this.#dirty.size);
+        this.#resolveWaiters();
+        if (ok) this.#pump();
+        else this.#retryLater();
+      });
     }
   }
 
-  #kick(): void {
-    if (this.#running) return;
-    this.#running = true;
-    void this.#run();
-  }
-
-  async #writeOneBatch(): Promise<boolean> {
+  #takeBatch(): Queued[] {
     const batch: Queued[] = [];
     for (const queued of this.#dirty.values()) {
+      if (this.#inflightIds.has(queued.entry.id)) continue;
       batch.push(queued);
       if (batch.length >= this.#o.batchMax) break;
     }
-    for (const q of batch) this.#dirty.delete(q.entry.id);
-    this.#inflightMinSeq = batch[0]?.seq ?? Infinity;
+    for (const q of batch) {
+      this.#dirty.delete(q.entry.id);
+      this.#inflightIds.add(q.entry.id);
+    }
+    return batch;
+  }
 
+  async #writeBatch(batch: readonly Queued[]): Promise<boolean> {
     const rows: SnapshotWrite[] = [];
     const written: Queued[] = [];
     for (const q of batch) {
@@ -144,9 +168,10 @@ export class SnapshotWriter {
       rows.push({ id, kind, parent, machine_version: machineVersion, snapshot: read.snapshot, status: read.status, expected: this.version(id) });
       written.push(q);
     }
+    if (!rows.length) return true;
     const stop = this.#o.metrics.persistFlushSeconds.startTimer();
     try {
-      const versions = rows.length ? await this.#o.store.write(rows) : new Map<string, number>();
+      const versions = await this.#o.store.write(rows);
       stop();
       this.#applyResult(rows, written, versions);
       this.#failures = 0;
@@ -159,10 +184,6 @@ export class SnapshotWriter {
       }
       this.#requeue(batch);
       return false;
-    } finally {
-      this.#inflightMinSeq = Infinity;
-      this.#o.metrics.persistPending.set(this.#dirty.size);
-      this.#resolveWaiters();
     }
   }
 
@@ -186,23 +207,27 @@ export class SnapshotWriter {
     this.#o.metrics.persistWrites.inc({ outcome: 'ok' }, ok);
   }
 
-  /** Puts a failed batch back in front, unless a newer change for the same actor is already queued. */
+  /** Puts a failed batch back, unless a newer change for the same actor is already queued; keeps seq order. */
   #requeue(batch: readonly Queued[]): void {
-    const front = batch.filter((q) => !this.#dirty.has(q.entry.id));
-    this.#dirty = new Map([...front.map((q) => [q.entry.id, q] as const), ...this.#dirty]);
+    const back = batch.filter((q) => !this.#dirty.has(q.entry.id));
+    const merged = [...back, ...this.#dirty.values()].sort((a, b) => a.seq - b.seq);
+    this.#dirty = new Map(merged.map((q) => [q.entry.id, q] as const));
+  }
+
+  /** After a failure: stop starting batches, wait out the backoff, then try again. */
+  #retryLater(): void {
+    if (this.#pausedUntilRetry) return;
+    this.#pausedUntilRetry = true;
+    const base = this.#o.retryBaseMs ?? 50;
+    const delay = Math.min(this.#o.retryMaxMs ?? 5_000, base * 2 ** Math.min(this.#failures - 1, 10));
+    this.#o.clock.setTimeout(() => {
+      this.#pausedUntilRetry = false;
+      this.#pump();
+    }, delay);
   }
 
   #resolveWaiters(): void {
     const min = this.#minPendingSeq();
     while (this.#waiters.length && this.#waiters[0]!.target < min) this.#waiters.shift()!.resolve();
-  }
-
-  #backoff(): number {
-    const base = this.#o.retryBaseMs ?? 50;
-    return Math.min(this.#o.retryMaxMs ?? 5_000, base * 2 ** Math.min(this.#failures - 1, 10));
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => this.#o.clock.setTimeout(resolve, ms));
   }
 }

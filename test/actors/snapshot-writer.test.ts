@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { SnapshotWriter, type DirtyEntry } from '../../src/actors/snapshot-writer.ts';
+import type { SnapshotStore, SnapshotWrite } from '../../src/actors/snapshot-store.ts';
+import { systemClock } from '../../src/infra/clock.ts';
+import { silentLogger, testMetrics } from '../helpers/common.ts';
+import { sleep } from '../helpers/runtime.ts';
+
+/** A store that keeps rows in memory, can be made to fail (a database outage) and checks versions like the SQL does. */
+function memoryStore() {
+  const rows = new Map<string, { version: number; snapshot: unknown }>();
+  const state = { failing: false, writes: 0, delayMs: 0, batches: [] as number[] };
+  const store: Pick<SnapshotStore, 'write'> = {
+    async write(batch: readonly SnapshotWrite[]) {
+      await sleep(state.delayMs);
+      if (state.failing) throw new Error('connection refused');
+      state.writes += 1;
+      state.batches.push(batch.length);
+      const out = new Map<string, number>();
+      for (const row of batch) {
+        const current = rows.get(row.id);
+        if ((current?.version ?? 0) !== row.expected) continue;
+        const version = (current?.version ?? 0) + 1;
+        rows.set(row.id, { version, snapshot: row.snapshot });
+        out.set(row.id, version);
+      }
+      return out;
+    },
+  };
+  return { store: store as SnapshotStore, rows, state };
+}
+
+function entry(id: string, value: () => unknown): DirtyEntry {
+  return { id, kind: 'test', parent: null, machineVersion: 1, read: () => ({ snapshot: value(), status: 'active' }) };
+}
+
+describe('snapshot writer', () => {
+  it('coalesces changes, writes in batches of at most batchMax, and flushed() waits for durability', async () => {
+    const { store, rows, state } = memoryStore();
+    const writer = new SnapshotWriter({ store, logger: silentLogger(), metrics: testMetrics(), clock: systemClock, batchMax: 100, onConflict: () => {} });
+    const values = new Map<string, number>();
+    for (let round = 1; round <= 5; round++) {
+      for (let i = 0; i < 250; i++) {
+        values.set(`a:${i}`, round);
+        writer.markDirty(entry(`a:${i}`, () => values.get(`a:${i}`)));
+      }
+    }
+    await writer.flushed();
+    assert.equal(rows.size, 250);
+    assert.ok([...rows.values()].every((r) => r.snapshot === 5), 'only the latest value is durable');
+    assert.ok(state.batches.every((n) => n <= 100));
+    assert.equal(state.batches.reduce((a, b) => a + b, 0), 250, 'five rounds in one tick coalesce into one write per actor');
+  });
+
+  it('keeps every change through a database outage and writes the latest once the database is back', async () => {
+    const { store, rows, state } = memoryStore();
+    const metrics = testMetrics();
+    const writer = new SnapshotWriter({ store, logger: silentLogger(), metrics, clock: systemClock, batchMax: 10, retryBaseMs: 5, retryMaxMs: 20, onConflict: () => {} });
+    state.failing = true;
+    let value = 0;
+    for (let i = 0; i < 30; i++) writer.markDirty(entry(`b:${i}`, () => `v${value}`));
+    const durable = writer.flushed();
+    let resolved = false;
+    void durable.then(() => (resolved = true));
+    await sleep(100);
+    assert.equal(resolved, false, 'flushed() must not resolve while nothing is durable');
+    assert.equal(rows.size, 0);
+    value = 1;
+    writer.markDirty(entry('b:0', () => `v${value}`));
+    state.failing = false;
+    await durable;
+    await writer.flushed();
+    assert.equal(rows.size, 30);
+    assert.ok([...rows.values()].every((r) => r.snapshot === 'v1'));
+    assert.ok((await metrics.persistWrites.get()).values.some((v) => v.labels.outcome === 'error' && v.value > 0));
+  });
+
+  it('never writes one actor in two batches at once, so versions stay in order under concurrency', async () => {
+    const { store, rows, state } = memoryStore();
+    state.delayMs = 5;
+    const conflicts: string[] = [];
+    const writer = new SnapshotWriter({ store, logger: silentLogger(), metrics: testMetrics(), clock: systemClock, batchMax: 3, maxInFlight: 4, onConflict: (id) => conflicts.push(id) });
+    let n = 0;
+    for (let i = 0; i < 50; i++) {
+      n += 1;
+      writer.markDirty(entry('hot', () => n));
+      writer.markDirty(entry(`cold:${i % 7}`, () => n));
+      if (i % 5 === 0) await sleep(2);
+    }
+    await writer.flushed();
+    assert.deepEqual(conflicts, []);
+    assert.equal(rows.get('hot')!.snapshot, 50);
+  });
+
+  it('reports a row written by someone else as a conflict and stops tracking it', async () => {
+    const { store, rows } = memoryStore();
+    const conflicts: string[] = [];
+    const writer = new SnapshotWriter({ store, logger: silentLogger(), metrics: testMetrics(), clock: systemClock, batchMax: 10, onConflict: (id) => conflicts.push(id) });
+    writer.markDirty(entry('c:1', () => 'mine'));
+    await writer.flushed();
+    rows.set('c:1', { version: 7, snapshot: 'theirs' });
+    writer.markDirty(entry('c:1', () => 'mine again'));
+    await writer.flushed();
+    assert.deepEqual(conflicts, ['c:1']);
+    assert.equal(rows.get('c:1')!.snapshot, 'theirs');
+    assert.equal(writer.version('c:1'), 0);
+  });
+});
