@@ -18,7 +18,7 @@ export type { Logger } from 'pino';
 
 const SECRET_KEY = /(^|_|-)(private_?key|privkey|secret(_?id)?|password|passwd|token|mnemonic|seed|plaintext|authorization|api_?key|x-vault-token)$/i;
 const SECRET_KEY_CAMEL = /(privateKey|secretId|apiKey|Token|Password|Mnemonic|Plaintext)$/;
-const BOT_TOKEN = /\b\d{6,12}:[A-Za-z0-9_-]{30,}\b/g;
+const BOT_TOKEN = /(?<!\d)\d{6,12}:[A-Za-z0-9_-]{30,}/g;
 const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]+:)[^@/\s]+@/gi;
 const VAULT_TOKEN = /\b(hvs|hvb|hvr|s)\.[A-Za-z0-9_-]{20,}\b/g;
 const REDACTED = '[REDACTED]';
@@ -82,7 +82,7 @@ export interface LoggerOptions {
 }
 
 export function createLogger(options: LoggerOptions): Logger {
-  return pino(
+  const logger = pino(
     {
       level: options.level,
       base: options.base ?? { app: 'vanta' },
@@ -106,4 +106,11 @@ export function createLogger(options: LoggerOptions): Logger {
     },
     options.destination ?? pino.destination({ sync: false }),
   );
+  // pino applies no formatter to child bindings, so scrub them here; children inherit this method.
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called with the right `this` below
+  const child = logger.child;
+  logger.child = function (this: Logger, bindings, childOptions) {
+    return child.call(this, scrubSecrets(bindings) as typeof bindings, childOptions);
+  } as typeof logger.child;
+  return logger;
 }
