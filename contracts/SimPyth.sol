@@ -8,7 +8,8 @@ pragma solidity 0.8.37;
 /// @dev Simplified on purpose: an update is `abi.encode(bytes32 id, int64 price, uint64 conf,
 /// int32 expo, uint64 publishTime)` with no Wormhole signature, so anyone can publish. Clients
 /// must treat the bytes as opaque, exactly as they do on mainnet. Like Pyth, an update older than
-/// the stored one is ignored rather than rejected.
+/// the stored one is ignored rather than rejected; unlike Pyth, one with the same publish time
+/// replaces it (devnet blocks can share a second).
 contract SimPyth {
     struct Price {
         int64 price;
@@ -36,7 +37,7 @@ contract SimPyth {
             (bytes32 id, int64 price, uint64 conf, int32 expo, uint64 publishTime) =
                 abi.decode(updateData[i], (bytes32, int64, uint64, int32, uint64));
             require(price > 0, "PYTH_BAD_PRICE");
-            if (publishTime <= latest[id].publishTime) continue;
+            if (publishTime < latest[id].publishTime) continue;
             latest[id] = Price(price, conf, expo, publishTime);
             emit PriceFeedUpdate(id, publishTime, price, conf);
         }

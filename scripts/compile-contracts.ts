@@ -11,9 +11,12 @@
  */
 import { readdir, readFile, writeFile, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import solc from 'solc';
+import solcModule from 'solc';
 
 const SOLC_VERSION = '0.8.37';
+
+/** solc-js ships loose (`any`) typings; this is the part we use. */
+const solc = solcModule as { version(): string; compile(input: string): string };
 const ROOT = path.resolve(import.meta.dirname, '..');
 const SOURCES_DIR = path.join(ROOT, 'contracts');
 const ARTIFACTS_DIR = path.join(ROOT, 'src/infra/devnet/artifacts');
@@ -54,7 +57,7 @@ async function readSources(): Promise<Record<string, { content: string }>> {
 }
 
 function compile(sources: Record<string, { content: string }>): Map<string, Artifact> {
-  const version = String(solc.version());
+  const version = solc.version();
   if (!version.startsWith(`${SOLC_VERSION}+`)) throw new Error(`solc ${SOLC_VERSION} expected, found ${version}`);
   const input = {
     language: 'Solidity',
@@ -66,7 +69,7 @@ function compile(sources: Record<string, { content: string }>): Map<string, Arti
       outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object'] } },
     },
   };
-  const output = JSON.parse(String(solc.compile(JSON.stringify(input)))) as SolcOutput;
+  const output = JSON.parse(solc.compile(JSON.stringify(input))) as SolcOutput;
   report(output.errors ?? []);
 
   const artifacts = new Map<string, Artifact>();

@@ -34,6 +34,9 @@ export type ErrorCode =
   | 'KEYSTORE_CONFIG'
   | 'WALLET_EXISTS'
   | 'WALLET_NOT_FOUND'
+  | 'DEVNET_START_FAILED'
+  | 'DEVNET_DEPLOY_FAILED'
+  | 'DEVNET_TX_FAILED'
   | 'INTERNAL';
 
 export interface VantaErrorOptions {

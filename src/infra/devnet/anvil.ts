@@ -1,0 +1,151 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { DevnetError } from './errors.ts';
+
+/** A running anvil: its JSON-RPC URL, chain id, and the only way to end it. */
+export interface Anvil {
+  readonly rpcUrl: string;
+  readonly chainId: number;
+  /** Kills the process (SIGTERM, then SIGKILL) and resolves once it has exited. Idempotent. */
+  readonly stop: () => Promise<void>;
+}
+
+export interface AnvilOptions {
+  readonly logger?: Logger;
+  /** Default 31337 (anvil's own), so nothing mistakes the devnet for Base. */
+  readonly chainId?: number;
+  /** Seconds between blocks; omitted = a block per transaction (automine). */
+  readonly blockTimeSeconds?: number;
+  /** Default: the anvil binary of the `@foundry-rs/anvil-linux-amd64` npm package. */
+  readonly binaryPath?: string;
+  readonly startupTimeoutMs?: number;
+}
+
+const DEFAULT_CHAIN_ID = 31337;
+const STOP_GRACE_MS = 3_000;
+const STDERR_TAIL_CHARS = 2_000;
+
+/** The anvil binary shipped in the npm package pinned in package.json. */
+export function defaultAnvilBinary(): string {
+  const require = createRequire(import.meta.url);
+  const packageJson = require.resolve('@foundry-rs/anvil-linux-amd64/package.json');
+  return path.join(path.dirname(packageJson), 'bin', 'anvil');
+}
+
+/**
+ * Starts anvil on 127.0.0.1 at a free port and resolves once `eth_chainId` answers.
+ * The process is killed if this Node process exits first, so none is left behind.
+ */
+export async function startAnvil(options: AnvilOptions = {}): Promise<Anvil> {
+  const chainId = options.chainId ?? DEFAULT_CHAIN_ID;
+  const port = await freePort();
+  const args = ['--host', '127.0.0.1', '--port', String(port), '--chain-id', String(chainId), '--silent'];
+  if (options.blockTimeSeconds !== undefined) args.push('--block-time', String(options.blockTimeSeconds));
+
+  const child = spawn(options.binaryPath ?? defaultAnvilBinary(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const anvilProcess = trackProcess(child);
+  const rpcUrl = `http://127.0.0.1:${port}`;
+  try {
+    await waitForRpc(rpcUrl, chainId, anvilProcess, options.startupTimeoutMs ?? 15_000);
+  } catch (error) {
+    await anvilProcess.stop();
+    throw error;
+  }
+  options.logger?.debug({ rpcUrl, chainId, pid: child.pid }, 'anvil started');
+  return { rpcUrl, chainId, stop: anvilProcess.stop };
+}
+
+interface TrackedProcess {
+  readonly exited: Promise<void>;
+  readonly hasExited: () => boolean;
+  readonly stderrTail: () => string;
+  readonly stop: () => Promise<void>;
+}
+
+function trackProcess(child: ChildProcess): TrackedProcess {
+  let stderr = '';
+  let exitedFlag = false;
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-STDERR_TAIL_CHARS);
+  });
+  const exited = new Promise<void>((resolve) => {
+    const done = () => {
+      exitedFlag = true;
+      resolve();
+    };
+    child.once('exit', done);
+    child.once('error', (error) => {
+      stderr += `\n${error.message}`;
+      done();
+    });
+  });
+  // Last resort against orphans: a synchronous kill when Node exits without stop().
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      if (!exitedFlag) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+        await exited;
+        clearTimeout(timer);
+      }
+      child.stderr?.destroy();
+      process.removeListener('exit', killOnExit);
+    })();
+    return stopping;
+  };
+  return { exited, hasExited: () => exitedFlag, stderrTail: () => stderr.trim(), stop };
+}
+
+async function waitForRpc(rpcUrl: string, chainId: number, child: TrackedProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.hasExited()) {
+      throw new DevnetError('DEVNET_START_FAILED', `anvil exited during start-up: ${child.stderrTail() || 'no output'}`);
+    }
+    const answered = await rpcChainId(rpcUrl);
+    if (answered !== null) {
+      if (answered !== chainId) throw new DevnetError('DEVNET_START_FAILED', `anvil answered chain id ${answered}, expected ${chainId}`);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new DevnetError('DEVNET_START_FAILED', `anvil did not answer eth_chainId at ${rpcUrl} within ${timeoutMs} ms`, { retryable: true });
+}
+
+/** The chain id anvil reports, or null while it is not listening yet. */
+async function rpcChainId(rpcUrl: string): Promise<number | null> {
+  try {
+    const response = await fetch(rpcUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
+      signal: AbortSignal.timeout(1_000),
+    });
+    const body = (await response.json()) as { result?: string };
+    return typeof body.result === 'string' ? Number.parseInt(body.result, 16) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Asks the OS for a free loopback port. Another process could take it before anvil binds it;
+ * anvil then exits at once and start-up fails with its message rather than hanging. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (address !== null && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
