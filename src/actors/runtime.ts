@@ -10,7 +10,7 @@ import { SUPERVISOR_SYSTEM_ID, supervisorMachine } from '../machines/supervisor.
 import { kindOf, type ActorKind, type PersistedSnapshot } from './kind.ts';
 import { parentsFirst, prepareSnapshot, reviveFailedChildren } from './restore.ts';
 import { createSnapshotStore, type SnapshotStore, type StoredSnapshot } from './snapshot-store.ts';
-import { SnapshotWriter } from './snapshot-writer.ts';
+import { SnapshotWriter, type DirtyEntry } from './snapshot-writer.ts';
 import { stopDetached } from './xstate-internals.ts';
 
 /**
@@ -88,6 +88,8 @@ interface Managed {
   status: 'running' | 'restarting';
   held: EventObject[];
   restartTimer: unknown;
+  /** Built on the first change and reused: a transition allocates nothing for persistence. */
+  dirty?: DirtyEntry;
 }
 
 export class ActorRuntime implements RuntimeHandle {
@@ -303,7 +305,7 @@ export class ActorRuntime implements RuntimeHandle {
   }
 
   #markDirty(managed: Managed): void {
-    this.#writer.markDirty({
+    managed.dirty ??= {
       id: managed.id,
       kind: managed.kind.kind,
       parent: managed.parent,
@@ -314,7 +316,8 @@ export class ActorRuntime implements RuntimeHandle {
         const snapshot = reviveFailedChildren(managed.kind.logic.getPersistedSnapshot(last as never));
         return { snapshot, status: last.status === 'done' ? 'done' : 'active' };
       },
-    });
+    };
+    this.#writer.markDirty(managed.dirty);
   }
 
   #transitionCounter(kind: string): { inc(): void } {
