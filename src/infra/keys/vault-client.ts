@@ -138,15 +138,15 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
 
   /**
    * Runs one Vault call. A reset connection is tried once more (a pooled
-   * keep-alive socket that Vault closed, e.g. across a restart; every call we
-   * make is idempotent). With AppRole a 403 (token revoked or expired) leads
-   * to one new login and one retry.
+   * keep-alive socket that Vault closed, e.g. across a restart) unless the
+   * call must not be repeated blindly (rotate). With AppRole a 403 (token
+   * revoked or expired) leads to one new login and one retry.
    */
-  async function call<T>(site: Omit<VaultCallSite, 'endpoint'>, run: () => Promise<T>): Promise<T> {
+  async function call<T>(site: Omit<VaultCallSite, 'endpoint'>, run: () => Promise<T>, how: { repeatable?: boolean } = {}): Promise<T> {
     const full = { ...site, endpoint };
     try {
       return await run().catch((error: unknown) => {
-        if (toVaultError(error, full).details['network'] === 'ECONNRESET') return run();
+        if ((how.repeatable ?? true) && toVaultError(error, full).details['network'] === 'ECONNRESET') return run();
         throw error;
       });
     } catch (error) {
@@ -224,7 +224,8 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
     },
     async rotateKey(name) {
       const site = { op: 'rotate the transit key', path: `${mount}/keys/${name}/rotate` };
-      await call(site, () => raw.write(site.path, {}));
+      // A reset may come after Vault rotated: repeating would add a second version, so report it instead.
+      await call(site, () => raw.write(site.path, {}), { repeatable: false });
     },
     async setMinDecryptionVersion(name, version) {
       const site = { op: 'raise min_decryption_version', path: `${mount}/keys/${name}/config` };
