@@ -76,7 +76,8 @@ export function createPriceSimulator(deps: PriceSimDeps, options: PriceSimOption
       const current = await currentPrices();
       const next = nextPrices(current, random, volatility);
       const { timestamp } = await deps.publicClient.getBlock();
-      await Promise.all([...next].map(([index, price]) => publish(pairs.get(index) as DeployedPair, price, timestamp)));
+      // One after another: anvil refuses parallel sends from one unlocked account (nonce clash).
+      for (const [index, price] of next) await publish(pairs.get(index) as DeployedPair, price, timestamp);
       prices = next;
       return next;
     });
