@@ -74,7 +74,9 @@ describe('devnet Avantis simulator: TP, SL, liquidation and limit orders', funct
   async function lastLimitExecuted(): Promise<{ args: LimitExecuted; address: string }> {
     const logs = await f.clients.publicClient.getContractEvents({ abi: callbacksAbi, eventName: 'LimitExecuted', fromBlock: 'latest' });
     assert.equal(logs.length, 1, 'one LimitExecuted in the last block');
-    return { args: logs[0]?.args as LimitExecuted, address: logs[0]?.address ?? '' };
+    const [log] = logs;
+    assert.ok(log);
+    return { args: log.args as unknown as LimitExecuted, address: log.address };
   }
 
   const triggerCases = [
@@ -138,7 +140,7 @@ describe('devnet Avantis simulator: TP, SL, liquidation and limit orders', funct
     const { args } = await lastLimitExecuted();
     assert.equal(args.orderType, LIMIT_KIND.LIQ);
     assert.equal(args.usdcSentToTrader, 0n);
-    const fees = await f.clients.publicClient.readContract({ address: f.deployment.tradingStorage, abi: storageAbi, functionName: 'govFeesUSDC' });
+    const fees = await readStorage<bigint>('govFeesUSDC');
     assert.equal(await f.usdc(trader), USDC('500'));
     assert.equal(await f.usdc(f.deployment.vaultManager), vaultBefore + USDC('500') - fees, 'the vault keeps the collateral less the fees');
     assert.equal(await f.usdcTotal(), total);
