@@ -1,0 +1,64 @@
+/**
+ * A local Avantis: anvil + the simulator, seeded pairs, a keeper filling orders and a price
+ * simulator moving the market. Writes what a client needs to ./data/devnet.json (or --out) and
+ * removes it again on SIGINT/SIGTERM, after stopping everything it started.
+ *
+ *   npm run devnet [-- --out ./data/devnet.json --seed 1 --interval-ms 1000 --volatility 0.001]
+ */
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { startAnvil } from '../src/infra/devnet/anvil.ts';
+import { createDevnetClients } from '../src/infra/devnet/clients.ts';
+import { deployAvantisSimulator } from '../src/infra/devnet/deploy.ts';
+import { createKeeper } from '../src/infra/devnet/keeper.ts';
+import { createPriceSimulator } from '../src/infra/devnet/price-sim.ts';
+import { createLogger } from '../src/infra/logger.ts';
+import { createShutdown } from '../src/infra/shutdown.ts';
+
+const { values } = parseArgs({
+  options: {
+    out: { type: 'string', default: './data/devnet.json' },
+    seed: { type: 'string', default: '1' },
+    'interval-ms': { type: 'string', default: '1000' },
+    volatility: { type: 'string', default: '0.001' },
+  },
+});
+
+const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'info', base: { app: 'vanta-devnet' } });
+const shutdown = createShutdown({ logger, graceMs: 10_000 });
+const outFile = path.resolve(values.out);
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void shutdown.run(signal).then((code) => process.exit(code));
+  });
+}
+
+try {
+  const anvil = await startAnvil({ logger });
+  shutdown.add('anvil', () => anvil.stop());
+  const clients = createDevnetClients(anvil.rpcUrl, anvil.chainId);
+  const [deployer, keeperAccount, ...traders] = await clients.accounts();
+  if (!deployer || !keeperAccount) throw new Error('anvil offered fewer than two accounts');
+
+  const deployment = await deployAvantisSimulator({ publicClient: clients.publicClient, wallet: clients.wallet(deployer), logger }, { keeper: keeperAccount });
+  const keeper = createKeeper({ publicClient: clients.publicClient, wallet: clients.wallet(keeperAccount), deployment, logger });
+  const prices = createPriceSimulator(
+    { publicClient: clients.publicClient, wallet: clients.wallet(deployer), deployment, logger },
+    { seed: Number(values.seed), intervalMs: Number(values['interval-ms']), volatility: Number(values.volatility) },
+  );
+  keeper.start();
+  shutdown.add('keeper', () => keeper.stop());
+  prices.start();
+  shutdown.add('price simulator', () => prices.stop());
+
+  await mkdir(path.dirname(outFile), { recursive: true });
+  const description = { rpcUrl: anvil.rpcUrl, chainId: anvil.chainId, startedAt: new Date().toISOString(), traders, ...deployment };
+  await writeFile(outFile, `${JSON.stringify(description, null, 2)}\n`);
+  shutdown.add('devnet file', () => rm(outFile, { force: true }));
+  logger.info({ rpcUrl: anvil.rpcUrl, chainId: anvil.chainId, file: outFile, pairs: deployment.pairs.length }, 'Devnet running; Ctrl-C stops it');
+} catch (err) {
+  logger.error({ err }, 'Devnet failed to start');
+  process.exit(await shutdown.run('start-up failed', 1));
+}
