@@ -54,7 +54,7 @@ try {
   shutdown.add('price simulator', () => prices.stop());
 
   await mkdir(path.dirname(outFile), { recursive: true });
-  const description = { rpcUrl: anvil.rpcUrl, chainId: anvil.chainId, startedAt: new Date().toISOString(), traders, ...deployment };
+  const description = { rpcUrl: anvil.rpcUrl, startedAt: new Date().toISOString(), traders, ...deployment };
   await writeFile(outFile, `${JSON.stringify(description, null, 2)}\n`);
   shutdown.add('devnet file', () => rm(outFile, { force: true }));
   logger.info({ rpcUrl: anvil.rpcUrl, chainId: anvil.chainId, file: outFile, pairs: deployment.pairs.length }, 'Devnet running; Ctrl-C stops it');
