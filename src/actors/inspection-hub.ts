@@ -34,9 +34,12 @@ export type SupervisionStatus = 'running' | 'restarting' | 'quarantined';
 export interface InspectionHubOptions {
   /**
    * Places an actor in the logical tree, or returns undefined to hide it
-   * (timer children, one-off promises). Called once per actor, at its first
-   * event after `start()` (its systemId is registered by then; it is not yet
-   * when XState reports `@xstate.actor`), and the answer is cached.
+   * (timer children, one-off promises). Called at the actor's first event
+   * after `start()` (its systemId is registered by then; it is not yet when
+   * XState reports `@xstate.actor`). A description is cached for the actor's
+   * life; so is "hidden" for an actor without a systemId. An actor *with* a
+   * systemId that gets undefined is asked again at its next event, so keep
+   * this a cheap lookup.
    */
   readonly describe: (actorRef: AnyActor) => ActorDescription | undefined;
   /** Removes secrets from contexts and events (default: scrubSecrets). */
@@ -100,7 +103,9 @@ export function createInspectionHub(options: InspectionHubOptions): InspectionHu
     if (cached !== undefined) return cached ?? undefined;
     const description = options.describe(ref);
     if (!description) {
-      byRef.set(ref, HIDDEN);
+      // Without a systemId the actor is an internal helper (a timer, a promise): hidden for good.
+      // With one, the runtime may simply not know it yet (it is wired after the root starts): ask again next event.
+      if (ref.systemId === undefined) byRef.set(ref, HIDDEN);
       return undefined;
     }
     const entry: Entry = { ...description, ref, updatedAt: now(), override: null };

@@ -125,6 +125,21 @@ describe('inspection hub', () => {
     assert.deepEqual(view && { status: view.status, state: view.state }, { status: 'running', state: 'a' });
   });
 
+  it('asks again about an actor with a systemId that the runtime could not describe yet', () => {
+    const late: { ready: boolean } = { ready: false };
+    const hub = createInspectionHub({ describe: (ref) => (late.ready && ref.systemId ? { id: ref.systemId, kind: 'worker', parent: null } : undefined) });
+    const worker = createMachine({ initial: 'a', states: { a: { on: { next: 'b' } }, b: {} } });
+    const actor = createActor(worker, { systemId: 'worker:1', inspect: hub.inspect }).start();
+    roots.push(actor);
+    assert.equal(hub.source.actors().length, 0);
+    late.ready = true;
+    actor.send({ type: 'next' });
+    assert.deepEqual(
+      hub.source.actors().map((a) => [a.id, a.state]),
+      [['worker:1', 'b']],
+    );
+  });
+
   it('streams coalesced upserts, removals and events to live subscribers only after they subscribe', async () => {
     const { hub, root } = sample();
     const received: InspectorEvent[] = [];
