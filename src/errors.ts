@@ -37,6 +37,13 @@ export type ErrorCode =
   | 'DEVNET_START_FAILED'
   | 'DEVNET_DEPLOY_FAILED'
   | 'DEVNET_TX_FAILED'
+  | 'TX_FEE_CAP'
+  | 'TX_TIMEOUT'
+  | 'TX_REVERTED'
+  | 'TX_SUPERSEDED'
+  | 'TX_REJECTED'
+  | 'TX_SIMULATION_FAILED'
+  | 'RPC_UNAVAILABLE'
   | 'INTERNAL';
 
 export interface VantaErrorOptions {
