@@ -136,8 +136,13 @@ async function bookedInStorage(f: SimFixture): Promise<bigint> {
       if (await f.reads.isPendingOpen(id)) booked += (await f.reads.pendingOrder(id)).trade.positionSizeUSDC;
     }
     for (const pair of f.deployment.pairs) {
-      if ((await read<bigint>('openTradesCount', [trader, BigInt(pair.index)])) === 0n) continue;
-      for (let i = 0n; i < 5n; i++) booked += (await f.reads.openTrade(trader, BigInt(pair.index), i)).initialPosToken;
+      let left = await read<bigint>('openTradesCount', [trader, BigInt(pair.index)]);
+      for (let i = 0n; left > 0n; i++) {
+        const trade = await f.reads.openTrade(trader, BigInt(pair.index), i);
+        if (trade.leverage === 0n) continue;
+        booked += trade.initialPosToken;
+        left--;
+      }
     }
   }
   return booked;
