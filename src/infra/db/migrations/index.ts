@@ -1,5 +1,6 @@
 import { Migration20261125000000_actor_snapshots_audit_log } from './Migration20261125000000_actor_snapshots_audit_log.ts';
 import { Migration20261201000000_wallets_key_rotations } from './Migration20261201000000_wallets_key_rotations.ts';
+import { Migration20261202000000_tx_outbox } from './Migration20261202000000_tx_outbox.ts';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed from disk) so the
@@ -8,4 +9,5 @@ import { Migration20261201000000_wallets_key_rotations } from './Migration202612
 export const migrations = [
   { name: 'Migration20261125000000_actor_snapshots_audit_log', class: Migration20261125000000_actor_snapshots_audit_log },
   { name: 'Migration20261201000000_wallets_key_rotations', class: Migration20261201000000_wallets_key_rotations },
+  { name: 'Migration20261202000000_tx_outbox', class: Migration20261202000000_tx_outbox },
 ];

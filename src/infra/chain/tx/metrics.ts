@@ -1,0 +1,20 @@
+import { Counter, Histogram, exponentialBuckets, type Registry } from 'prom-client';
+
+/** Transaction pipeline metrics, on the app's registry. */
+export interface TxMetrics {
+  readonly submitted: Counter<'kind'>;
+  readonly outcomes: Counter<'outcome'>;
+  readonly speedUps: Counter;
+  /** Order accepted → signed transaction broadcast (excludes waiting for the chain). */
+  readonly submitSeconds: Histogram;
+}
+
+export function createTxMetrics(registry: Registry): TxMetrics {
+  const registers = [registry];
+  return {
+    submitted: new Counter({ name: 'vanta_tx_submitted_total', help: 'Transactions signed and broadcast, by kind', labelNames: ['kind'], registers }),
+    outcomes: new Counter({ name: 'vanta_tx_outcomes_total', help: 'Transaction outcomes: mined, reverted, superseded, rejected', labelNames: ['outcome'], registers }),
+    speedUps: new Counter({ name: 'vanta_tx_speedups_total', help: 'Stuck transactions re-priced', registers }),
+    submitSeconds: new Histogram({ name: 'vanta_tx_submit_duration_seconds', help: 'From accepting an order step to its signed transaction broadcast', buckets: exponentialBuckets(0.001, 2, 12), registers }),
+  };
+}
