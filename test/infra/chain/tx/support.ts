@@ -20,6 +20,8 @@ export interface TxFixture {
   readonly pg: TestDatabase;
   readonly keystore: KeyStore;
   readonly wallets: Wallets;
+  /** Where the local keystore keeps its master key (a worker process opens the same one). */
+  readonly keyDir: string;
   pipeline(overrides?: Partial<PipelineOptions>): TxPipeline;
   /** A user with a keystore wallet holding ETH for gas and USDC approved for TradingStorage. */
   trader(userId: string): Promise<Address>;
@@ -43,6 +45,7 @@ export async function txFixture(): Promise<TxFixture> {
     pg,
     keystore,
     wallets,
+    keyDir,
     pipeline: (overrides = {}) => createPipeline(pg, wallets, publicClient, sim.anvil.chainId, systemClock, overrides),
     async trader(userId) {
       const { address } = await wallets.create(userId);
