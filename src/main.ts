@@ -17,6 +17,7 @@ import { createDatabase } from './infra/db/database.ts';
 import type { ReadinessCheck } from './infra/http/inspector-source.ts';
 import { createInspectorServer } from './infra/http/inspector-server.ts';
 import { createOpsServer } from './infra/http/ops-server.ts';
+import { startStatelyRelay } from './infra/http/stately-relay.ts';
 import { createLogger, type Logger } from './infra/logger.ts';
 import { createMetrics, type Metrics } from './infra/metrics.ts';
 import { startPriceSimulation, type SimulatedPair } from './infra/prices/simulated-prices.ts';
@@ -73,7 +74,15 @@ async function start(config: Config, logger: Logger, metrics: Metrics, shutdown:
   // The hub describes actors through the runtime, which needs the hub's inspect at construction.
   const late: { runtime?: ActorRuntime } = {};
   const hub = createInspectionHub({ describe: (ref) => late.runtime?.describe(ref.id) });
-  const inspect = config.inspector.enabled ? (event: InspectionEvent) => hub.inspect(event) : undefined;
+  // Optional relay to Stately's inspector UI (never the cloud "sky" inspector); off unless STATELY_RELAY_PORT is set.
+  const relay = config.inspector.statelyRelayPort !== null ? await startStatelyRelay({ port: config.inspector.statelyRelayPort, logger }) : null;
+  if (relay) shutdown.add('stately relay', () => relay.stop());
+  const inspect = config.inspector.enabled
+    ? (event: InspectionEvent) => {
+        hub.inspect(event);
+        relay?.inspect(event);
+      }
+    : undefined;
   const system = createVantaSystem({
     db,
     logger,
