@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import type { Address, Client, TransactionReceipt } from 'viem';
-import { call as callAction } from 'viem/actions';
+import { call as callAction, getTransaction } from 'viem/actions';
 import { describeError } from '../../../../src/errors.ts';
 import { toChainError } from '../../../../src/infra/chain/avantis/revert.ts';
 import { resolveAvantisAddresses, type AvantisAddresses } from '../../../../src/infra/chain/avantis/addresses.ts';
@@ -36,7 +36,10 @@ export async function startClientFixture(): Promise<ClientFixture> {
       protocol,
       async send(from, call) {
         await protocol.simulate({ account: from, call });
-        const hash = await sim.clients.wallet(from).sendTransaction({ to: call.to, data: call.data, value: call.value });
+        // A pipeline adds headroom to the estimate; anvil's exact estimate of the one-step
+        // margin/TP-SL calls (nested Pyth update) is occasionally a few hundred gas short.
+        const estimate = await publicClient.estimateGas({ account: from, to: call.to, data: call.data, value: call.value });
+        const hash = await sim.clients.wallet(from).sendTransaction({ to: call.to, data: call.data, value: call.value, gas: (estimate * 12n) / 10n });
         const receipt = await publicClient.waitForTransactionReceipt({ hash, pollingInterval: 20 });
         if (receipt.status !== 'success') assert.fail(`transaction ${hash} reverted: ${await replayReason(publicClient, from, call, receipt)}`);
         return receipt;
@@ -61,7 +64,8 @@ export async function startClientFixture(): Promise<ClientFixture> {
 async function replayReason(client: Client, from: Address, call: CallRequest, receipt: TransactionReceipt): Promise<string> {
   try {
     await callAction(client, { account: from, to: call.to, data: call.data, value: call.value, blockNumber: receipt.blockNumber - 1n, gas: receipt.gasUsed * 2n });
-    return `no revert on replay (gas used ${receipt.gasUsed})`;
+    const tx = await getTransaction(client, { hash: receipt.transactionHash });
+    return `no revert on replay (gas used ${receipt.gasUsed} of ${tx.gas})`;
   } catch (error) {
     return describeError(toChainError(error)).message;
   }
