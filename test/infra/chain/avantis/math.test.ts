@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { parseEventLogs, type Address } from 'viem';
 import { readContract } from 'viem/actions';
 import { callbacksAbi, pairInfosAbi, pairStorageAbi } from '../../../../src/infra/chain/avantis/abi-v1.ts';
+import { TradeRejectedError } from '../../../../src/infra/chain/avantis/errors.ts';
 import * as m from '../../../../src/infra/chain/avantis/math.ts';
 import { readLiqThreshold } from '../../../../src/infra/chain/avantis/reads.ts';
 import { leverage, percent, price, usdc } from '../../../../src/infra/chain/avantis/units.ts';
@@ -195,10 +196,13 @@ describe('Avantis math matches the contracts on the devnet', function () {
       await f.sim.setPrice(ETH, at);
       const predicted = m.isWithdrawable({ long: true, openPrice: after.openPrice, price: at, notional: after.notional, collateralAfter: after.collateral - amount });
       const call = f.protocol.updateMargin({ pairIndex: ETH, index: 0n, kind: 'withdraw', amount, priceUpdateData: await f.sim.priceUpdateData(ETH) });
-      const accepted = await f.protocol.simulate({ account: who, call }).then(
-        () => true,
-        (e: unknown) => (e instanceof Error && /cannot withdraw that much/i.test(e.message) ? false : Promise.reject(e)),
-      );
+      let accepted = true;
+      try {
+        await f.protocol.simulate({ account: who, call });
+      } catch (error) {
+        assert.ok(error instanceof TradeRejectedError && error.reason === 'withdraw-too-large', String(error));
+        accepted = false;
+      }
       return { predicted, accepted };
     };
     assert.deepEqual(await attempt(price('2760'), usdc('100')), { predicted: true, accepted: true });
