@@ -47,7 +47,7 @@ export async function run(): Promise<Record<string, unknown>> {
     const [deployer] = await clients.accounts();
     const deployment = await deployAvantisSimulator({ publicClient: clients.publicClient, wallet: clients.wallet(deployer!), logger });
     // Orders stay pending (no keeper here): lift the per-trader cap so one wallet can hold them all.
-    await sendCall(clients.publicClient as unknown as PublicClient, clients.wallet(deployer!), { address: deployment.tradingStorage, abi: abiOf('TradingStorage'), functionName: 'setMaxPendingMarketOrders', args: [100_000n] });
+    await sendCall(clients.publicClient, clients.wallet(deployer!), { address: deployment.tradingStorage, abi: abiOf('TradingStorage'), functionName: 'setMaxPendingMarketOrders', args: [100_000n] });
     const keystore = await createLocalKeyStore({ dataDir: keyDir, mode: 'sandbox', allowInLive: false, logger });
     const wallets = createWallets({ db: b.db, keystore, logger });
     const client = clients.publicClient as unknown as PublicClient;
