@@ -8,11 +8,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { startAnvil } from '../src/infra/devnet/anvil.ts';
-import { createDevnetClients } from '../src/infra/devnet/clients.ts';
-import { deployAvantisSimulator } from '../src/infra/devnet/deploy.ts';
-import { createKeeper } from '../src/infra/devnet/keeper.ts';
-import { createPriceSimulator } from '../src/infra/devnet/price-sim.ts';
+import { startDevnet } from '../src/infra/devnet/start-devnet.ts';
 import { createLogger } from '../src/infra/logger.ts';
 import { createShutdown } from '../src/infra/shutdown.ts';
 
@@ -36,28 +32,13 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 try {
-  const anvil = await startAnvil({ logger });
-  shutdown.add('anvil', () => anvil.stop());
-  const clients = createDevnetClients(anvil.rpcUrl, anvil.chainId);
-  const [deployer, keeperAccount, ...traders] = await clients.accounts();
-  if (!deployer || !keeperAccount) throw new Error('anvil offered fewer than two accounts');
-
-  const deployment = await deployAvantisSimulator({ publicClient: clients.publicClient, wallet: clients.wallet(deployer), logger }, { keeper: keeperAccount });
-  const keeper = createKeeper({ publicClient: clients.publicClient, wallet: clients.wallet(keeperAccount), deployment, logger });
-  const prices = createPriceSimulator(
-    { publicClient: clients.publicClient, wallet: clients.wallet(deployer), deployment, logger },
-    { seed: Number(values.seed), intervalMs: Number(values['interval-ms']), volatility: Number(values.volatility) },
-  );
-  keeper.start();
-  shutdown.add('keeper', () => keeper.stop());
-  prices.start();
-  shutdown.add('price simulator', () => prices.stop());
-
+  const devnet = await startDevnet({ logger, seed: Number(values.seed), priceIntervalMs: Number(values['interval-ms']), volatility: Number(values.volatility) });
+  shutdown.add('devnet', () => devnet.stop());
   await mkdir(path.dirname(outFile), { recursive: true });
-  const description = { rpcUrl: anvil.rpcUrl, startedAt: new Date().toISOString(), traders, ...deployment };
+  const description = { rpcUrl: devnet.anvil.rpcUrl, startedAt: new Date().toISOString(), traders: devnet.traders, ...devnet.deployment };
   await writeFile(outFile, `${JSON.stringify(description, null, 2)}\n`);
   shutdown.add('devnet file', () => rm(outFile, { force: true }));
-  logger.info({ rpcUrl: anvil.rpcUrl, chainId: anvil.chainId, file: outFile, pairs: deployment.pairs.length }, 'Devnet running; Ctrl-C stops it');
+  logger.info({ rpcUrl: devnet.anvil.rpcUrl, chainId: devnet.anvil.chainId, file: outFile, pairs: devnet.deployment.pairs.length }, 'Devnet running; Ctrl-C stops it');
 } catch (err) {
   logger.error({ err }, 'Devnet failed to start');
   process.exit(await shutdown.run('start-up failed', 1));

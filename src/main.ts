@@ -20,16 +20,21 @@ import { createOpsServer } from './infra/http/ops-server.ts';
 import { startStatelyRelay } from './infra/http/stately-relay.ts';
 import { createLogger, type Logger } from './infra/logger.ts';
 import { createMetrics, type Metrics } from './infra/metrics.ts';
-import { startPriceSimulation, type SimulatedPair } from './infra/prices/simulated-prices.ts';
 import { createRedis } from './infra/redis.ts';
+import { parseGwei, type PublicClient } from 'viem';
+import { createChainClient } from './infra/chain/rpc.ts';
+import { createOutbox } from './infra/chain/tx/outbox.ts';
+import { createTxMetrics } from './infra/chain/tx/metrics.ts';
+import { TxPipeline } from './infra/chain/tx/pipeline.ts';
+import { BASE_MAINNET, resolveAvantisAddresses } from './infra/chain/avantis/addresses.ts';
+import { verifyDeployment } from './infra/chain/avantis/verify.ts';
+import { startDevnet } from './infra/devnet/start-devnet.ts';
+import { createKeyStoreFromConfig } from './infra/keys/from-config.ts';
+import { createWallets } from './infra/keys/wallets.ts';
+import { startChainlinkPoller, type ChainlinkFeed } from './infra/prices/chainlink.ts';
+import { Secret } from './infra/secret.ts';
 import { createShutdown, installProcessHandlers, type Shutdown } from './infra/shutdown.ts';
 
-/** Pairs the sandbox simulates, with their Avantis pair indexes and rough start prices. */
-const SANDBOX_PAIRS: readonly (SimulatedPair & { pairIndex: number })[] = [
-  { pair: 'ETH/USD', pairIndex: 0, start: 3150, volatility: 0.0008 },
-  { pair: 'BTC/USD', pairIndex: 1, start: 97_000, volatility: 0.0006 },
-  { pair: 'SOL/USD', pairIndex: 2, start: 180, volatility: 0.0012 },
-];
 const PRICE_HEARTBEAT_MS = 10_000;
 /** Snapshot writes waiting beyond this make the instance unready: the database is not keeping up. */
 const MAX_PENDING_WRITES = 50_000;
@@ -110,7 +115,35 @@ async function start(config: Config, logger: Logger, metrics: Metrics, shutdown:
     },
   });
 
-  if (config.mode === 'sandbox') startSandboxPrices(system, shutdown);
+  const chain = await startChain(config, logger, shutdown, readiness);
+  const keystore = await createKeyStoreFromConfig(config, logger);
+  shutdown.add('keystore', () => keystore.close());
+  readiness.push({
+    name: 'keystore',
+    required: config.mode === 'live',
+    check: async () => {
+      const health = await keystore.health();
+      if (!health.ok) throw new Error(health.detail);
+    },
+  });
+  const wallets = createWallets({ db, keystore, logger });
+  if (chain) {
+    const pipeline = new TxPipeline({
+      client: chain.client,
+      chainId: chain.chainId,
+      outbox: createOutbox(db),
+      signer: wallets,
+      fees: { maxFeePerGas: parseGwei(String(config.tx.maxFeeGwei)), minPriorityFeePerGas: 1n },
+      clock: systemClock,
+      logger: logger.child({ component: 'tx' }),
+      metrics: createTxMetrics(metrics.registry),
+      speedUpAfterMs: config.tx.speedUpAfterMs,
+      receiptTimeoutMs: config.tx.receiptTimeoutMs,
+    });
+    // Transactions signed before a stop or crash are re-sent as they were, never signed anew.
+    await pipeline.recover();
+    if (chain.feeds.length) startPriceFeeds(system, chain.client, chain.feeds, logger, shutdown);
+  }
 
   const ops = await createOpsServer({ host: config.ops.host, port: config.ops.port, metrics, readiness, logger, version: pkg.version, mode: config.mode });
   shutdown.add('ops http', () => ops.close());
@@ -121,22 +154,65 @@ async function start(config: Config, logger: Logger, metrics: Metrics, shutdown:
   logger.info({ mode: config.mode, actors: report.restored, quarantined: system.quarantined().length, ops: ops.url }, 'Vanta is running');
 }
 
-/** Sandbox: one price-feed actor per simulated pair, fed by the seeded random walk. */
-function startSandboxPrices(system: ActorRuntime, shutdown: Shutdown): void {
-  for (const p of SANDBOX_PAIRS) {
-    const id = priceFeedSystemId(p.pair);
+interface ChainHandle {
+  readonly client: PublicClient;
+  readonly chainId: number;
+  /** Chainlink-style feeds that drive the price-feed actors. */
+  readonly feeds: readonly (ChainlinkFeed & { pairIndex: number })[];
+}
+
+/**
+ * Sandbox: a local devnet (anvil + the Avantis simulator + keeper + price simulator), kept in
+ * DATA_DIR across restarts. Paper and live: the configured Base RPC URLs; live first checks the
+ * chain id and that the Avantis contracts have code, and refuses to start otherwise.
+ */
+async function startChain(config: Config, logger: Logger, shutdown: Shutdown, readiness: ReadinessCheck[]): Promise<ChainHandle | null> {
+  if (config.mode === 'sandbox') {
+    const devnet = await startDevnet({ logger: logger.child({ component: 'devnet' }), stateDir: `${config.dataDir.replace(/\/$/, '')}/devnet` });
+    shutdown.add('devnet', () => devnet.stop());
+    const client = createChainClient({ urls: [new Secret(devnet.anvil.rpcUrl)], pollingIntervalMs: 250 });
+    readiness.push(rpcCheck(client, devnet.anvil.chainId, true));
+    const feeds = devnet.deployment.pairs.map((p) => ({ pair: p.name, pairIndex: p.index, address: p.chainlinkFeed }));
+    return { client, chainId: devnet.anvil.chainId, feeds };
+  }
+  const client = createChainClient({ urls: config.chain.rpcUrls });
+  readiness.push(rpcCheck(client, config.chain.chainId, true));
+  if (config.mode === 'live') {
+    const addresses = await resolveAvantisAddresses(client, { tradingStorage: BASE_MAINNET.tradingStorage, multicall: BASE_MAINNET.multicall });
+    const report = await verifyDeployment(client, addresses, config.chain.chainId);
+    logger.info({ chain_id: report.chainId }, 'Verified the Avantis deployment on chain');
+  }
+  return { client, chainId: config.chain.chainId, feeds: [] };
+}
+
+function rpcCheck(client: PublicClient, chainId: number, required: boolean): ReadinessCheck {
+  return {
+    name: 'rpc',
+    required,
+    check: async () => {
+      const answered = await client.getChainId();
+      if (answered !== chainId) throw new Error(`RPC serves chain ${answered}, expected ${chainId}`);
+    },
+  };
+}
+
+/** One price-feed actor per pair, fed by its Chainlink-style aggregator. */
+function startPriceFeeds(system: ActorRuntime, client: PublicClient, feeds: ChainHandle['feeds'], logger: Logger, shutdown: Shutdown): void {
+  for (const feed of feeds) {
+    const id = priceFeedSystemId(feed.pair);
     if (!system.get(id) && !system.quarantined().some((q) => q.id === id)) {
-      system.spawn(id, { input: { pair: p.pair, pairIndex: p.pairIndex, heartbeatMs: PRICE_HEARTBEAT_MS } });
+      system.spawn(id, { input: { pair: feed.pair, pairIndex: feed.pairIndex, heartbeatMs: PRICE_HEARTBEAT_MS } });
     }
   }
-  const simulation = startPriceSimulation({
-    pairs: SANDBOX_PAIRS,
+  const poller = startChainlinkPoller({
+    client,
+    feeds,
     intervalMs: 1_000,
-    seed: 42,
     clock: systemClock,
-    onPrice: (o) => system.send(priceFeedSystemId(o.pair), { type: 'price.observed', price: o.price, publishTime: o.publishTime, source: 'simulator' }),
+    logger: logger.child({ component: 'chainlink' }),
+    onPrice: (o) => system.send(priceFeedSystemId(o.pair), { type: 'price.observed', price: o.price, publishTime: o.publishTime, source: 'chainlink' }),
   });
-  shutdown.add('price simulation', () => simulation.stop());
+  shutdown.add('chainlink poller', () => poller.stop());
 }
 
 await main();

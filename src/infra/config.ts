@@ -72,6 +72,9 @@ const envSchema = z.object({
   SUPERVISOR_BACKOFF_BASE_MS: positiveInt.default(200),
   SUPERVISOR_BACKOFF_MAX_MS: positiveInt.default(30_000),
   PERSIST_BATCH_MAX: positiveInt.default(1_000),
+  TX_MAX_FEE_GWEI: positiveNumber.default(5),
+  TX_SPEEDUP_AFTER_MS: positiveInt.default(20_000),
+  TX_RECEIPT_TIMEOUT_MS: positiveInt.default(120_000),
 });
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -105,6 +108,7 @@ export interface Config {
   readonly shutdownGraceMs: number;
   readonly supervisor: { readonly maxRestarts: number; readonly windowMs: number; readonly backoffBaseMs: number; readonly backoffMaxMs: number };
   readonly persistBatchMax: number;
+  readonly tx: { readonly maxFeeGwei: number; readonly speedUpAfterMs: number; readonly receiptTimeoutMs: number };
 }
 
 /** Sandbox defaults for risk limits; live mode insists on explicit values. */
@@ -178,6 +182,7 @@ export function loadConfig(env: Env): Config {
       backoffMaxMs: e.SUPERVISOR_BACKOFF_MAX_MS,
     },
     persistBatchMax: e.PERSIST_BATCH_MAX,
+    tx: { maxFeeGwei: e.TX_MAX_FEE_GWEI, speedUpAfterMs: e.TX_SPEEDUP_AFTER_MS, receiptTimeoutMs: e.TX_RECEIPT_TIMEOUT_MS },
   };
   if (mode === 'live') requireLive(config);
   return deepFreeze(config);

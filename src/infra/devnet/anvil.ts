@@ -22,6 +22,12 @@ export interface AnvilOptions {
   /** Default: the anvil binary of the `@foundry-rs/anvil-linux-amd64` npm package. */
   readonly binaryPath?: string;
   readonly startupTimeoutMs?: number;
+  /**
+   * Keep the chain across restarts: anvil loads this file at start if it exists, dumps its state
+   * there every `stateIntervalSeconds` and on a clean exit (the sandbox uses it; tests do not).
+   */
+  readonly statePath?: string;
+  readonly stateIntervalSeconds?: number;
 }
 
 const DEFAULT_CHAIN_ID = 31337;
@@ -44,6 +50,7 @@ export async function startAnvil(options: AnvilOptions = {}): Promise<Anvil> {
   const port = await freePort();
   const args = ['--host', '127.0.0.1', '--port', String(port), '--chain-id', String(chainId), '--silent'];
   if (options.blockTimeSeconds !== undefined) args.push('--block-time', String(options.blockTimeSeconds));
+  if (options.statePath !== undefined) args.push('--state', options.statePath, '--state-interval', String(options.stateIntervalSeconds ?? 5));
 
   const child = spawn(options.binaryPath ?? defaultAnvilBinary(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const anvilProcess = trackProcess(child);
