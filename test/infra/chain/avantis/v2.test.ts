@@ -32,7 +32,7 @@ import { leverage, percent, price, usdc } from '../../../../src/infra/chain/avan
 import { tradingV2Abi, v2ErrorsAbi } from '../../../../src/infra/chain/avantis/v2/abi.ts';
 import { changedInV2 } from '../../../../src/infra/chain/avantis/v2/events.ts';
 
-const A = (n: number) => `0x${n.toString(16).padStart(40, '0')}`;
+const A = (n: number): Address => `0x${n.toString(16).padStart(40, '0')}`;
 const ADDRESSES: AvantisAddresses = { trading: A(1), tradingStorage: A(2), tradingCallbacks: A(3), pairStorage: A(4), pairInfos: A(5), priceAggregator: A(6), usdc: A(7), multicall: A(8) };
 const TRADER = privateKeyToAccount('0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d');
 const NOW_MS = 1_800_000_000_000;
