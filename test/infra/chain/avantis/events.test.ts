@@ -80,7 +80,7 @@ describe('Avantis event decoding on real devnet logs', function () {
     assert.equal(charged?.args.percentProfit, closeFill?.args.percentProfit, 'PairInfos logs the same profit');
   });
 
-  it('decodes limit placement, update and cancel, TP/SL updates and margin updates', async function () {
+  it('decodes limit placement, update and cancel, TP/SL and margin updates, and the TP fill', async function () {
     const who = alice();
     await f.sim.call(who, 'SimUSDC', f.addresses.usdc, 'mint', [who, usdc('5000')]);
     await f.send(who, f.protocol.approveUsdc());
@@ -111,6 +111,14 @@ describe('Avantis event decoding on real devnet logs', function () {
     const margin = seen.find(isEvent('trading.MarginUpdated'));
     assert.equal(margin?.args._type, 0);
     assert.equal(margin.args.newTrade.trader, who);
+
+    await f.sim.setPrice(ETH, price('3500'));
+    const block = await client().getBlockNumber({ cacheTime: 0 });
+    await f.keeperTick();
+    const triggered = f.protocol.decodeLogs(await logsSince(block)).events;
+    const tp = triggered.find(isEvent('callbacks.LimitExecuted'));
+    assert.deepEqual({ kind: tp?.args.orderType, trader: tp?.args.t.trader, price: tp?.args.price }, { kind: 0, trader: who, price: price('3500') }, 'a TP fill');
+    assert.equal(triggered.find(isEvent('trading.LimitOrderInitiated'))?.args.trader, who);
   });
 
   it('skips forged, foreign, unknown and malformed logs with a reason, never throwing', async function () {
