@@ -28,6 +28,7 @@ import { createTxMetrics } from './infra/chain/tx/metrics.ts';
 import { TxPipeline } from './infra/chain/tx/pipeline.ts';
 import { BASE_MAINNET, resolveAvantisAddresses } from './infra/chain/avantis/addresses.ts';
 import { verifyDeployment } from './infra/chain/avantis/verify.ts';
+import { findRevert, rejectionFor } from './infra/chain/avantis/revert.ts';
 import { startDevnet } from './infra/devnet/start-devnet.ts';
 import { createKeyStoreFromConfig } from './infra/keys/from-config.ts';
 import { createWallets } from './infra/keys/wallets.ts';
@@ -139,6 +140,7 @@ async function start(config: Config, logger: Logger, metrics: Metrics, shutdown:
       metrics: createTxMetrics(metrics.registry),
       speedUpAfterMs: config.tx.speedUpAfterMs,
       receiptTimeoutMs: config.tx.receiptTimeoutMs,
+      explainRevert: (error, reason) => rejectionFor(findRevert(error) ?? { kind: 'string', reason }, {}, error),
     });
     // Transactions signed before a stop or crash are re-sent as they were, never signed anew.
     await pipeline.recover();

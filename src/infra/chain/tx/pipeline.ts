@@ -68,8 +68,11 @@ export interface PipelineOptions {
   readonly speedUpAfterMs?: number;
   /** How long waitForOutcome waits before TX_TIMEOUT (default 120 s); the transaction may still mine later. */
   readonly receiptTimeoutMs?: number;
-  /** Turns a revert reason into a user-level error (the protocol adapter provides it). */
-  readonly explainRevert?: (reason: string, intent: TxIntent) => VantaError;
+  /**
+   * Turns a revert (the raw error and the reason string found in it) into a user-level error;
+   * the protocol adapter provides it, so this pipeline stays protocol-agnostic.
+   */
+  readonly explainRevert?: (error: unknown, reason: string, intent: TxIntent) => VantaError;
   /** Called after each durable step: a seam for tracing and for the crash tests. */
   readonly onStep?: (step: PipelineStep, intent: TxIntent) => void;
 }
@@ -148,7 +151,7 @@ export class TxPipeline {
     } catch (err) {
       const reason = revertReason(err);
       if (reason !== null) {
-        throw this.#o.explainRevert?.(reason, provisional(input)) ?? new VantaError('TX_SIMULATION_FAILED', `The transaction would fail: ${reason}. Nothing was sent.`, { cause: err });
+        throw this.#o.explainRevert?.(err, reason, provisional(input)) ?? new VantaError('TX_SIMULATION_FAILED', `The transaction would fail: ${reason}. Nothing was sent.`, { cause: err });
       }
       throw rpcError(err);
     }
@@ -299,12 +302,14 @@ export class TxPipeline {
 
   async #explainReceipt(intent: TxIntent, receipt: TransactionReceipt): Promise<VantaError> {
     let reason = 'reverted';
+    let error: unknown = null;
     try {
       await this.#o.client.call({ account: intent.wallet, to: intent.to, data: intent.data, value: intent.value, blockNumber: receipt.blockNumber - 1n });
     } catch (err) {
+      error = err;
       reason = revertReason(err) ?? reason;
     }
-    return this.#o.explainRevert?.(reason, intent) ?? new VantaError('TX_REVERTED', `The transaction was mined but failed: ${reason}. Only gas was spent.`, { details: { intentId: intent.id } });
+    return this.#o.explainRevert?.(error, reason, intent) ?? new VantaError('TX_REVERTED', `The transaction was mined but failed: ${reason}. Only gas was spent.`, { details: { intentId: intent.id } });
   }
 
   async #feesForFirstAttempt(): Promise<Fees> {

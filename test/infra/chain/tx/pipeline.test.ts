@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { createPublicClient, custom, fallback, http, parseGwei, parseUnits, type PublicClient } from 'viem';
 import { VantaError } from '../../../../src/errors.ts';
+import { TradeRejectedError } from '../../../../src/infra/chain/avantis/errors.ts';
+import { findRevert, rejectionFor } from '../../../../src/infra/chain/avantis/revert.ts';
 import { openTradeData, txFixture, type TxFixture } from './support.ts';
 
 describe('transaction pipeline', function () {
@@ -45,6 +47,13 @@ describe('transaction pipeline', function () {
     await assert.rejects(pipeline.execute(bad), (err: unknown) => err instanceof VantaError && err.code === 'TX_SIMULATION_FAILED' && /LEVERAGE_INCORRECT/.test(err.message));
     assert.deepEqual(await f.pg.db.sql(`select id from tx_intents where user_id = 'tx-user-2'`), []);
     assert.equal(await nonceOf(from), 1);
+  });
+
+  it('explains a revert in words a trader understands when the protocol adapter is plugged in', async () => {
+    const pipeline = f.pipeline({ explainRevert: (error, reason) => rejectionFor(findRevert(error) ?? { kind: 'string', reason }, { minLeverage: parseUnits('1', 10), maxLeverage: parseUnits('75', 10) }) });
+    const from = await f.trader('tx-user-2b');
+    const bad = { ...f.openIntent('position:2b:open', 'tx-user-2b', from), request: { ...f.openIntent('x', 'x', from).request, data: openTradeData(from, { leverage: parseUnits('500', 10) }) } };
+    await assert.rejects(pipeline.execute(bad), (err: unknown) => err instanceof TradeRejectedError && err.message === 'Leverage out of range: this pair allows 1x to 75x.');
   });
 
   it('keeps nonces right when the wallet also sends from elsewhere', async () => {
