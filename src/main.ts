@@ -180,6 +180,9 @@ async function startChain(config: Config, logger: Logger, shutdown: Shutdown, re
   const client = createChainClient({ urls: config.chain.rpcUrls });
   readiness.push(rpcCheck(client, config.chain.chainId, true));
   if (config.mode === 'live') {
+    // The chain id and the entry contract first, so a wrong network fails with the clearest message;
+    // then the whole wiring as TradingStorage reports it.
+    await verifyDeployment(client, { tradingStorage: BASE_MAINNET.tradingStorage }, config.chain.chainId);
     const addresses = await resolveAvantisAddresses(client, { tradingStorage: BASE_MAINNET.tradingStorage, multicall: BASE_MAINNET.multicall });
     const report = await verifyDeployment(client, addresses, config.chain.chainId);
     logger.info({ chain_id: report.chainId }, 'Verified the Avantis deployment on chain');

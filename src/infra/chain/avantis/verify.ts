@@ -20,7 +20,7 @@ export interface DeploymentReport {
  * AvantisDeploymentError on a mismatch, ChainResponseError on a malformed answer and
  * ChainUnavailableError when the RPC does not answer.
  */
-export async function verifyDeployment(client: Client, addresses: AvantisAddresses, expectedChainId: number): Promise<DeploymentReport> {
+export async function verifyDeployment(client: Client, addresses: Partial<AvantisAddresses>, expectedChainId: number): Promise<DeploymentReport> {
   const chainId = await guard('Reading the chain id', () => getChainId(client));
   if (!Number.isSafeInteger(chainId) || chainId <= 0) throw new ChainResponseError(`The RPC answered an invalid chain id (${String(chainId)}).`);
   if (chainId !== expectedChainId) {
