@@ -2,6 +2,7 @@ import type { Address, Hex, PublicClient } from 'viem';
 import type { Logger } from 'pino';
 import { abiOf } from './artifacts.ts';
 import { sendCall, type DevnetWallet } from './clients.ts';
+import { createTickLoop } from './tick-loop.ts';
 import type { AvantisDeployment, DeployedPair } from './deploy.ts';
 import { currentPriceUpdate, type PriceUpdate } from './price-updates.ts';
 import { createSimReads, type OpenLimitOrder, type Trade } from './sim-reads.ts';
@@ -65,9 +66,6 @@ export function createKeeper(deps: KeeperDeps, options: KeeperOptions = {}): Kee
   const watchedTrades = new Map<string, { trader: Address; pairIndex: bigint; index: bigint }>();
   let scannedTo = -1n;
   let running: Promise<KeeperReport> | undefined;
-  let loop: Promise<void> | undefined;
-  let stopped = false;
-  let wake: (() => void) | undefined;
 
   async function scanEvents(): Promise<void> {
     const latest = await publicClient.getBlockNumber({ cacheTime: 0 });
@@ -195,31 +193,15 @@ export function createKeeper(deps: KeeperDeps, options: KeeperOptions = {}): Kee
     return running;
   };
 
+  const ticker = createTickLoop({ tick, intervalMs: options.pollIntervalMs ?? 500, onError: (err) => logger.warn({ err }, 'Keeper tick failed') });
+
   return {
     tick,
     start() {
-      if (loop) return;
-      loop = (async () => {
-        while (!stopped) {
-          try {
-            await tick();
-          } catch (err) {
-            logger.warn({ err }, 'Keeper tick failed');
-          }
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, options.pollIntervalMs ?? 500);
-            wake = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
-        }
-      })();
+      ticker.start();
     },
     async stop() {
-      stopped = true;
-      wake?.();
-      await loop;
+      await ticker.stop();
       await running?.catch(() => undefined);
     },
   };

@@ -2,6 +2,7 @@ import type { PublicClient } from 'viem';
 import type { Logger } from 'pino';
 import { abiOf } from './artifacts.ts';
 import { sendCall, type DevnetWallet } from './clients.ts';
+import { createTickLoop } from './tick-loop.ts';
 import type { AvantisDeployment, DeployedPair } from './deploy.ts';
 import { toChainlinkAnswer } from './prices.ts';
 import { createSimReads } from './sim-reads.ts';
@@ -43,9 +44,6 @@ export function createPriceSimulator(deps: PriceSimDeps, options: PriceSimOption
   const pairs = new Map(deps.deployment.pairs.map((p) => [p.index, p]));
   let prices: Map<number, bigint> | undefined;
   let stepping: Promise<unknown> = Promise.resolve();
-  let loop: Promise<void> | undefined;
-  let stopped = false;
-  let wake: (() => void) | undefined;
 
   async function currentPrices(): Promise<Map<number, bigint>> {
     if (!prices) {
@@ -82,6 +80,8 @@ export function createPriceSimulator(deps: PriceSimDeps, options: PriceSimOption
       return next;
     });
 
+  const ticker = createTickLoop({ tick: step, intervalMs: options.intervalMs ?? 1_000, onError: (err) => logger.warn({ err }, 'Price step failed') });
+
   return {
     step,
     setPrice: (pairIndex, price) =>
@@ -94,28 +94,10 @@ export function createPriceSimulator(deps: PriceSimDeps, options: PriceSimOption
         current.set(pairIndex, price);
       }),
     start() {
-      if (loop) return;
-      loop = (async () => {
-        while (!stopped) {
-          try {
-            await step();
-          } catch (err) {
-            logger.warn({ err }, 'Price step failed');
-          }
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, options.intervalMs ?? 1_000);
-            wake = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
-        }
-      })();
+      ticker.start();
     },
     async stop() {
-      stopped = true;
-      wake?.();
-      await loop;
+      await ticker.stop();
       await stepping;
     },
   };

@@ -2,51 +2,13 @@ import type { Address, PublicClient } from 'viem';
 import { abiOf, type SimulatorContract } from './artifacts.ts';
 import type { AvantisDeployment, DeployedPair } from './deploy.ts';
 import { chainlinkTo1e10 } from './prices.ts';
+import type { OpenLimitOrder, PendingMarketOrder as AvantisPendingMarketOrder, Trade, TradeInfo } from '../chain/avantis/types.ts';
 
-/** v1 structs as viem decodes them (AVANTIS.md §3.1, §4.1). */
-export interface Trade {
-  readonly trader: Address;
-  readonly pairIndex: bigint;
-  readonly index: bigint;
-  readonly initialPosToken: bigint;
-  readonly positionSizeUSDC: bigint;
-  readonly openPrice: bigint;
-  readonly buy: boolean;
-  readonly leverage: bigint;
-  readonly tp: bigint;
-  readonly sl: bigint;
-  readonly timestamp: bigint;
-}
+/** The v1 structs are the protocol client's own types (one definition, AVANTIS.md §3.1, §4.1). */
+export type { OpenLimitOrder, Trade, TradeInfo } from '../chain/avantis/types.ts';
 
-export interface TradeInfo {
-  readonly openInterestUSDC: bigint;
-  readonly tpLastUpdated: bigint;
-  readonly slLastUpdated: bigint;
-  readonly beingMarketClosed: boolean;
-  readonly lossProtection: bigint;
-}
-
-export interface OpenLimitOrder {
-  readonly trader: Address;
-  readonly pairIndex: bigint;
-  readonly index: bigint;
-  readonly positionSize: bigint;
-  readonly buy: boolean;
-  readonly leverage: bigint;
-  readonly tp: bigint;
-  readonly sl: bigint;
-  readonly price: bigint;
-  readonly slippageP: bigint;
-  readonly block: bigint;
-  readonly executionFee: bigint;
-}
-
-export interface PendingMarketOrder {
-  readonly trade: Trade;
-  readonly block: bigint;
-  readonly wantedPrice: bigint;
-  readonly slippageP: bigint;
-}
+/** A pending market order as TradingStorage stores it (the client adds its id and direction). */
+export type PendingMarketOrder = Omit<AvantisPendingMarketOrder, 'orderId' | 'open'>;
 
 /** Typed reads of simulator state, for the keeper, the devnet tools and tests. */
 export interface SimReads {
