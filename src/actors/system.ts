@@ -7,6 +7,7 @@ import type { ActorRunStatus } from '../infra/http/inspector-source.ts';
 import type { Metrics } from '../infra/metrics.ts';
 import type { ActorKind } from './kind.ts';
 import { createPositionKind } from './kinds/position.actor.ts';
+import type { OrderGateway } from './order-gateway.ts';
 import { createPriceFeedKind, type PriceUpdate } from './kinds/price-feed.actor.ts';
 import { createUserKind } from './kinds/user.actor.ts';
 import { ActorRuntime, type QuarantineInfo, type RuntimeHandle } from './runtime.ts';
@@ -19,6 +20,8 @@ export interface VantaSystemDeps {
   readonly supervisor: Config['supervisor'];
   readonly persistBatchMax: number;
   readonly fillTimeoutMs?: number;
+  /** The chain side of positions; null/absent when no chain is attached (orders are then rejected). */
+  readonly orders?: OrderGateway | null;
   readonly notifyUser?: (telegramId: number, text: string) => void;
   readonly onPrice?: (update: PriceUpdate) => void;
   readonly onHalt?: (pair: string, halted: boolean, reason: string | null) => void;
@@ -49,7 +52,7 @@ export function createVantaSystem(deps: VantaSystemDeps): ActorRuntime {
         notifyUser: deps.notifyUser ?? ((telegramId, text) => log.info({ telegram_id: telegramId, text }, 'User notification (no chat front end attached)')),
         fillTimeoutMs: deps.fillTimeoutMs ?? 60_000,
       }),
-      createPositionKind({ runtime, logger: log.child({ kind: 'position' }), clock: deps.clock }),
+      createPositionKind({ runtime, logger: log.child({ kind: 'position' }), clock: deps.clock, orders: deps.orders ?? null }),
       createPriceFeedKind({ logger: log.child({ kind: 'price-feed' }), clock: deps.clock, onPrice: deps.onPrice ?? (() => {}), onHalt: deps.onHalt ?? (() => {}) }),
       ...(deps.extraKinds?.(runtime) ?? []),
     ],

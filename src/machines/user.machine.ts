@@ -29,6 +29,8 @@ export interface UserContext extends UserInput {
 export interface OrderRequest {
   readonly positionId: string;
   readonly pair: string;
+  /** Avantis pair index (AVANTIS.md §7). */
+  readonly pairIndex: number;
   readonly side: 'long' | 'short';
   /** USDC, decimal string. */
   readonly collateral: string;
@@ -39,6 +41,7 @@ export type UserEvent =
   | { type: 'settings.update'; slippageBps?: number; defaultLeverage?: number }
   | ({ type: 'order.requested' } & OrderRequest)
   | { type: 'position.finished'; positionId: string; outcome: string }
+  | { type: 'position.updated'; positionId: string; outcome: string }
   | { type: 'trading.pause' }
   | { type: 'trading.resume' };
 
@@ -84,7 +87,9 @@ export const userMachine = setup({
       positions: ({ context, event }) => context.positions.filter((p) => p !== `position:${(event as { positionId: string }).positionId}`),
     }),
     /** Provided by the actors layer: create the position actor as this user's child. */
-    spawnPosition: (_, _params: { owner: number; order: OrderRequest }) => {},
+    spawnPosition: (_, _params: { owner: number; order: OrderRequest; slippageBps: number }) => {},
+    /** Provided by the actors layer: tell the trader how an order or position is doing. */
+    inform: (_, _params: { telegramId: number; positionId: string; outcome: string }) => {},
     /** Provided by the actors layer: tell the user why a request was refused. */
     refuse: (_, _params: { telegramId: number; reason: string }) => {},
   },
@@ -97,7 +102,10 @@ export const userMachine = setup({
       { guard: 'validSettings', actions: 'applySettings' },
       { actions: { type: 'refuse', params: ({ context }) => ({ telegramId: context.telegramId, reason: 'Settings out of range: slippage 1–1000 bps, leverage 1–500.' }) } },
     ],
-    'position.finished': { actions: 'forgetPosition' },
+    'position.finished': {
+      actions: ['forgetPosition', { type: 'inform', params: ({ context, event }) => ({ telegramId: context.telegramId, positionId: event.positionId, outcome: event.outcome }) }],
+    },
+    'position.updated': { actions: { type: 'inform', params: ({ context, event }) => ({ telegramId: context.telegramId, positionId: event.positionId, outcome: event.outcome }) } },
   },
   states: {
     active: {
@@ -108,7 +116,7 @@ export const userMachine = setup({
             guard: 'hasRoom',
             actions: [
               'trackPosition',
-              { type: 'spawnPosition', params: ({ context, event }) => ({ owner: context.telegramId, order: stripType(event) }) },
+              { type: 'spawnPosition', params: ({ context, event }) => ({ owner: context.telegramId, order: stripType(event), slippageBps: context.settings.slippageBps }) },
             ],
           },
           {
@@ -132,6 +140,6 @@ export const userMachine = setup({
 });
 
 function stripType(event: UserEvent): OrderRequest {
-  const { positionId, pair, side, collateral, leverage } = event as OrderRequest;
-  return { positionId, pair, side, collateral, leverage };
+  const { positionId, pair, pairIndex, side, collateral, leverage } = event as OrderRequest;
+  return { positionId, pair, pairIndex, side, collateral, leverage };
 }

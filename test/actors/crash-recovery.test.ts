@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { createTestPostgres, type TestDatabase } from '../helpers/db.ts';
 
 const WORKER = fileURLToPath(new URL('./fixtures/crash-worker.ts', import.meta.url));
-type States = Record<string, { value: unknown; revision: number | null; positions: string[] | null } | null>;
+type States = Record<string, { value: unknown; revision: number | null; positions: string[] | null; fillDelayed: boolean | null } | null>;
 type Line = { booted?: unknown; created?: number; ack?: States; restored?: States; settled?: States };
 
 function startWorker(mode: 'work' | 'verify', url: string): { child: ChildProcess; lines: AsyncGenerator<Line, void> } {
@@ -48,10 +48,10 @@ describe('crash recovery (SIGKILL mid-activity)', function () {
     await exited;
     assert.ok(Date.now() - created < 2_000, 'the kill must happen while the fill timers are still pending');
 
-    const rows = await t.db.sql<{ id: string; snapshot: { value: unknown; context: { revision?: number; positions?: string[] } } }>(
+    const rows = await t.db.sql<{ id: string; snapshot: { value: unknown; context: { revision?: number; positions?: string[]; fillDelayed?: boolean } } }>(
       `select id, snapshot from actor_snapshots where status = 'active' order by id`,
     );
-    const persisted: States = Object.fromEntries(rows.map((r) => [r.id, { value: r.snapshot.value, revision: r.snapshot.context.revision ?? null, positions: r.snapshot.context.positions ?? null }]));
+    const persisted: States = Object.fromEntries(rows.map((r) => [r.id, { value: r.snapshot.value, revision: r.snapshot.context.revision ?? null, positions: r.snapshot.context.positions ?? null, fillDelayed: r.snapshot.context.fillDelayed ?? null }]));
 
     const verifier = startWorker('verify', t.url);
     const restored = (await next(verifier.lines, 'restored')).restored!;
@@ -64,19 +64,17 @@ describe('crash recovery (SIGKILL mid-activity)', function () {
       if (acked?.revision !== null && acked?.revision !== undefined) assert.ok(now.revision! >= acked.revision, `${id}: acked revision ${acked.revision}, restored ${now.revision}`);
       if (acked?.value === 'open') assert.equal(now.value, 'open', `${id} was acked open`);
     }
-    const pendingBefore = Object.entries(restored).filter(([id, s]) => id.startsWith('position:') && s?.value === 'pending').map(([id]) => id);
-    assert.ok(pendingBefore.length > 0, 'some positions were still pending at the kill');
+    const pendingBefore = Object.entries(restored).filter(([id, s]) => id.startsWith('position:') && s?.value === 'awaitingFill' && s.fillDelayed === false).map(([id]) => id);
+    assert.ok(pendingBefore.length > 0, 'some positions were still waiting for their fill at the kill');
 
     const settled = (await next(verifier.lines, 'settled')).settled!;
     await new Promise((resolve) => verifier.child.once('exit', resolve));
-    for (const id of pendingBefore) assert.equal(settled[id], undefined, `${id} should have expired and finished after the restart`);
-    const expired = await t.db.sql<{ id: string }>(`select id from actor_snapshots where status = 'done' and snapshot->>'value' = 'expired'`);
-    assert.deepEqual(expired.map((r) => r.id).sort(), [...pendingBefore].sort());
-    // Each user forgot its expired positions and still lists the open ones.
+    for (const id of pendingBefore) assert.equal(settled[id]?.fillDelayed, true, `${id}: its fill timer should have fired after the restart`);
+    // Nothing was lost or duplicated: each user still lists exactly its live positions.
     for (let u = 1; u <= 20; u++) {
       const live = Object.keys(settled).filter((id) => id.startsWith(`position:${u}-`));
       assert.deepEqual([...settled[`user:${u}`]!.positions!].sort(), live.sort(), `user:${u} lists exactly its live positions`);
-      assert.ok(live.every((id) => settled[id]?.value === 'open'));
+      assert.equal(live.length, 2);
     }
   });
 });

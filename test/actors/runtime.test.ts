@@ -1,19 +1,22 @@
 import assert from 'node:assert/strict';
 import type { ActorRuntime } from '../../src/actors/runtime.ts';
 import { createTestPglite, createTestPostgres, type TestDatabase } from '../helpers/db.ts';
+import { ordersDouble, type OrdersDouble } from '../helpers/orders-double.ts';
 import { persisted, sleep, testSystem, waitFor } from '../helpers/runtime.ts';
 
 /** Builds a small but complete tree: 3 users with positions in several states, and 2 price feeds. */
-async function buildTree(runtime: ActorRuntime): Promise<string[]> {
+async function buildTree(runtime: ActorRuntime, orders: OrdersDouble): Promise<string[]> {
   for (const telegramId of [101, 102, 103]) {
     runtime.spawn(`user:${telegramId}`, { input: { telegramId, maxOpenPositions: 5 } });
     runtime.send(`user:${telegramId}`, { type: 'settings.update', slippageBps: 30 + telegramId });
     for (const n of [1, 2]) {
-      runtime.send(`user:${telegramId}`, { type: 'order.requested', positionId: `${telegramId}-${n}`, pair: 'ETH/USD', side: n === 1 ? 'long' : 'short', collateral: '100.5', leverage: 10 });
+      runtime.send(`user:${telegramId}`, { type: 'order.requested', positionId: `${telegramId}-${n}`, pair: 'ETH/USD', pairIndex: 0, side: n === 1 ? 'long' : 'short', collateral: '100.5', leverage: 10 });
     }
   }
-  runtime.send('position:101-1', { type: 'order.filled', price: '3150.25' });
-  runtime.send('position:102-2', { type: 'order.filled', price: '3149.00' });
+  await waitFor(() => ['101-1', '102-2'].every((p) => (runtime.get(`position:${p}`)?.getSnapshot() as { value?: string } | undefined)?.value === 'awaitingFill'), 'requests on chain');
+  orders.fill('101-1', '3150.25');
+  orders.fill('102-2', '3149');
+  await waitFor(() => (runtime.get('position:102-2')?.getSnapshot() as { value?: string }).value === 'open', 'fill');
   runtime.send('position:102-2', { type: 'close.requested' });
   for (const pair of ['ETH/USD', 'BTC/USD']) {
     runtime.spawn(`price-feed:${pair}`, { input: { pair, pairIndex: pair === 'ETH/USD' ? 0 : 1, heartbeatMs: 60_000 } });
@@ -28,7 +31,7 @@ for (const engine of ['postgres', 'pglite'] as const) {
     this.timeout(60_000);
     let t: TestDatabase;
     const running: ActorRuntime[] = [];
-    const start = (overrides = {}) => {
+    const start = (overrides: Parameters<typeof testSystem>[1] = {}) => {
       const runtime = testSystem(t.db, overrides);
       running.push(runtime);
       return runtime;
@@ -43,15 +46,17 @@ for (const engine of ['postgres', 'pglite'] as const) {
     });
 
     it('round-trips a nested actor tree: every actor comes back in the same state under the same parent', async () => {
-      const first = start();
+      const firstOrders = ordersDouble();
+      const first = start({ orders: firstOrders });
       await first.boot();
-      const ids = await buildTree(first);
+      const ids = await buildTree(first, firstOrders);
       assert.equal(ids.length, 3 + 6 + 2);
       const before = new Map(ids.map((id) => [id, persisted(first, id)]));
       const parents = new Map(ids.map((id) => [id, first.describe(id)?.parent]));
       await first.stop();
 
-      const second = start();
+      const secondOrders = ordersDouble();
+      const second = start({ orders: secondOrders });
       const report = await second.boot();
       assert.deepEqual({ restored: report.restored, quarantined: report.quarantined }, { restored: ids.length, quarantined: 0 });
       assert.deepEqual(second.ids().sort(), ids);
@@ -62,7 +67,8 @@ for (const engine of ['postgres', 'pglite'] as const) {
       assert.equal(second.describe('position:101-1')?.parent, 'user:101');
       // The restored tree is alive: a restored position can still be driven to the end and tells its owner.
       second.send('position:101-1', { type: 'close.requested' });
-      second.send('position:101-1', { type: 'order.closed', price: '3200' });
+      await waitFor(() => (second.get('position:101-1')?.getSnapshot() as { value?: string } | undefined)?.value === 'awaitingClose', 'close request');
+      secondOrders.closeFill('101-1', '3200', '120.3');
       await waitFor(() => !second.ids().includes('position:101-1'), 'position to finish');
       const user = second.get('user:101')!.getSnapshot() as { context: { positions: string[] } };
       assert.deepEqual(user.context.positions, ['position:101-2']);
@@ -83,19 +89,22 @@ for (const engine of ['postgres', 'pglite'] as const) {
       const first = start({ fillTimeoutMs: 700 });
       await first.boot();
       first.spawn('user:9', { input: { telegramId: 9, maxOpenPositions: 5 } });
-      first.send('user:9', { type: 'order.requested', positionId: 'p9', pair: 'BTC/USD', side: 'long', collateral: '10', leverage: 2 });
+      first.send('user:9', { type: 'order.requested', positionId: 'p9', pair: 'BTC/USD', pairIndex: 1, side: 'long', collateral: '10', leverage: 2 });
+      await waitFor(() => (first.get('position:p9')?.getSnapshot() as { value?: string } | undefined)?.value === 'awaitingFill', 'request on chain');
       await first.flushed();
       await first.stop();
       await sleep(100);
-      const second = start({ fillTimeoutMs: 700 });
+      const told: string[] = [];
+      const second = start({ fillTimeoutMs: 700, notifyUser: (_id, text) => told.push(text) });
       await second.boot();
-      assert.equal((second.get('position:p9')!.getSnapshot() as { value: string }).value, 'pending');
+      const restored = second.get('position:p9')!.getSnapshot() as { value: string; context: { fillDelayed: boolean } };
+      assert.deepEqual([restored.value, restored.context.fillDelayed], ['awaitingFill', false]);
       await waitFor(async () => {
-        const rows = await t.db.sql<{ status: string; snapshot: { value: string } }>('select status, snapshot from actor_snapshots where id = ?', ['position:p9']);
-        return rows[0]?.status === 'done' && rows[0].snapshot.value === 'expired';
-      }, 'the restored fill timeout to expire the position', 5_000);
-      const user = second.get('user:9')!.getSnapshot() as { context: { positions: string[] } };
-      assert.deepEqual(user.context.positions, []);
+        const rows = await t.db.sql<{ snapshot: { context: { fillDelayed: boolean } } }>('select snapshot from actor_snapshots where id = ?', ['position:p9']);
+        return rows[0]?.snapshot.context.fillDelayed === true;
+      }, 'the restored fill timer to fire', 5_000);
+      assert.deepEqual(told, ['Order p9 is still waiting for the keeper to fill it; it stays tracked and nothing is sent twice.']);
+      assert.deepEqual((second.get('user:9')!.getSnapshot() as { context: { positions: string[] } }).context.positions, ['position:p9'], 'a delayed order stays tracked');
     });
   });
 }

@@ -4,6 +4,7 @@ import type { ActorRuntime } from '../../src/actors/runtime.ts';
 import { systemClock } from '../../src/infra/clock.ts';
 import type { Database } from '../../src/infra/db/database.ts';
 import { silentLogger, testMetrics } from './common.ts';
+import { ordersDouble } from './orders-double.ts';
 
 export const FAST_SUPERVISOR = { maxRestarts: 3, windowMs: 5_000, backoffBaseMs: 20, backoffMaxMs: 200 } as const;
 
@@ -16,6 +17,7 @@ export function testSystem(db: Database, overrides: Partial<VantaSystemDeps> & {
     clock: systemClock,
     supervisor: FAST_SUPERVISOR,
     persistBatchMax: 500,
+    orders: ordersDouble(),
     ...overrides,
   });
 }

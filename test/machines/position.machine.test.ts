@@ -1,48 +1,85 @@
 import assert from 'node:assert/strict';
-import { createActor } from 'xstate';
+import { createActor, fromPromise } from 'xstate';
 import { createDeadlineLogic } from '../../src/actors/deadline.ts';
-import { positionMachine } from '../../src/machines/position.machine.ts';
+import { migratePositionV1, positionMachine, type CloseFill, type OpenFill, type SubmittedOrder } from '../../src/machines/position.machine.ts';
 import { manualClock } from '../helpers/manual-clock.ts';
 
-function position() {
+const INPUT = { positionId: 'p1', owner: 'user:1', pair: 'ETH/USD', pairIndex: 0, side: 'long' as const, collateral: '50', leverage: 5, slippageBps: 50, fillTimeoutMs: 30_000 };
+const flush = () => new Promise((r) => setImmediate(r));
+
+function position(effects: { submitOpen?: () => Promise<SubmittedOrder>; openFill?: Promise<OpenFill>; submitClose?: () => Promise<SubmittedOrder>; closeFill?: Promise<CloseFill> } = {}) {
   const clock = manualClock(0);
   const told: string[] = [];
+  const never = new Promise<never>(() => {});
   const actor = createActor(
     positionMachine.provide({
-      actors: { deadline: createDeadlineLogic(clock) },
-      actions: { notifyOwner: (_, p) => void told.push(`${p.owner}:${p.positionId}:${p.outcome}`) },
+      actors: {
+        deadline: createDeadlineLogic(clock),
+        submitOpen: fromPromise(effects.submitOpen ?? (() => Promise.resolve({ orderId: '7', txHash: '0xabc', block: '10' }))),
+        awaitOpenFill: fromPromise(() => effects.openFill ?? never),
+        submitClose: fromPromise(effects.submitClose ?? (() => Promise.resolve({ orderId: '8', txHash: '0xdef', block: '12' }))),
+        awaitCloseFill: fromPromise(() => effects.closeFill ?? never),
+      },
+      actions: { notifyOwner: (_, p) => void told.push(`${p.outcome}${p.final ? '!' : ''}`) },
     }),
-    { input: { positionId: 'p1', owner: 'user:1', pair: 'ETH/USD', side: 'long', collateral: '50', leverage: 5, fillTimeoutMs: 30_000 } },
+    { input: INPUT },
   ).start();
   return { actor, clock, told };
 }
 
 describe('position machine', () => {
-  it('goes pending → open → closing → closed and tells its owner once', () => {
-    const { actor, clock, told } = position();
-    actor.send({ type: 'order.filled', price: '3000' });
-    clock.advance(60_000);
-    assert.equal(actor.getSnapshot().value, 'open', 'the fill timeout no longer applies once filled');
+  it('submits, waits for the keeper, opens, closes and reports each step to its owner', async () => {
+    const { actor, told } = position({ openFill: Promise.resolve({ kind: 'filled', tradeIndex: 2, openPrice: '3000', collateral: '49.8' }), closeFill: Promise.resolve({ closePrice: '3100', payout: '57.3' }) });
+    await flush();
+    assert.equal(actor.getSnapshot().value, 'open');
+    assert.deepEqual([actor.getSnapshot().context.orderId, actor.getSnapshot().context.tradeIndex, actor.getSnapshot().context.positionCollateral], ['7', 2, '49.8']);
     actor.send({ type: 'close.requested' });
-    actor.send({ type: 'order.closed', price: '3100' });
+    await flush();
     assert.equal(actor.getSnapshot().status, 'done');
-    assert.deepEqual(actor.getSnapshot().context.openPrice, '3000');
-    assert.deepEqual(told, ['user:1:p1:closed']);
+    assert.deepEqual([actor.getSnapshot().context.closePrice, actor.getSnapshot().context.payout], ['3100', '57.3']);
+    assert.deepEqual(told, ['opened', 'closed!']);
   });
 
-  it('expires a pending order at its deadline', () => {
+  it('is rejected with the reason when the request is refused, and nothing is pending', async () => {
+    const { actor, told } = position({ submitOpen: () => Promise.reject(Object.assign(new Error('Leverage out of range: this pair allows 1x to 75x.'), { code: 'TRADE_REJECTED' })) });
+    await flush();
+    assert.equal(actor.getSnapshot().value, 'rejected');
+    assert.deepEqual(actor.getSnapshot().context.error, { code: 'TRADE_REJECTED', message: 'Leverage out of range: this pair allows 1x to 75x.' });
+    assert.deepEqual(told, ['rejected!']);
+  });
+
+  it('ends canceled when Avantis cancels the order (slippage, refunded)', async () => {
+    const { actor, told } = position({ openFill: Promise.resolve({ kind: 'canceled' }) });
+    await flush();
+    assert.equal(actor.getSnapshot().value, 'canceled');
+    assert.deepEqual(told, ['canceled!']);
+  });
+
+  it('tells the owner once when the fill is late, and keeps waiting for it', async () => {
     const { actor, clock, told } = position();
+    await flush();
     clock.advance(29_999);
-    assert.equal(actor.getSnapshot().value, 'pending');
+    assert.deepEqual(told, []);
     clock.advance(1);
-    assert.equal(actor.getSnapshot().value, 'expired');
-    assert.deepEqual(told, ['user:1:p1:expired']);
+    assert.deepEqual([actor.getSnapshot().value, actor.getSnapshot().context.fillDelayed], ['awaitingFill', true]);
+    assert.deepEqual(told, ['delayed']);
   });
 
-  it('ignores events that make no sense in the current state', () => {
-    const { actor } = position();
-    actor.send({ type: 'order.closed', price: '1' });
+  it('stays open and says why when a close is refused', async () => {
+    const { actor, told } = position({ openFill: Promise.resolve({ kind: 'filled', tradeIndex: 0, openPrice: '3000', collateral: '49.8' }), submitClose: () => Promise.reject(new Error('RPC down')) });
+    await flush();
     actor.send({ type: 'close.requested' });
-    assert.equal(actor.getSnapshot().value, 'pending');
+    await flush();
+    assert.equal(actor.getSnapshot().value, 'open');
+    assert.equal(actor.getSnapshot().context.error?.message, 'RPC down');
+    assert.deepEqual(told, ['opened', 'close-refused', 'opened']);
+  });
+
+  it('migrates a pending version-1 order to a resubmission and refuses to invent a trade for others', () => {
+    const v1 = { status: 'active', value: 'pending', historyValue: {}, children: { fillTimeout: {} }, context: { positionId: 'p', owner: 'user:1', pair: 'ETH/USD', side: 'long', collateral: '5', leverage: 2, fillTimeoutMs: 1000, openPrice: null, closePrice: null, outcome: null } };
+    const v2 = migratePositionV1(v1);
+    assert.equal(v2['value'], 'submitting');
+    assert.deepEqual(v2['children'], {});
+    assert.throws(() => migratePositionV1({ ...v1, value: 'open' }), /has no on-chain trade to resume/);
   });
 });

@@ -10,6 +10,7 @@ function user(maxOpenPositions = 2) {
       actions: {
         spawnPosition: (_, { order }) => void spawned.push(order.positionId),
         refuse: (_, { reason }) => void refused.push(reason),
+        inform: () => {},
       },
     }),
     { input: { telegramId: 42, maxOpenPositions } },
@@ -17,7 +18,7 @@ function user(maxOpenPositions = 2) {
   return { actor, spawned, refused };
 }
 
-const order = (positionId: string) => ({ type: 'order.requested' as const, positionId, pair: 'ETH/USD', side: 'long' as const, collateral: '100', leverage: 10 });
+const order = (positionId: string) => ({ type: 'order.requested' as const, positionId, pair: 'ETH/USD', pairIndex: 0, side: 'long' as const, collateral: '100', leverage: 10 });
 
 describe('user machine', () => {
   it('applies valid settings and bumps the revision; refuses out-of-range ones without changing anything', () => {

@@ -1,27 +1,44 @@
+import { fromPromise } from 'xstate';
 import type { Logger } from 'pino';
 import type { Clock } from '../../infra/clock.ts';
-import { positionMachine, positionMachineVersion } from '../../machines/position.machine.ts';
+import { migratePositionV1, positionMachine, positionMachineVersion, type CloseFill, type OpenFill, type PositionInput, type SubmittedOrder } from '../../machines/position.machine.ts';
 import { createDeadlineLogic } from '../deadline.ts';
 import { safeEffect } from '../effects.ts';
 import type { ActorKind } from '../kind.ts';
+import type { OrderGateway } from '../order-gateway.ts';
 import type { RuntimeHandle } from '../runtime.ts';
 
 export interface PositionKindDeps {
   readonly runtime: RuntimeHandle;
   readonly logger: Logger;
   readonly clock: Clock;
+  /** The chain side; without one (no chain configured) every order is rejected with a clear reason. */
+  readonly orders: OrderGateway | null;
 }
 
+const noChain = (): never => {
+  throw Object.assign(new Error('No chain is attached to this engine, so orders cannot be sent. Configure BASE_RPC_URLS (paper/live) or run the sandbox.'), { code: 'CHAIN_UNAVAILABLE' });
+};
+
 export function createPositionKind(deps: PositionKindDeps): ActorKind {
+  const { orders } = deps;
   const logic = positionMachine.provide({
-    actors: { deadline: createDeadlineLogic(deps.clock) },
+    actors: {
+      deadline: createDeadlineLogic(deps.clock),
+      submitOpen: fromPromise<SubmittedOrder, PositionInput>(({ input }) => (orders ? orders.submitOpen(input) : noChain())),
+      awaitOpenFill: fromPromise<OpenFill, { owner: string; orderId: string; fromBlock: string }>(({ input, signal }) => (orders ? orders.awaitOpenFill(input, signal) : noChain())),
+      submitClose: fromPromise<SubmittedOrder, { positionId: string; owner: string; pairIndex: number; tradeIndex: number; collateral: string }>(({ input }) =>
+        orders ? orders.submitClose(input) : noChain(),
+      ),
+      awaitCloseFill: fromPromise<CloseFill, { owner: string; orderId: string; fromBlock: string }>(({ input, signal }) => (orders ? orders.awaitCloseFill(input, signal) : noChain())),
+    },
     actions: {
-      notifyOwner: safeEffect(deps.logger, 'notifyOwner', (_, { owner, positionId, outcome }) => {
-        if (!deps.runtime.send(owner, { type: 'position.finished', positionId, outcome })) {
+      notifyOwner: safeEffect(deps.logger, 'notifyOwner', (_, { owner, positionId, outcome, final }) => {
+        if (!deps.runtime.send(owner, { type: final ? 'position.finished' : 'position.updated', positionId, outcome })) {
           deps.logger.warn({ owner, position_id: positionId }, 'Owner is not running; it will see the outcome when restored');
         }
       }),
     },
   });
-  return { kind: 'position', logic, version: positionMachineVersion };
+  return { kind: 'position', logic, version: positionMachineVersion, migrations: { 1: migratePositionV1 } };
 }

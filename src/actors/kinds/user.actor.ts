@@ -18,11 +18,11 @@ export const userSystemId = (telegramId: number) => `user:${telegramId}`;
 export function createUserKind(deps: UserKindDeps): ActorKind {
   const logic = userMachine.provide({
     actions: {
-      spawnPosition: safeEffect(deps.logger, 'spawnPosition', (_, { owner, order }) => {
+      spawnPosition: safeEffect(deps.logger, 'spawnPosition', (_, { owner, order, slippageBps }) => {
         try {
           deps.runtime.spawn(`position:${order.positionId}`, {
             parent: userSystemId(owner),
-            input: { ...order, owner: userSystemId(owner), fillTimeoutMs: deps.fillTimeoutMs },
+            input: { ...order, owner: userSystemId(owner), slippageBps, fillTimeoutMs: deps.fillTimeoutMs },
           });
         } catch (err) {
           deps.logger.warn({ err, position_id: order.positionId }, 'Could not create position actor');
@@ -31,7 +31,22 @@ export function createUserKind(deps: UserKindDeps): ActorKind {
         }
       }),
       refuse: safeEffect(deps.logger, 'refuse', (_, { telegramId, reason }) => deps.notifyUser(telegramId, reason)),
+      inform: safeEffect(deps.logger, 'inform', (_, { telegramId, positionId, outcome }) => deps.notifyUser(telegramId, describeOutcome(positionId, outcome))),
     },
   });
   return { kind: 'user', logic, version: userMachineVersion };
+}
+
+const OUTCOMES: Readonly<Record<string, string>> = {
+  opened: 'is open',
+  delayed: 'is still waiting for the keeper to fill it; it stays tracked and nothing is sent twice',
+  'close-refused': 'could not be closed; it is still open',
+  closed: 'is closed',
+  canceled: 'was canceled by Avantis (the price moved beyond your slippage); your collateral was refunded',
+  rejected: 'was refused before anything was executed',
+};
+
+/** A short sentence for the trader; the chat front end will replace these with richer cards. */
+function describeOutcome(positionId: string, outcome: string): string {
+  return `Order ${positionId} ${OUTCOMES[outcome] ?? outcome}.`;
 }
