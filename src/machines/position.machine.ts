@@ -79,10 +79,13 @@ function errorData(error: unknown): { code: string; message: string } {
 /** Final outcomes end the position for its owner; the others are progress the trader should see. */
 const notify = {
   type: 'notifyOwner',
-  params: ({ context }: { context: PositionContext }) => ({ owner: context.owner, positionId: context.positionId, outcome: context.outcome ?? 'unknown', final: true }),
+  params: ({ context }: { context: PositionContext }) => ({ owner: context.owner, positionId: context.positionId, outcome: context.outcome ?? 'unknown', final: true, detail: context.error?.message ?? null }),
 } as const;
 const progress = (outcome: 'opened' | 'delayed' | 'close-refused') =>
-  ({ type: 'notifyOwner', params: ({ context }: { context: PositionContext }) => ({ owner: context.owner, positionId: context.positionId, outcome, final: false }) }) as const;
+  ({
+    type: 'notifyOwner',
+    params: ({ context }: { context: PositionContext }) => ({ owner: context.owner, positionId: context.positionId, outcome, final: false, detail: outcome === 'close-refused' ? (context.error?.message ?? null) : null }),
+  }) as const;
 
 // Placeholders keep the machine pure; src/actors provides the chain-backed effects.
 const unprovided = (name: string) =>
@@ -105,7 +108,7 @@ export const positionMachine = setup({
   },
   actions: {
     /** Provided by the actors layer: tell the owning user actor (and through it the trader). */
-    notifyOwner: (_, _params: { owner: string; positionId: string; outcome: string; final: boolean }) => {},
+    notifyOwner: (_, _params: { owner: string; positionId: string; outcome: string; final: boolean; detail: string | null }) => {},
   },
 }).createMachine({
   id: 'position',

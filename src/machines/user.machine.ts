@@ -40,8 +40,8 @@ export interface OrderRequest {
 export type UserEvent =
   | { type: 'settings.update'; slippageBps?: number; defaultLeverage?: number }
   | ({ type: 'order.requested' } & OrderRequest)
-  | { type: 'position.finished'; positionId: string; outcome: string }
-  | { type: 'position.updated'; positionId: string; outcome: string }
+  | { type: 'position.finished'; positionId: string; outcome: string; detail?: string | null }
+  | { type: 'position.updated'; positionId: string; outcome: string; detail?: string | null }
   | { type: 'trading.pause' }
   | { type: 'trading.resume' };
 
@@ -89,7 +89,7 @@ export const userMachine = setup({
     /** Provided by the actors layer: create the position actor as this user's child. */
     spawnPosition: (_, _params: { owner: number; order: OrderRequest; slippageBps: number }) => {},
     /** Provided by the actors layer: tell the trader how an order or position is doing. */
-    inform: (_, _params: { telegramId: number; positionId: string; outcome: string }) => {},
+    inform: (_, _params: { telegramId: number; positionId: string; outcome: string; detail: string | null }) => {},
     /** Provided by the actors layer: tell the user why a request was refused. */
     refuse: (_, _params: { telegramId: number; reason: string }) => {},
   },
@@ -103,9 +103,11 @@ export const userMachine = setup({
       { actions: { type: 'refuse', params: ({ context }) => ({ telegramId: context.telegramId, reason: 'Settings out of range: slippage 1–1000 bps, leverage 1–500.' }) } },
     ],
     'position.finished': {
-      actions: ['forgetPosition', { type: 'inform', params: ({ context, event }) => ({ telegramId: context.telegramId, positionId: event.positionId, outcome: event.outcome }) }],
+      actions: ['forgetPosition', { type: 'inform', params: ({ context, event }) => ({ telegramId: context.telegramId, positionId: event.positionId, outcome: event.outcome, detail: event.detail ?? null }) }],
     },
-    'position.updated': { actions: { type: 'inform', params: ({ context, event }) => ({ telegramId: context.telegramId, positionId: event.positionId, outcome: event.outcome }) } },
+    'position.updated': {
+      actions: { type: 'inform', params: ({ context, event }) => ({ telegramId: context.telegramId, positionId: event.positionId, outcome: event.outcome, detail: event.detail ?? null }) },
+    },
   },
   states: {
     active: {

@@ -33,8 +33,8 @@ export function createPositionKind(deps: PositionKindDeps): ActorKind {
       awaitCloseFill: fromPromise<CloseFill, { owner: string; orderId: string; fromBlock: string }>(({ input, signal }) => (orders ? orders.awaitCloseFill(input, signal) : noChain())),
     },
     actions: {
-      notifyOwner: safeEffect(deps.logger, 'notifyOwner', (_, { owner, positionId, outcome, final }) => {
-        if (!deps.runtime.send(owner, { type: final ? 'position.finished' : 'position.updated', positionId, outcome })) {
+      notifyOwner: safeEffect(deps.logger, 'notifyOwner', (_, { owner, positionId, outcome, final, detail }) => {
+        if (!deps.runtime.send(owner, { type: final ? 'position.finished' : 'position.updated', positionId, outcome, detail })) {
           deps.logger.warn({ owner, position_id: positionId }, 'Owner is not running; it will see the outcome when restored');
         }
       }),

@@ -31,7 +31,7 @@ export function createUserKind(deps: UserKindDeps): ActorKind {
         }
       }),
       refuse: safeEffect(deps.logger, 'refuse', (_, { telegramId, reason }) => deps.notifyUser(telegramId, reason)),
-      inform: safeEffect(deps.logger, 'inform', (_, { telegramId, positionId, outcome }) => deps.notifyUser(telegramId, describeOutcome(positionId, outcome))),
+      inform: safeEffect(deps.logger, 'inform', (_, { telegramId, positionId, outcome, detail }) => deps.notifyUser(telegramId, describeOutcome(positionId, outcome, detail))),
     },
   });
   return { kind: 'user', logic, version: userMachineVersion };
@@ -47,6 +47,6 @@ const OUTCOMES: Readonly<Record<string, string>> = {
 };
 
 /** A short sentence for the trader; the chat front end will replace these with richer cards. */
-function describeOutcome(positionId: string, outcome: string): string {
-  return `Order ${positionId} ${OUTCOMES[outcome] ?? outcome}.`;
+function describeOutcome(positionId: string, outcome: string, detail: string | null): string {
+  return `Order ${positionId} ${OUTCOMES[outcome] ?? outcome}.${detail ? ` ${detail}` : ''}`;
 }

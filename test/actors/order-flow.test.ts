@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { parseEther, parseUnits, type Address, type PublicClient } from 'viem';
+import { createChainOrderGateway, type OrderGateway } from '../../src/actors/order-gateway.ts';
+import type { ActorRuntime } from '../../src/actors/runtime.ts';
+import { createAvantisProtocol } from '../../src/infra/chain/avantis/protocol.ts';
+import { price as price1e10 } from '../../src/infra/chain/avantis/units.ts';
+import { systemClock } from '../../src/infra/clock.ts';
+import { readChainlink } from '../../src/infra/prices/chainlink.ts';
+import { silentLogger } from '../helpers/common.ts';
+import { testSystem, waitFor } from '../helpers/runtime.ts';
+import { txFixture, type TxFixture } from '../infra/chain/tx/support.ts';
+import { PRICE } from '../infra/devnet/fixture.ts';
+
+describe('order flow: position actors trading on the devnet simulator', function () {
+  this.timeout(90_000);
+  let f: TxFixture;
+  const runtimes: ActorRuntime[] = [];
+  before(async () => {
+    f = await txFixture();
+  });
+  after(async () => {
+    for (const r of runtimes) await r.stop();
+    await f.close();
+  });
+
+  function gateway(): OrderGateway {
+    const client = f.sim.clients.publicClient as unknown as PublicClient;
+    const d = f.sim.deployment;
+    const protocol = createAvantisProtocol(
+      { version: 'v1', chainId: f.sim.anvil.chainId, addresses: { trading: d.trading, tradingStorage: d.tradingStorage, tradingCallbacks: d.tradingCallbacks, pairStorage: d.pairStorage, pairInfos: d.pairInfos, priceAggregator: d.priceAggregator, usdc: d.usdc } },
+      { client },
+    );
+    return createChainOrderGateway({
+      protocol,
+      pipeline: f.pipeline(),
+      client,
+      wallets: f.wallets,
+      clock: systemClock,
+      logger: silentLogger(),
+      pollMs: 50,
+      priceOf: async (pairIndex) => {
+        const pair = d.pairs.find((p) => p.index === pairIndex)!;
+        return price1e10((await readChainlink(client, { pair: pair.name, address: pair.chainlinkFeed }, 8, Date.now())).price);
+      },
+      faucet: async (address: Address) => {
+        await f.sim.clients.testClient.setBalance({ address, value: parseEther('5') });
+        await f.sim.call(f.sim.deployer, 'SimUSDC', d.usdc, 'mint', [address, parseUnits('1000', 6)]);
+      },
+    });
+  }
+  function start(told: string[] = []): ActorRuntime {
+    const runtime = testSystem(f.pg.db, { orders: gateway(), fillTimeoutMs: 60_000, notifyUser: (_id, text) => told.push(text) });
+    runtimes.push(runtime);
+    return runtime;
+  }
+  const stateOf = (runtime: ActorRuntime, id: string) => (runtime.get(id)?.getSnapshot() as { value?: string } | undefined)?.value;
+  const openRequests = async (trader: Address) =>
+    (await f.sim.clients.publicClient.getLogs({ address: f.sim.deployment.trading, fromBlock: 0n })).filter((l) => l.topics[1]?.toLowerCase().endsWith(trader.slice(2).toLowerCase())).length;
+
+  it('opens a market long through the keeper, closes it, and pays the trader out', async () => {
+    await f.sim.setPrice(0n, PRICE('3000'));
+    const keeper = f.sim.keeper();
+    keeper.start();
+    const told: string[] = [];
+    const runtime = start(told);
+    try {
+      await runtime.boot();
+      runtime.spawn('user:501', { input: { telegramId: 501, maxOpenPositions: 3 } });
+      runtime.send('user:501', { type: 'order.requested', positionId: 'o1', pair: 'ETH/USD', pairIndex: 0, side: 'long', collateral: '100', leverage: 10 });
+      await waitFor(() => stateOf(runtime, 'position:o1') === 'open', 'the keeper fill', 30_000);
+      const wallet = (await f.wallets.find('user:501'))!.address;
+      const position = (runtime.get('position:o1')!.getSnapshot() as { context: { openPrice: string; positionCollateral: string; tradeIndex: number } }).context;
+      assert.equal(position.tradeIndex, 0);
+      assert.ok(Number(position.positionCollateral) < 100 && Number(position.positionCollateral) > 99, 'collateral after the opening fee');
+      const usdcBefore = await f.sim.usdc(wallet);
+
+      await f.sim.setPrice(0n, PRICE('3030'));
+      runtime.send('position:o1', { type: 'close.requested' });
+      await waitFor(() => !runtime.ids().includes('position:o1'), 'the close fill', 30_000);
+      await runtime.flushed();
+      const rows = await f.pg.db.sql<{ status: string; snapshot: { value: string; context: { payout: string; closePrice: string } } }>('select status, snapshot from actor_snapshots where id = ?', ['position:o1']);
+      assert.equal(rows[0]!.status, 'done');
+      assert.equal(rows[0]!.snapshot.value, 'closed');
+      const payout = parseUnits(rows[0]!.snapshot.context.payout, 6);
+      assert.ok(payout > parseUnits('100', 6), 'a 1 % move at 10x is a profit');
+      assert.equal(await f.sim.usdc(wallet), usdcBefore + payout, 'the wallet received exactly the payout');
+      assert.equal(await openRequests(wallet), 2, 'one open request and one close request, nothing twice');
+      assert.deepEqual(told, ['Order o1 is open.', 'Order o1 is closed.']);
+    } finally {
+      await keeper.stop();
+    }
+  });
+
+  it('resumes an order waiting for its fill after a restart, without sending it again', async () => {
+    await f.sim.setPrice(0n, PRICE('3000'));
+    const first = start();
+    await first.boot();
+    first.spawn('user:502', { input: { telegramId: 502, maxOpenPositions: 3 } });
+    first.send('user:502', { type: 'order.requested', positionId: 'o2', pair: 'ETH/USD', pairIndex: 0, side: 'short', collateral: '50', leverage: 5 });
+    await waitFor(() => stateOf(first, 'position:o2') === 'awaitingFill', 'the request on chain', 30_000);
+    await first.stop();
+
+    const keeper = f.sim.keeper();
+    const second = start();
+    try {
+      await second.boot();
+      keeper.start();
+      await waitFor(() => stateOf(second, 'position:o2') === 'open', 'the resumed fill', 30_000);
+      const wallet = (await f.wallets.find('user:502'))!.address;
+      assert.equal(await openRequests(wallet), 1, 'the open request was sent exactly once');
+    } finally {
+      await keeper.stop();
+    }
+  });
+
+  it('rejects an order the protocol refuses, with the reason, and sends nothing', async () => {
+    const told: string[] = [];
+    const runtime = start(told);
+    await runtime.boot();
+    runtime.spawn('user:503', { input: { telegramId: 503, maxOpenPositions: 3 } });
+    runtime.send('user:503', { type: 'order.requested', positionId: 'o3', pair: 'ETH/USD', pairIndex: 0, side: 'long', collateral: '100', leverage: 500 });
+    await waitFor(() => !runtime.ids().includes('position:o3'), 'the rejection', 30_000);
+    await runtime.flushed();
+    const rows = await f.pg.db.sql<{ snapshot: { value: string; context: { error: { code: string; message: string } } } }>('select snapshot from actor_snapshots where id = ?', ['position:o3']);
+    assert.equal(rows[0]!.snapshot.value, 'rejected');
+    assert.match(rows[0]!.snapshot.context.error.message, /LEVERAGE_INCORRECT|Leverage out of range/);
+    const wallet = (await f.wallets.find('user:503'))!.address;
+    assert.equal(await openRequests(wallet), 0);
+    assert.equal(told.length, 1);
+    assert.match(told[0]!, /^Order o3 was refused before anything was executed\. .*LEVERAGE_INCORRECT/);
+  });
+});
