@@ -10,7 +10,7 @@ import { createInspectionHub } from './actors/inspection-hub.ts';
 import { priceFeedSystemId } from './actors/kinds/price-feed.actor.ts';
 import type { ActorRuntime } from './actors/runtime.ts';
 import { createVantaSystem } from './actors/system.ts';
-import { ConfigError, describeError } from './errors.ts';
+import { BadInputError, ConfigError, describeError } from './errors.ts';
 import { systemClock } from './infra/clock.ts';
 import { CONFIG_EXIT_CODE, loadConfig, type Config } from './infra/config.ts';
 import { createDatabase } from './infra/db/database.ts';
@@ -21,18 +21,23 @@ import { startStatelyRelay } from './infra/http/stately-relay.ts';
 import { createLogger, type Logger } from './infra/logger.ts';
 import { createMetrics, type Metrics } from './infra/metrics.ts';
 import { createRedis } from './infra/redis.ts';
-import { parseGwei, type PublicClient } from 'viem';
+import { parseGwei, type Address, type PublicClient } from 'viem';
 import { createChainClient } from './infra/chain/rpc.ts';
 import { createOutbox } from './infra/chain/tx/outbox.ts';
 import { createTxMetrics } from './infra/chain/tx/metrics.ts';
 import { TxPipeline } from './infra/chain/tx/pipeline.ts';
-import { BASE_MAINNET, resolveAvantisAddresses } from './infra/chain/avantis/addresses.ts';
+import { BASE_MAINNET, resolveAvantisAddresses, type AvantisAddresses } from './infra/chain/avantis/addresses.ts';
 import { verifyDeployment } from './infra/chain/avantis/verify.ts';
 import { findRevert, rejectionFor } from './infra/chain/avantis/revert.ts';
 import { startDevnet } from './infra/devnet/start-devnet.ts';
 import { createKeyStoreFromConfig } from './infra/keys/from-config.ts';
 import { createWallets } from './infra/keys/wallets.ts';
-import { startChainlinkPoller, type ChainlinkFeed } from './infra/prices/chainlink.ts';
+import { readChainlink, startChainlinkPoller, type ChainlinkFeed } from './infra/prices/chainlink.ts';
+import { createAvantisProtocol } from './infra/chain/avantis/protocol.ts';
+import { price as price1e10 } from './infra/chain/avantis/units.ts';
+import { createChainOrderGateway, type OrderGateway } from './actors/order-gateway.ts';
+import type { Wallets } from './infra/keys/wallets.ts';
+import type { Database } from './infra/db/database.ts';
 import { Secret } from './infra/secret.ts';
 import { createShutdown, installProcessHandlers, type Shutdown } from './infra/shutdown.ts';
 
@@ -77,6 +82,21 @@ async function start(config: Config, logger: Logger, metrics: Metrics, shutdown:
     readiness.push({ name: 'redis', required: true, check: () => redis.ping() });
   }
 
+  // The chain side comes before the actors: restored positions resume their on-chain steps at boot.
+  const chain = await startChain(config, logger, shutdown, readiness);
+  const keystore = await createKeyStoreFromConfig(config, logger);
+  shutdown.add('keystore', () => keystore.close());
+  readiness.push({
+    name: 'keystore',
+    required: config.mode === 'live',
+    check: async () => {
+      const health = await keystore.health();
+      if (!health.ok) throw new Error(health.detail);
+    },
+  });
+  const wallets = createWallets({ db, keystore, logger });
+  const orders = chain?.addresses ? await createOrders(config, chain, chain.addresses, wallets, db, logger, metrics) : null;
+
   // The hub describes actors through the runtime, which needs the hub's inspect at construction.
   const late: { runtime?: ActorRuntime } = {};
   const hub = createInspectionHub({ describe: (ref) => late.runtime?.describe(ref.id) });
@@ -96,6 +116,7 @@ async function start(config: Config, logger: Logger, metrics: Metrics, shutdown:
     clock: systemClock,
     supervisor: config.supervisor,
     persistBatchMax: config.persistBatchMax,
+    orders,
     ...(inspect ? { inspect } : {}),
     onStatus: (id, status) => {
       if (status === 'done' || status === 'stopped') hub.remove(id);
@@ -116,36 +137,7 @@ async function start(config: Config, logger: Logger, metrics: Metrics, shutdown:
     },
   });
 
-  const chain = await startChain(config, logger, shutdown, readiness);
-  const keystore = await createKeyStoreFromConfig(config, logger);
-  shutdown.add('keystore', () => keystore.close());
-  readiness.push({
-    name: 'keystore',
-    required: config.mode === 'live',
-    check: async () => {
-      const health = await keystore.health();
-      if (!health.ok) throw new Error(health.detail);
-    },
-  });
-  const wallets = createWallets({ db, keystore, logger });
-  if (chain) {
-    const pipeline = new TxPipeline({
-      client: chain.client,
-      chainId: chain.chainId,
-      outbox: createOutbox(db),
-      signer: wallets,
-      fees: { maxFeePerGas: parseGwei(String(config.tx.maxFeeGwei)), minPriorityFeePerGas: 1n },
-      clock: systemClock,
-      logger: logger.child({ component: 'tx' }),
-      metrics: createTxMetrics(metrics.registry),
-      speedUpAfterMs: config.tx.speedUpAfterMs,
-      receiptTimeoutMs: config.tx.receiptTimeoutMs,
-      explainRevert: (error, reason) => rejectionFor(findRevert(error) ?? { kind: 'string', reason }, {}, error),
-    });
-    // Transactions signed before a stop or crash are re-sent as they were, never signed anew.
-    await pipeline.recover();
-    if (chain.feeds.length) startPriceFeeds(system, chain.client, chain.feeds, logger, shutdown);
-  }
+  if (chain?.feeds.length) startPriceFeeds(system, chain.client, chain.feeds, logger, shutdown);
 
   const ops = await createOpsServer({ host: config.ops.host, port: config.ops.port, metrics, readiness, logger, version: pkg.version, mode: config.mode });
   shutdown.add('ops http', () => ops.close());
@@ -159,6 +151,10 @@ async function start(config: Config, logger: Logger, metrics: Metrics, shutdown:
 interface ChainHandle {
   readonly client: PublicClient;
   readonly chainId: number;
+  /** Avantis contracts to trade on; null where this mode sends no transactions (paper). */
+  readonly addresses: AvantisAddresses | null;
+  /** Sandbox only: funds a new wallet with test ETH and USDC. */
+  readonly faucet?: (address: Address) => Promise<void>;
   /** Chainlink-style feeds that drive the price-feed actors. */
   readonly feeds: readonly (ChainlinkFeed & { pairIndex: number })[];
 }
@@ -175,19 +171,57 @@ async function startChain(config: Config, logger: Logger, shutdown: Shutdown, re
     const client = createChainClient({ urls: [new Secret(devnet.anvil.rpcUrl)], pollingIntervalMs: 250 });
     readiness.push(rpcCheck(client, devnet.anvil.chainId, true));
     const feeds = devnet.deployment.pairs.map((p) => ({ pair: p.name, pairIndex: p.index, address: p.chainlinkFeed }));
-    return { client, chainId: devnet.anvil.chainId, feeds };
+    const d = devnet.deployment;
+    const addresses = { trading: d.trading, tradingStorage: d.tradingStorage, tradingCallbacks: d.tradingCallbacks, pairStorage: d.pairStorage, pairInfos: d.pairInfos, priceAggregator: d.priceAggregator, usdc: d.usdc };
+    return { client, chainId: devnet.anvil.chainId, feeds, addresses, faucet: (address) => devnet.faucet(address) };
   }
   const client = createChainClient({ urls: config.chain.rpcUrls });
   readiness.push(rpcCheck(client, config.chain.chainId, true));
-  if (config.mode === 'live') {
+  if (config.mode !== 'live') return { client, chainId: config.chain.chainId, feeds: [], addresses: null };
+  {
     // The chain id and the entry contract first, so a wrong network fails with the clearest message;
     // then the whole wiring as TradingStorage reports it.
     await verifyDeployment(client, { tradingStorage: BASE_MAINNET.tradingStorage }, config.chain.chainId);
     const addresses = await resolveAvantisAddresses(client, { tradingStorage: BASE_MAINNET.tradingStorage, multicall: BASE_MAINNET.multicall });
     const report = await verifyDeployment(client, addresses, config.chain.chainId);
     logger.info({ chain_id: report.chainId }, 'Verified the Avantis deployment on chain');
+    return { client, chainId: config.chain.chainId, feeds: [], addresses };
   }
-  return { client, chainId: config.chain.chainId, feeds: [] };
+}
+
+/** The transaction pipeline (resuming what was signed before a stop) and the positions' gateway to Avantis. */
+async function createOrders(config: Config, chain: ChainHandle, addresses: AvantisAddresses, wallets: Wallets, db: Database, logger: Logger, metrics: Metrics): Promise<OrderGateway> {
+  const pipeline = new TxPipeline({
+    client: chain.client,
+    chainId: chain.chainId,
+    outbox: createOutbox(db),
+    signer: wallets,
+    fees: { maxFeePerGas: parseGwei(String(config.tx.maxFeeGwei)), minPriorityFeePerGas: 1n },
+    clock: systemClock,
+    logger: logger.child({ component: 'tx' }),
+    metrics: createTxMetrics(metrics.registry),
+    speedUpAfterMs: config.tx.speedUpAfterMs,
+    receiptTimeoutMs: config.tx.receiptTimeoutMs,
+    explainRevert: (error, reason) => rejectionFor(findRevert(error) ?? { kind: 'string', reason }, {}, error),
+  });
+  // Transactions signed before a stop or crash are re-sent as they were, never signed anew.
+  await pipeline.recover();
+  const protocol = createAvantisProtocol({ version: 'v1', addresses, chainId: chain.chainId }, { client: chain.client });
+  const feedOf = new Map(chain.feeds.map((f) => [f.pairIndex, f]));
+  return createChainOrderGateway({
+    protocol,
+    pipeline,
+    client: chain.client,
+    wallets,
+    clock: systemClock,
+    logger: logger.child({ component: 'orders' }),
+    ...(chain.faucet ? { faucet: chain.faucet } : {}),
+    priceOf: async (pairIndex) => {
+      const feed = feedOf.get(pairIndex);
+      if (!feed) throw new BadInputError(`No price feed is configured for pair ${pairIndex}.`);
+      return price1e10((await readChainlink(chain.client, feed, 8, Date.now())).price);
+    },
+  });
 }
 
 function rpcCheck(client: PublicClient, chainId: number, required: boolean): ReadinessCheck {

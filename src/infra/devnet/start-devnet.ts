@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Address } from 'viem';
+import { parseEther, parseUnits, type Address } from 'viem';
+import { abiOf } from './artifacts.ts';
 import type { Logger } from 'pino';
 import { startAnvil, type Anvil } from './anvil.ts';
-import { createDevnetClients, type DevnetClients } from './clients.ts';
+import { createDevnetClients, sendCall, type DevnetClients } from './clients.ts';
 import { deployAvantisSimulator, type AvantisDeployment } from './deploy.ts';
 import { createKeeper, type Keeper } from './keeper.ts';
 import { createPriceSimulator, type PriceSimulator } from './price-sim.ts';
@@ -27,6 +28,8 @@ export interface Devnet {
   readonly traders: readonly Address[];
   /** True when the chain and its deployment were restored from `stateDir`. */
   readonly restored: boolean;
+  /** Gives a wallet 10 test ETH for gas and 10,000 test USDC (sandbox wallets start empty). */
+  faucet(address: Address): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -47,7 +50,8 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
   try {
     const clients = createDevnetClients(anvil.rpcUrl, anvil.chainId);
     const [deployer, keeperAccount, ...traders] = await clients.accounts();
-    if (!deployer || !keeperAccount) throw new Error('anvil offered fewer than two accounts');
+    const faucetAccount = traders.at(-1);
+    if (!deployer || !keeperAccount || !faucetAccount) throw new Error('anvil offered fewer than three accounts');
     const saved = deploymentPath ? await loadDeployment(deploymentPath, clients) : null;
     const deployment = saved ?? (await deployAvantisSimulator({ publicClient: clients.publicClient, wallet: clients.wallet(deployer), logger }, { keeper: keeperAccount }));
     if (!saved && deploymentPath) await writeFile(deploymentPath, `${JSON.stringify(deployment, null, 2)}\n`);
@@ -65,6 +69,12 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
       deployment,
       traders,
       restored: saved !== null,
+      async faucet(address) {
+        await clients.testClient.setBalance({ address, value: parseEther('10') });
+        // Minted from the last anvil account, so it never races the price simulator for the deployer's nonces.
+        await sendCall(clients.publicClient, clients.wallet(faucetAccount), { address: deployment.usdc, abi: abiOf('SimUSDC'), functionName: 'mint', args: [address, parseUnits('10000', 6)] });
+        logger.info({ address }, 'Funded a sandbox wallet with test ETH and USDC');
+      },
       async stop() {
         await prices.stop();
         await keeper.stop();
