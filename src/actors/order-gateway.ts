@@ -6,6 +6,7 @@ import { formatUnit, leverage as leverage1e10, percent, usdc } from '../infra/ch
 import { ensureUsdcAllowance } from '../infra/chain/tx/allowance.ts';
 import type { TxPipeline } from '../infra/chain/tx/pipeline.ts';
 import type { Clock } from '../infra/clock.ts';
+import { withCorrelation } from '../infra/logger.ts';
 import type { Wallets } from '../infra/keys/wallets.ts';
 import type { CloseFill, OpenFill, PositionInput, SubmittedOrder } from '../machines/position.machine.ts';
 
@@ -74,7 +75,7 @@ export function createChainOrderGateway(deps: ChainOrderGatewayDeps): OrderGatew
     }
   }
 
-  return {
+  const gateway: OrderGateway = {
     async submitOpen(order) {
       const from = await walletOf(order.owner);
       const collateral = usdc(order.collateral);
@@ -129,5 +130,12 @@ export function createChainOrderGateway(deps: ChainOrderGatewayDeps): OrderGatew
         return undefined;
       });
     },
+  };
+  // Every log line of one order's chain work (pipeline, allowance, fills) carries the same corr_id.
+  return {
+    submitOpen: (order) => withCorrelation(() => gateway.submitOpen(order), `position:${order.positionId}`),
+    awaitOpenFill: (p, signal) => withCorrelation(() => gateway.awaitOpenFill(p, signal), `order:${p.orderId}`),
+    submitClose: (p) => withCorrelation(() => gateway.submitClose(p), `position:${p.positionId}`),
+    awaitCloseFill: (p, signal) => withCorrelation(() => gateway.awaitCloseFill(p, signal), `order:${p.orderId}`),
   };
 }
