@@ -42,6 +42,12 @@ export interface RuntimeHandle {
   get(id: string): AnyActorRef | undefined;
   /** A child logger carrying the actor's id. */
   loggerFor(id: string): Logger;
+  /**
+   * Resolves once every snapshot change made so far is durable: effects with consequences
+   * outside the process (a transaction) wait for it, so a crash can never leave an on-chain
+   * action that no persisted actor knows about.
+   */
+  flushed(): Promise<void>;
 }
 
 export interface QuarantineInfo {

@@ -74,6 +74,30 @@ for (const engine of ['postgres', 'pglite'] as const) {
       assert.deepEqual(user.context.positions, ['position:101-2']);
     });
 
+    it('makes a position and its owner durable before the position sends anything to the chain', async () => {
+      const seen: string[] = [];
+      const orders = ordersDouble();
+      const observing = {
+        ...orders,
+        async submitOpen(order: Parameters<typeof orders.submitOpen>[0]) {
+          const rows = await t.db.sql<{ id: string; value: string; positions: string[] | null }>(
+            `select id, snapshot->>'value' as value, snapshot->'context'->'positions' as positions from actor_snapshots where id in ('position:d1', 'user:77') order by id`,
+          );
+          seen.push(JSON.stringify(rows));
+          return orders.submitOpen(order);
+        },
+      };
+      const runtime = start({ orders: observing });
+      await runtime.boot();
+      runtime.spawn('user:77', { input: { telegramId: 77, maxOpenPositions: 5 } });
+      runtime.send('user:77', { type: 'order.requested', positionId: 'd1', pair: 'ETH/USD', pairIndex: 0, side: 'long', collateral: '10', leverage: 2 });
+      await waitFor(() => seen.length === 1, 'the submission');
+      assert.deepEqual(JSON.parse(seen[0]!), [
+        { id: 'position:d1', value: 'submitting', positions: null },
+        { id: 'user:77', value: 'active', positions: ['position:d1'] },
+      ]);
+    });
+
     it('persists only the latest state of an actor that changes faster than the database writes', async () => {
       const runtime = start();
       await runtime.boot();

@@ -25,11 +25,16 @@ export function createPositionKind(deps: PositionKindDeps): ActorKind {
   const logic = positionMachine.provide({
     actors: {
       deadline: createDeadlineLogic(deps.clock),
-      submitOpen: fromPromise<SubmittedOrder, PositionInput>(({ input }) => (orders ? orders.submitOpen(input) : noChain())),
+      // Submissions first make the position's own state (and its owner's) durable: see RuntimeHandle.flushed.
+      submitOpen: fromPromise<SubmittedOrder, PositionInput>(async ({ input }) => {
+        await deps.runtime.flushed();
+        return orders ? orders.submitOpen(input) : noChain();
+      }),
       awaitOpenFill: fromPromise<OpenFill, { owner: string; orderId: string; fromBlock: string }>(({ input, signal }) => (orders ? orders.awaitOpenFill(input, signal) : noChain())),
-      submitClose: fromPromise<SubmittedOrder, { positionId: string; owner: string; pairIndex: number; tradeIndex: number; collateral: string }>(({ input }) =>
-        orders ? orders.submitClose(input) : noChain(),
-      ),
+      submitClose: fromPromise<SubmittedOrder, { positionId: string; owner: string; pairIndex: number; tradeIndex: number; collateral: string }>(async ({ input }) => {
+        await deps.runtime.flushed();
+        return orders ? orders.submitClose(input) : noChain();
+      }),
       awaitCloseFill: fromPromise<CloseFill, { owner: string; orderId: string; fromBlock: string }>(({ input, signal }) => (orders ? orders.awaitCloseFill(input, signal) : noChain())),
     },
     actions: {
