@@ -40,6 +40,18 @@ export interface ChainOrderGatewayDeps {
 export function createChainOrderGateway(deps: ChainOrderGatewayDeps): OrderGateway {
   const { protocol, pipeline, client } = deps;
   const pollMs = deps.pollMs ?? 1_000;
+  // An open spends the allowance it was approved for in the same transaction, so one wallet's
+  // opens go one at a time: otherwise two orders could both see one approval as enough.
+  const openLocks = new Map<string, Promise<unknown>>();
+  const oneAtATime = <T>(owner: string, fn: () => Promise<T>): Promise<T> => {
+    const run = (openLocks.get(owner) ?? Promise.resolve()).then(fn, fn);
+    const tail = run.catch(() => undefined);
+    openLocks.set(owner, tail);
+    void tail.then(() => {
+      if (openLocks.get(owner) === tail) openLocks.delete(owner);
+    });
+    return run;
+  };
 
   async function walletOf(owner: string): Promise<Address> {
     const existing = await deps.wallets.find(owner);
@@ -75,24 +87,26 @@ export function createChainOrderGateway(deps: ChainOrderGatewayDeps): OrderGatew
     }
   }
 
+  async function submitOpenNow(order: PositionInput): Promise<SubmittedOrder> {
+    const from = await walletOf(order.owner);
+    const collateral = usdc(order.collateral);
+    await ensureUsdcAllowance({ client, pipeline }, { orderId: `position:${order.positionId}`, userId: order.owner, owner: from, usdc: protocol.addresses.usdc, spender: protocol.addresses.tradingStorage, amount: collateral });
+    const request = protocol.openTrade({
+      trader: from,
+      pairIndex: BigInt(order.pairIndex),
+      long: order.side === 'long',
+      collateral,
+      leverage: leverage1e10(String(order.leverage)),
+      price: await deps.priceOf(order.pairIndex),
+      kind: 'market',
+      slippageP: percent((order.slippageBps / 100).toString()),
+      executionFeeWei: await protocol.reads.executionFee(),
+    });
+    return submit(`position:${order.positionId}:open`, order.owner, from, 'open', request);
+  }
+
   const gateway: OrderGateway = {
-    async submitOpen(order) {
-      const from = await walletOf(order.owner);
-      const collateral = usdc(order.collateral);
-      await ensureUsdcAllowance({ client, pipeline }, { orderId: `position:${order.positionId}`, userId: order.owner, owner: from, usdc: protocol.addresses.usdc, spender: protocol.addresses.tradingStorage, amount: collateral });
-      const request = protocol.openTrade({
-        trader: from,
-        pairIndex: BigInt(order.pairIndex),
-        long: order.side === 'long',
-        collateral,
-        leverage: leverage1e10(String(order.leverage)),
-        price: await deps.priceOf(order.pairIndex),
-        kind: 'market',
-        slippageP: percent((order.slippageBps / 100).toString()),
-        executionFeeWei: await protocol.reads.executionFee(),
-      });
-      return submit(`position:${order.positionId}:open`, order.owner, from, 'open', request);
-    },
+    submitOpen: (order) => oneAtATime(order.owner, () => submitOpenNow(order)),
 
     async awaitOpenFill(p, signal) {
       const orderId = BigInt(p.orderId);

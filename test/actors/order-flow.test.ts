@@ -113,6 +113,27 @@ describe('order flow: position actors trading on the devnet simulator', function
     }
   });
 
+  it('opens several orders of one new user at once: one wallet, each order approved and sent exactly once', async () => {
+    await f.sim.setPrice(0n, PRICE('3000'));
+    const keeper = f.sim.keeper();
+    keeper.start();
+    const runtime = start();
+    try {
+      await runtime.boot();
+      runtime.spawn('user:504', { input: { telegramId: 504, maxOpenPositions: 5 } });
+      for (const [id, collateral] of [['c1', '100'], ['c2', '40'], ['c3', '70']] as const) {
+        runtime.send('user:504', { type: 'order.requested', positionId: id, pair: 'ETH/USD', pairIndex: 0, side: 'long', collateral, leverage: 5 });
+      }
+      await waitFor(() => ['c1', 'c2', 'c3'].every((id) => stateOf(runtime, `position:${id}`) === 'open'), 'three fills', 30_000);
+      const wallet = (await f.wallets.find('user:504'))!.address;
+      assert.equal(await openRequests(wallet), 3);
+      const allowance = await f.sim.clients.publicClient.readContract({ address: f.sim.deployment.usdc, abi: [{ type: 'function', name: 'allowance', stateMutability: 'view', inputs: [{ type: 'address' }, { type: 'address' }], outputs: [{ type: 'uint256' }] }], functionName: 'allowance', args: [wallet, f.sim.deployment.tradingStorage] });
+      assert.equal(allowance, 0n, 'no allowance left behind: each approval was exactly its order');
+    } finally {
+      await keeper.stop();
+    }
+  });
+
   it('rejects an order the protocol refuses, with the reason, and sends nothing', async () => {
     const told: string[] = [];
     const runtime = start(told);
