@@ -1,4 +1,4 @@
-import { assign, fromPromise, setup } from 'xstate';
+import { assign, enqueueActions, fromPromise, setup } from 'xstate';
 import { deadlinePlaceholder } from './deadline.ts';
 
 /**
@@ -62,19 +62,31 @@ export interface PositionContext extends PositionInput {
   readonly closePrice: string | null;
   readonly payout: string | null;
   readonly outcome: 'closed' | 'canceled' | 'rejected' | null;
-  readonly error: { readonly code: string; readonly message: string } | null;
+  readonly error: { readonly code: string; readonly message: string; readonly retryable: boolean } | null;
+  /** Consecutive retryable failures of the current submission (RPC down, Vault sealed…). */
+  readonly attempts: number;
 }
 
 export type PositionEvent = { type: 'close.requested' };
 
 /** Errors thrown by effects become plain data in context (snapshots hold JSON only). */
-function errorData(error: unknown): { code: string; message: string } {
+function errorData(error: unknown): { code: string; message: string; retryable: boolean } {
   if (error && typeof error === 'object') {
-    const e = error as { code?: unknown; message?: unknown };
-    return { code: typeof e.code === 'string' ? e.code : 'INTERNAL', message: typeof e.message === 'string' ? e.message : 'Unexpected error' };
+    const e = error as { code?: unknown; message?: unknown; retryable?: unknown };
+    return { code: typeof e.code === 'string' ? e.code : 'INTERNAL', message: typeof e.message === 'string' ? e.message : 'Unexpected error', retryable: e.retryable === true };
   }
-  return { code: 'INTERNAL', message: String(error) };
+  return { code: 'INTERNAL', message: String(error), retryable: false };
 }
+
+/**
+ * A retryable failure (the node or Vault is unreachable, fees above the cap, a receipt not yet
+ * in) may leave a signed transaction in flight, so the order is never given up: it is retried
+ * with backoff under the same intent id, which resumes rather than re-sends.
+ */
+const isRetryableFailure = ({ event }: { event: { error?: unknown } }) => errorData(event.error).retryable;
+const RETRY_BASE_MS = 1_000;
+const RETRY_MAX_MS = 30_000;
+const retryDelay = (attempts: number) => Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.max(0, attempts - 1));
 
 /** Final outcomes end the position for its owner; the others are progress the trader should see. */
 const notify = {
@@ -128,6 +140,7 @@ export const positionMachine = setup({
     payout: null,
     outcome: null,
     error: null,
+    attempts: 0,
   }),
   initial: 'submitting',
   states: {
@@ -146,9 +159,23 @@ export const positionMachine = setup({
           slippageBps: context.slippageBps,
           fillTimeoutMs: context.fillTimeoutMs,
         }),
-        onDone: { target: 'awaitingFill', actions: assign(({ event }) => ({ orderId: event.output.orderId, openTx: event.output.txHash, requestBlock: event.output.block })) },
-        onError: { target: 'rejected', actions: assign({ error: ({ event }) => errorData(event.error) }) },
+        onDone: { target: 'awaitingFill', actions: assign(({ event }) => ({ orderId: event.output.orderId, openTx: event.output.txHash, requestBlock: event.output.block, attempts: 0, error: null })) },
+        onError: [
+          {
+            guard: isRetryableFailure,
+            target: 'retryingSubmit',
+            actions: assign(({ context, event }) => ({ error: errorData(event.error), attempts: context.attempts + 1 })),
+          },
+          { target: 'rejected', actions: assign({ error: ({ event }) => errorData(event.error) }) },
+        ],
       },
+    },
+    retryingSubmit: {
+      // Tell the trader once, on the first failure, not on every retry.
+      entry: enqueueActions(({ context, enqueue }) => {
+        if (context.attempts === 1) enqueue(progress('delayed'));
+      }),
+      invoke: { id: 'retrySubmit', src: 'deadline', input: ({ context }) => ({ delayMs: retryDelay(context.attempts) }), onDone: 'submitting' },
     },
     awaitingFill: {
       invoke: [
@@ -191,13 +218,20 @@ export const positionMachine = setup({
           tradeIndex: context.tradeIndex ?? 0,
           collateral: context.positionCollateral ?? '0',
         }),
-        onDone: { target: 'awaitingClose', actions: assign(({ event }) => ({ closeOrderId: event.output.orderId, closeTx: event.output.txHash, closeBlock: event.output.block, error: null })) },
-        // The close was refused: the position is still open; say why.
-        onError: {
-          target: 'open',
-          actions: [assign({ error: ({ event }) => errorData(event.error) }), progress('close-refused')],
-        },
+        onDone: { target: 'awaitingClose', actions: assign(({ event }) => ({ closeOrderId: event.output.orderId, closeTx: event.output.txHash, closeBlock: event.output.block, error: null, attempts: 0 })) },
+        onError: [
+          {
+            guard: isRetryableFailure,
+            target: 'retryingClose',
+            actions: assign(({ context, event }) => ({ error: errorData(event.error), attempts: context.attempts + 1 })),
+          },
+          // The close was refused: the position is still open; say why.
+          { target: 'open', actions: [assign({ error: ({ event }) => errorData(event.error) }), progress('close-refused')] },
+        ],
       },
+    },
+    retryingClose: {
+      invoke: { id: 'retryClose', src: 'deadline', input: ({ context }) => ({ delayMs: retryDelay(context.attempts) }), onDone: 'closing' },
     },
     awaitingClose: {
       invoke: {
@@ -252,6 +286,7 @@ export function migratePositionV1(snapshot: Record<string, unknown>): Record<str
       payout: null,
       outcome: null,
       error: null,
+      attempts: 0,
     },
   };
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { parseEther, parseUnits, type Address, type PublicClient } from 'viem';
+import { createPublicClient, custom, parseEther, parseUnits, type Address, type PublicClient } from 'viem';
 import { createChainOrderGateway, type OrderGateway } from '../../src/actors/order-gateway.ts';
 import type { ActorRuntime } from '../../src/actors/runtime.ts';
 import { createAvantisProtocol } from '../../src/infra/chain/avantis/protocol.ts';
@@ -23,7 +23,7 @@ describe('order flow: position actors trading on the devnet simulator', function
     await f.close();
   });
 
-  function gateway(): OrderGateway {
+  function gateway(pipelineClient?: PublicClient): OrderGateway {
     const client = f.sim.clients.publicClient as unknown as PublicClient;
     const d = f.sim.deployment;
     const protocol = createAvantisProtocol(
@@ -32,7 +32,7 @@ describe('order flow: position actors trading on the devnet simulator', function
     );
     return createChainOrderGateway({
       protocol,
-      pipeline: f.pipeline(),
+      pipeline: f.pipeline(pipelineClient ? { client: pipelineClient } : {}),
       client,
       wallets: f.wallets,
       clock: systemClock,
@@ -48,8 +48,8 @@ describe('order flow: position actors trading on the devnet simulator', function
       },
     });
   }
-  function start(told: string[] = []): ActorRuntime {
-    const runtime = testSystem(f.pg.db, { orders: gateway(), fillTimeoutMs: 60_000, notifyUser: (_id, text) => told.push(text) });
+  function start(told: string[] = [], orders: OrderGateway = gateway()): ActorRuntime {
+    const runtime = testSystem(f.pg.db, { orders, fillTimeoutMs: 60_000, notifyUser: (_id, text) => told.push(text) });
     runtimes.push(runtime);
     return runtime;
   }
@@ -129,6 +129,36 @@ describe('order flow: position actors trading on the devnet simulator', function
       assert.equal(await openRequests(wallet), 3);
       const allowance = await f.sim.clients.publicClient.readContract({ address: f.sim.deployment.usdc, abi: [{ type: 'function', name: 'allowance', stateMutability: 'view', inputs: [{ type: 'address' }, { type: 'address' }], outputs: [{ type: 'uint256' }] }], functionName: 'allowance', args: [wallet, f.sim.deployment.tradingStorage] });
       assert.equal(allowance, 0n, 'no allowance left behind: each approval was exactly its order');
+    } finally {
+      await keeper.stop();
+    }
+  });
+
+  it('keeps an order whose broadcast failed ambiguously (sent, then the connection dropped) and lands it exactly once', async () => {
+    await f.sim.setPrice(0n, PRICE('3000'));
+    let dropped = 0;
+    const flaky = createPublicClient({
+      transport: custom({
+        request: async ({ method, params }: { method: string; params?: unknown }) => {
+          const answer: unknown = await f.sim.clients.publicClient.request({ method, params } as never);
+          // The node took the transaction (the approval, then the open), but the answer never reached us.
+          if (method === 'eth_sendRawTransaction' && dropped++ < 2) throw new Error('socket hang up');
+          return answer;
+        },
+      }),
+    }) as PublicClient;
+    const keeper = f.sim.keeper();
+    keeper.start();
+    const told: string[] = [];
+    const runtime = start(told, gateway(flaky));
+    try {
+      await runtime.boot();
+      runtime.spawn('user:505', { input: { telegramId: 505, maxOpenPositions: 3 } });
+      runtime.send('user:505', { type: 'order.requested', positionId: 'f1', pair: 'ETH/USD', pairIndex: 0, side: 'long', collateral: '60', leverage: 4 });
+      await waitFor(() => stateOf(runtime, 'position:f1') === 'open', 'the retried order to fill', 30_000);
+      const wallet = (await f.wallets.find('user:505'))!.address;
+      assert.equal(await openRequests(wallet), 1, 'exactly one open request on chain');
+      assert.equal(told[0], 'Order f1 is still waiting for the keeper to fill it; it stays tracked and nothing is sent twice.');
     } finally {
       await keeper.stop();
     }

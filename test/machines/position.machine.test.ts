@@ -44,8 +44,30 @@ describe('position machine', () => {
     const { actor, told } = position({ submitOpen: () => Promise.reject(Object.assign(new Error('Leverage out of range: this pair allows 1x to 75x.'), { code: 'TRADE_REJECTED' })) });
     await flush();
     assert.equal(actor.getSnapshot().value, 'rejected');
-    assert.deepEqual(actor.getSnapshot().context.error, { code: 'TRADE_REJECTED', message: 'Leverage out of range: this pair allows 1x to 75x.' });
+    assert.deepEqual(actor.getSnapshot().context.error, { code: 'TRADE_REJECTED', message: 'Leverage out of range: this pair allows 1x to 75x.', retryable: false });
     assert.deepEqual(told, ['rejected!']);
+  });
+
+  it('never gives up an order on a retryable failure: it retries with backoff under the same intent', async () => {
+    let calls = 0;
+    const { actor, clock, told } = position({
+      submitOpen: () => {
+        calls += 1;
+        return calls < 3 ? Promise.reject(Object.assign(new Error('The blockchain node did not answer'), { code: 'RPC_UNAVAILABLE', retryable: true })) : Promise.resolve({ orderId: '9', txHash: '0x1', block: '3' });
+      },
+    });
+    await flush();
+    assert.deepEqual([actor.getSnapshot().value, actor.getSnapshot().context.attempts], ['retryingSubmit', 1]);
+    clock.advance(1_000);
+    await flush();
+    assert.deepEqual([actor.getSnapshot().value, actor.getSnapshot().context.attempts], ['retryingSubmit', 2]);
+    clock.advance(1_999);
+    await flush();
+    assert.equal(actor.getSnapshot().value, 'retryingSubmit', 'the backoff doubles');
+    clock.advance(1);
+    await flush();
+    assert.deepEqual([actor.getSnapshot().value, actor.getSnapshot().context.orderId, calls], ['awaitingFill', '9', 3]);
+    assert.deepEqual(told, ['delayed'], 'told once, not on every retry');
   });
 
   it('ends canceled when Avantis cancels the order (slippage, refunded)', async () => {
