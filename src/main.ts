@@ -32,8 +32,8 @@ import { findRevert, rejectionFor } from './infra/chain/avantis/revert.ts';
 import { startDevnet } from './infra/devnet/start-devnet.ts';
 import { createKeyStoreFromConfig } from './infra/keys/from-config.ts';
 import { createWallets } from './infra/keys/wallets.ts';
-import { readChainlink, startChainlinkPoller, type ChainlinkFeed } from './infra/prices/chainlink.ts';
-import { createAvantisProtocol } from './infra/chain/avantis/protocol.ts';
+import { createChainlinkReader, discoverChainlinkFeeds, startChainlinkPoller, type ChainlinkFeed } from './infra/prices/chainlink.ts';
+import { createAvantisProtocol, type AvantisProtocol } from './infra/chain/avantis/protocol.ts';
 import { price as price1e10 } from './infra/chain/avantis/units.ts';
 import { createChainOrderGateway, type OrderGateway } from './actors/order-gateway.ts';
 import type { Wallets } from './infra/keys/wallets.ts';
@@ -95,7 +95,10 @@ async function start(config: Config, logger: Logger, metrics: Metrics, shutdown:
     },
   });
   const wallets = createWallets({ db, keystore, logger });
-  const orders = chain?.addresses ? await createOrders(config, chain, chain.addresses, wallets, db, logger, metrics) : null;
+  const protocol = createAvantisProtocol({ version: 'v1', addresses: chain.addresses, chainId: chain.chainId }, { client: chain.client });
+  // Each pair's Chainlink-style feed, as the protocol itself lists it (PairStorage): devnet and Base alike.
+  const feeds = await discoverChainlinkFeeds(protocol.reads);
+  const orders = chain.tradable ? await createOrders(config, chain, protocol, feeds, wallets, db, logger, metrics) : null;
 
   // The hub describes actors through the runtime, which needs the hub's inspect at construction.
   const late: { runtime?: ActorRuntime } = {};
@@ -137,7 +140,7 @@ async function start(config: Config, logger: Logger, metrics: Metrics, shutdown:
     },
   });
 
-  if (chain?.feeds.length) startPriceFeeds(system, chain.client, chain.feeds, logger, shutdown);
+  startPriceFeeds(system, chain.client, feeds, logger, shutdown);
 
   const ops = await createOpsServer({ host: config.ops.host, port: config.ops.port, metrics, readiness, logger, version: pkg.version, mode: config.mode });
   shutdown.add('ops http', () => ops.close());
@@ -151,46 +154,51 @@ async function start(config: Config, logger: Logger, metrics: Metrics, shutdown:
 interface ChainHandle {
   readonly client: PublicClient;
   readonly chainId: number;
-  /** Avantis contracts to trade on; null where this mode sends no transactions (paper). */
-  readonly addresses: AvantisAddresses | null;
+  readonly addresses: AvantisAddresses;
+  /** False in paper mode: prices are read, nothing is ever sent. */
+  readonly tradable: boolean;
   /** Sandbox only: funds a new wallet with test ETH and USDC. */
   readonly faucet?: (address: Address) => Promise<void>;
-  /** Chainlink-style feeds that drive the price-feed actors. */
-  readonly feeds: readonly (ChainlinkFeed & { pairIndex: number })[];
 }
 
 /**
  * Sandbox: a local devnet (anvil + the Avantis simulator + keeper + price simulator), kept in
- * DATA_DIR across restarts. Paper and live: the configured Base RPC URLs; live first checks the
- * chain id and that the Avantis contracts have code, and refuses to start otherwise.
+ * DATA_DIR across restarts. Paper and live: the configured Base RPC URLs and Avantis's mainnet
+ * wiring as TradingStorage reports it; live first checks the chain id and that every contract has
+ * code, and refuses to start otherwise.
  */
-async function startChain(config: Config, logger: Logger, shutdown: Shutdown, readiness: ReadinessCheck[]): Promise<ChainHandle | null> {
+async function startChain(config: Config, logger: Logger, shutdown: Shutdown, readiness: ReadinessCheck[]): Promise<ChainHandle> {
   if (config.mode === 'sandbox') {
     const devnet = await startDevnet({ logger: logger.child({ component: 'devnet' }), stateDir: `${config.dataDir.replace(/\/$/, '')}/devnet` });
     shutdown.add('devnet', () => devnet.stop());
     const client = createChainClient({ urls: [new Secret(devnet.anvil.rpcUrl)], pollingIntervalMs: 250 });
     readiness.push(rpcCheck(client, devnet.anvil.chainId, true));
-    const feeds = devnet.deployment.pairs.map((p) => ({ pair: p.name, pairIndex: p.index, address: p.chainlinkFeed }));
     const d = devnet.deployment;
     const addresses = { trading: d.trading, tradingStorage: d.tradingStorage, tradingCallbacks: d.tradingCallbacks, pairStorage: d.pairStorage, pairInfos: d.pairInfos, priceAggregator: d.priceAggregator, usdc: d.usdc };
-    return { client, chainId: devnet.anvil.chainId, feeds, addresses, faucet: (address) => devnet.faucet(address) };
+    return { client, chainId: devnet.anvil.chainId, addresses, tradable: true, faucet: (address) => devnet.faucet(address) };
   }
   const client = createChainClient({ urls: config.chain.rpcUrls });
   readiness.push(rpcCheck(client, config.chain.chainId, true));
-  if (config.mode !== 'live') return { client, chainId: config.chain.chainId, feeds: [], addresses: null };
-  {
-    // The chain id and the entry contract first, so a wrong network fails with the clearest message;
-    // then the whole wiring as TradingStorage reports it.
-    await verifyDeployment(client, { tradingStorage: BASE_MAINNET.tradingStorage }, config.chain.chainId);
-    const addresses = await resolveAvantisAddresses(client, { tradingStorage: BASE_MAINNET.tradingStorage, multicall: BASE_MAINNET.multicall });
-    const report = await verifyDeployment(client, addresses, config.chain.chainId);
-    logger.info({ chain_id: report.chainId }, 'Verified the Avantis deployment on chain');
-    return { client, chainId: config.chain.chainId, feeds: [], addresses };
-  }
+  // The chain id and the entry contract first, so a wrong network fails with the clearest message;
+  // then the whole wiring as TradingStorage reports it.
+  await verifyDeployment(client, { tradingStorage: BASE_MAINNET.tradingStorage }, config.chain.chainId);
+  const addresses = await resolveAvantisAddresses(client, { tradingStorage: BASE_MAINNET.tradingStorage, multicall: BASE_MAINNET.multicall });
+  const report = await verifyDeployment(client, addresses, config.chain.chainId);
+  logger.info({ chain_id: report.chainId }, 'Verified the Avantis deployment on chain');
+  return { client, chainId: config.chain.chainId, addresses, tradable: config.mode === 'live' };
 }
 
 /** The transaction pipeline (resuming what was signed before a stop) and the positions' gateway to Avantis. */
-async function createOrders(config: Config, chain: ChainHandle, addresses: AvantisAddresses, wallets: Wallets, db: Database, logger: Logger, metrics: Metrics): Promise<OrderGateway> {
+async function createOrders(
+  config: Config,
+  chain: ChainHandle,
+  protocol: AvantisProtocol,
+  feeds: readonly (ChainlinkFeed & { pairIndex: number })[],
+  wallets: Wallets,
+  db: Database,
+  logger: Logger,
+  metrics: Metrics,
+): Promise<OrderGateway> {
   const pipeline = new TxPipeline({
     client: chain.client,
     chainId: chain.chainId,
@@ -206,8 +214,8 @@ async function createOrders(config: Config, chain: ChainHandle, addresses: Avant
   });
   // Transactions signed before a stop or crash are re-sent as they were, never signed anew.
   await pipeline.recover();
-  const protocol = createAvantisProtocol({ version: 'v1', addresses, chainId: chain.chainId }, { client: chain.client });
-  const feedOf = new Map(chain.feeds.map((f) => [f.pairIndex, f]));
+  const feedOf = new Map(feeds.map((f) => [f.pairIndex, f]));
+  const readPrice = createChainlinkReader(chain.client, systemClock);
   return createChainOrderGateway({
     protocol,
     pipeline,
@@ -218,8 +226,8 @@ async function createOrders(config: Config, chain: ChainHandle, addresses: Avant
     ...(chain.faucet ? { faucet: chain.faucet } : {}),
     priceOf: async (pairIndex) => {
       const feed = feedOf.get(pairIndex);
-      if (!feed) throw new BadInputError(`No price feed is configured for pair ${pairIndex}.`);
-      return price1e10((await readChainlink(chain.client, feed, 8, Date.now())).price);
+      if (!feed) throw new BadInputError(`No price feed is known for pair ${pairIndex}; it cannot be traded.`);
+      return price1e10((await readPrice(feed)).price);
     },
   });
 }
@@ -236,7 +244,7 @@ function rpcCheck(client: PublicClient, chainId: number, required: boolean): Rea
 }
 
 /** One price-feed actor per pair, fed by its Chainlink-style aggregator. */
-function startPriceFeeds(system: ActorRuntime, client: PublicClient, feeds: ChainHandle['feeds'], logger: Logger, shutdown: Shutdown): void {
+function startPriceFeeds(system: ActorRuntime, client: PublicClient, feeds: readonly (ChainlinkFeed & { pairIndex: number })[], logger: Logger, shutdown: Shutdown): void {
   for (const feed of feeds) {
     const id = priceFeedSystemId(feed.pair);
     if (!system.get(id) && !system.quarantined().some((q) => q.id === id)) {

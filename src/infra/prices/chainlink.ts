@@ -39,6 +39,31 @@ export async function readChainlink(client: PublicClient, feed: ChainlinkFeed, d
   return { pair: feed.pair, price: formatUnits(answer, decimals), publishTime };
 }
 
+/** Reads a feed with its decimals (asked once per feed, then cached). */
+export function createChainlinkReader(client: PublicClient, clock: Clock): (feed: ChainlinkFeed) => Promise<ChainlinkObservation> {
+  const decimals = new Map<string, number>();
+  return async (feed) => {
+    let d = decimals.get(feed.address);
+    if (d === undefined) {
+      d = await client.readContract({ address: feed.address, abi: aggregatorV3Abi, functionName: 'decimals' });
+      decimals.set(feed.address, d);
+    }
+    return readChainlink(client, feed, d, clock.now());
+  };
+}
+
+/**
+ * The Chainlink-style feed of every listed pair, as the protocol itself knows it
+ * (`PairStorage.pairs(i).backupFeed`): the same source Avantis checks its fills
+ * against, on the devnet and on Base alike. Pairs without a feed are skipped.
+ */
+export async function discoverChainlinkFeeds(reads: { pairs(): Promise<readonly { index: bigint; name: string; listed: boolean; backupFeed: Address }[]> }): Promise<(ChainlinkFeed & { pairIndex: number })[]> {
+  const pairs = await reads.pairs();
+  return pairs
+    .filter((p) => p.listed && p.name !== '' && !/^0x0{40}$/i.test(p.backupFeed))
+    .map((p) => ({ pair: p.name, pairIndex: Number(p.index), address: p.backupFeed }));
+}
+
 export interface ChainlinkPoller {
   stop(): void;
 }
@@ -56,7 +81,7 @@ export function startChainlinkPoller(options: {
   logger: Logger;
   onPrice: (observation: ChainlinkObservation) => void;
 }): ChainlinkPoller {
-  const decimals = new Map<string, number>();
+  const read = createChainlinkReader(options.client, options.clock);
   const lastSeen = new Map<string, number>();
   const failing = new Set<string>();
   let stopped = false;
@@ -64,12 +89,7 @@ export function startChainlinkPoller(options: {
 
   const pollOne = async (feed: ChainlinkFeed) => {
     try {
-      let d = decimals.get(feed.pair);
-      if (d === undefined) {
-        d = await options.client.readContract({ address: feed.address, abi: aggregatorV3Abi, functionName: 'decimals' });
-        decimals.set(feed.pair, d);
-      }
-      const observation = await readChainlink(options.client, feed, d, options.clock.now());
+      const observation = await read(feed);
       if (failing.delete(feed.pair)) options.logger.info({ pair: feed.pair }, 'Chainlink feed answers again');
       if (lastSeen.get(feed.pair) === observation.publishTime) return;
       lastSeen.set(feed.pair, observation.publishTime);

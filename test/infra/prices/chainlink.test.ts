@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import type { PublicClient } from 'viem';
 import { BadInputError } from '../../../src/errors.ts';
-import { readChainlink, startChainlinkPoller, type ChainlinkObservation } from '../../../src/infra/prices/chainlink.ts';
+import { discoverChainlinkFeeds, readChainlink, startChainlinkPoller, type ChainlinkObservation } from '../../../src/infra/prices/chainlink.ts';
+import { createAvantisProtocol } from '../../../src/infra/chain/avantis/protocol.ts';
 import { systemClock } from '../../../src/infra/clock.ts';
 import { silentLogger } from '../../helpers/common.ts';
 import { startSimulator, type SimFixture } from '../devnet/fixture.ts';
@@ -37,6 +38,18 @@ describe('Chainlink reader', function () {
     await assert.rejects(readChainlink(client, eth(), 8, Date.now()), BadInputError);
     await setRaw(300_000_000_000n, BigInt(Math.floor(Date.now() / 1000) + 3_600));
     await assert.rejects(readChainlink(client, eth(), 8, Date.now()), (e: unknown) => e instanceof BadInputError && /impossible update time/.test(e.message));
+  });
+
+  it('discovers each listed pair\'s feed from the protocol itself (PairStorage)', async () => {
+    const d = f.deployment;
+    const protocol = createAvantisProtocol(
+      { version: 'v1', chainId: f.anvil.chainId, addresses: { trading: d.trading, tradingStorage: d.tradingStorage, tradingCallbacks: d.tradingCallbacks, pairStorage: d.pairStorage, pairInfos: d.pairInfos, priceAggregator: d.priceAggregator, usdc: d.usdc } },
+      { client },
+    );
+    const feeds = await discoverChainlinkFeeds(protocol.reads);
+    const expected = d.pairs.filter((p) => p.name !== '').map((p) => ({ pair: p.name, pairIndex: p.index, address: p.chainlinkFeed.toLowerCase() }));
+    assert.deepEqual(feeds.map((x) => ({ ...x, address: x.address.toLowerCase() })), expected);
+    assert.ok(feeds.length >= 8);
   });
 
   it('polls, reports a price once per round, and keeps going past a bad answer', async () => {
