@@ -88,6 +88,25 @@ const RETRY_BASE_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
 const retryDelay = (attempts: number) => Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.max(0, attempts - 1));
 
+/** A position's chain facts before anything has happened (also what a migrated v1 order starts from). */
+const NOTHING_YET = {
+  orderId: null,
+  openTx: null,
+  requestBlock: null,
+  tradeIndex: null,
+  openPrice: null,
+  positionCollateral: null,
+  fillDelayed: false,
+  closeOrderId: null,
+  closeTx: null,
+  closeBlock: null,
+  closePrice: null,
+  payout: null,
+  outcome: null,
+  error: null,
+  attempts: 0,
+} as const satisfies Omit<PositionContext, keyof PositionInput>;
+
 /** Final outcomes end the position for its owner; the others are progress the trader should see. */
 const notify = {
   type: 'notifyOwner',
@@ -124,24 +143,7 @@ export const positionMachine = setup({
   },
 }).createMachine({
   id: 'position',
-  context: ({ input }) => ({
-    ...input,
-    orderId: null,
-    openTx: null,
-    requestBlock: null,
-    tradeIndex: null,
-    openPrice: null,
-    positionCollateral: null,
-    fillDelayed: false,
-    closeOrderId: null,
-    closeTx: null,
-    closeBlock: null,
-    closePrice: null,
-    payout: null,
-    outcome: null,
-    error: null,
-    attempts: 0,
-  }),
+  context: ({ input }) => ({ ...input, ...NOTHING_YET }),
   initial: 'submitting',
   states: {
     submitting: {
@@ -247,6 +249,9 @@ export const positionMachine = setup({
   },
 });
 
+/** The pairs a version 1 order could name (AVANTIS.md §7.1), for migrating them to indexes. */
+const V1_PAIR_INDEXES: Readonly<Record<string, number>> = { 'ETH/USD': 0, 'BTC/USD': 1, 'SOL/USD': 2, 'BNB/USD': 3, 'ARB/USD': 4, 'DOGE/USD': 5, 'AVAX/USD': 6, 'OP/USD': 7 };
+
 /**
  * Version 1 was a lifecycle skeleton driven by events (pending → open → closing → closed). A
  * pending v1 order never reached the chain, so it resumes by submitting. A v1 position past
@@ -258,6 +263,9 @@ export function migratePositionV1(snapshot: Record<string, unknown>): Record<str
   if (snapshot['value'] !== 'pending') {
     throw new Error(`a version 1 position in state ${JSON.stringify(snapshot['value'])} has no on-chain trade to resume`);
   }
+  // v1 stored only the pair's name; trading the wrong pair would be worse than not trading.
+  const pairIndex = V1_PAIR_INDEXES[String(context['pair'])];
+  if (pairIndex === undefined) throw new Error(`a version 1 order on ${JSON.stringify(context['pair'])} has no known Avantis pair index`);
   return {
     ...snapshot,
     value: 'submitting',
@@ -266,27 +274,13 @@ export function migratePositionV1(snapshot: Record<string, unknown>): Record<str
       positionId: context['positionId'],
       owner: context['owner'],
       pair: context['pair'],
-      pairIndex: 0,
+      pairIndex,
       side: context['side'],
       collateral: context['collateral'],
       leverage: context['leverage'],
       slippageBps: 50,
       fillTimeoutMs: context['fillTimeoutMs'],
-      orderId: null,
-      openTx: null,
-      requestBlock: null,
-      tradeIndex: null,
-      openPrice: null,
-      positionCollateral: null,
-      fillDelayed: false,
-      closeOrderId: null,
-      closeTx: null,
-      closeBlock: null,
-      closePrice: null,
-      payout: null,
-      outcome: null,
-      error: null,
-      attempts: 0,
+      ...NOTHING_YET,
     },
   };
 }

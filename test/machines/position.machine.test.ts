@@ -99,8 +99,10 @@ describe('position machine', () => {
 
   it('migrates a pending version-1 order to a resubmission and refuses to invent a trade for others', () => {
     const v1 = { status: 'active', value: 'pending', historyValue: {}, children: { fillTimeout: {} }, context: { positionId: 'p', owner: 'user:1', pair: 'ETH/USD', side: 'long', collateral: '5', leverage: 2, fillTimeoutMs: 1000, openPrice: null, closePrice: null, outcome: null } };
-    const v2 = migratePositionV1(v1);
+    const v2 = migratePositionV1({ ...v1, context: { ...v1.context, pair: 'BTC/USD' } });
     assert.equal(v2['value'], 'submitting');
+    assert.equal((v2['context'] as { pairIndex: number }).pairIndex, 1);
+    assert.throws(() => migratePositionV1({ ...v1, context: { ...v1.context, pair: 'MOON/USD' } }), /no known Avantis pair index/);
     assert.deepEqual(v2['children'], {});
     assert.throws(() => migratePositionV1({ ...v1, value: 'open' }), /has no on-chain trade to resume/);
   });
