@@ -6,7 +6,7 @@
  */
 import type { InspectionEvent } from 'xstate';
 import pkg from '../package.json' with { type: 'json' };
-import { createInspectionHub } from './actors/inspection-hub.ts';
+import { createInspectionHub, type InspectionHub } from './actors/inspection-hub.ts';
 import { priceFeedSystemId } from './actors/kinds/price-feed.actor.ts';
 import type { ActorRuntime } from './actors/runtime.ts';
 import { createVantaSystem } from './actors/system.ts';
@@ -71,19 +71,54 @@ async function main(): Promise<void> {
 }
 
 async function start(config: Config, logger: Logger, metrics: Metrics, shutdown: Shutdown): Promise<void> {
+  // Health answers from the first moment; readiness stays false until everything below is up.
   const readiness: ReadinessCheck[] = [];
+  const booted = { done: false };
+  readiness.push({
+    name: 'boot',
+    required: true,
+    check: () => (booted.done ? Promise.resolve() : Promise.reject(new Error('still starting'))),
+  });
+  const ops = await createOpsServer({ host: config.ops.host, port: config.ops.port, metrics, readiness, logger, version: pkg.version, mode: config.mode });
+  shutdown.add('ops http', () => ops.close());
+
+  const db = await startStorage(config, logger, shutdown, readiness);
+  // The chain side comes before the actors: restored positions resume their on-chain steps at boot.
+  const chain = await startChain(config, logger, shutdown, readiness);
+  const { orders, feeds } = await startTrading(config, chain, db, logger, metrics, shutdown, readiness);
+  const { system, hub } = await startActors(config, db, orders, logger, metrics, shutdown, readiness);
+  startPriceFeeds(system, chain.client, feeds, logger, shutdown);
+
+  if (config.inspector.enabled) {
+    const inspector = await createInspectorServer({ host: config.inspector.host, port: config.inspector.port, token: config.inspector.token, source: hub.source, logger });
+    shutdown.add('inspector http', () => inspector.close());
+  }
+  booted.done = true;
+  logger.info({ mode: config.mode, actors: system.ids().length, quarantined: system.quarantined().length, ops: ops.url }, 'Vanta is running');
+}
+
+async function startStorage(config: Config, logger: Logger, shutdown: Shutdown, readiness: ReadinessCheck[]): Promise<Database> {
   const db = await createDatabase({ target: config.database, logger });
   shutdown.add('database', () => db.close());
   readiness.push({ name: 'db', required: true, check: () => db.ping() });
-
   if (config.redis) {
     const redis = await createRedis({ ...config.redis, logger });
     shutdown.add('redis', () => redis.close());
     readiness.push({ name: 'redis', required: true, check: () => redis.ping() });
   }
+  return db;
+}
 
-  // The chain side comes before the actors: restored positions resume their on-chain steps at boot.
-  const chain = await startChain(config, logger, shutdown, readiness);
+/** Keys, the protocol, the pairs' price feeds and, where this mode trades, the order gateway. */
+async function startTrading(
+  config: Config,
+  chain: ChainHandle,
+  db: Database,
+  logger: Logger,
+  metrics: Metrics,
+  shutdown: Shutdown,
+  readiness: ReadinessCheck[],
+): Promise<{ orders: OrderGateway | null; feeds: (ChainlinkFeed & { pairIndex: number })[] }> {
   const keystore = await createKeyStoreFromConfig(config, logger);
   shutdown.add('keystore', () => keystore.close());
   readiness.push({
@@ -99,7 +134,19 @@ async function start(config: Config, logger: Logger, metrics: Metrics, shutdown:
   // Each pair's Chainlink-style feed, as the protocol itself lists it (PairStorage): devnet and Base alike.
   const feeds = await discoverChainlinkFeeds(protocol.reads);
   const orders = chain.tradable ? await createOrders(config, chain, protocol, feeds, wallets, db, logger, metrics) : null;
+  return { orders, feeds };
+}
 
+/** The supervised actor system, restored from the database, with the inspector hub attached. */
+async function startActors(
+  config: Config,
+  db: Database,
+  orders: OrderGateway | null,
+  logger: Logger,
+  metrics: Metrics,
+  shutdown: Shutdown,
+  readiness: ReadinessCheck[],
+): Promise<{ system: ActorRuntime; hub: InspectionHub }> {
   // The hub describes actors through the runtime, which needs the hub's inspect at construction.
   const late: { runtime?: ActorRuntime } = {};
   const hub = createInspectionHub({ describe: (ref) => late.runtime?.describe(ref.id) });
@@ -129,26 +176,17 @@ async function start(config: Config, logger: Logger, metrics: Metrics, shutdown:
   });
   late.runtime = system;
   shutdown.add('actor system', () => system.stop());
-  const report = await system.boot();
+  await system.boot();
   for (const q of system.quarantined()) hub.setStatus(q.id, 'quarantined', { kind: q.kind, parent: q.parent });
   readiness.push({
     name: 'actors',
     required: true,
-    check: async () => {
-      if (system.pendingWrites > MAX_PENDING_WRITES) throw new Error(`${system.pendingWrites} snapshot writes are waiting; the database is not keeping up`);
-      await Promise.resolve();
-    },
+    check: () =>
+      system.pendingWrites > MAX_PENDING_WRITES
+        ? Promise.reject(new Error(`${system.pendingWrites} snapshot writes are waiting; the database is not keeping up`))
+        : Promise.resolve(),
   });
-
-  startPriceFeeds(system, chain.client, feeds, logger, shutdown);
-
-  const ops = await createOpsServer({ host: config.ops.host, port: config.ops.port, metrics, readiness, logger, version: pkg.version, mode: config.mode });
-  shutdown.add('ops http', () => ops.close());
-  if (config.inspector.enabled) {
-    const inspector = await createInspectorServer({ host: config.inspector.host, port: config.inspector.port, token: config.inspector.token, source: hub.source, logger });
-    shutdown.add('inspector http', () => inspector.close());
-  }
-  logger.info({ mode: config.mode, actors: report.restored, quarantined: system.quarantined().length, ops: ops.url }, 'Vanta is running');
+  return { system, hub };
 }
 
 interface ChainHandle {
