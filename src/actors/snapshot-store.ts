@@ -36,26 +36,21 @@ export interface QuarantinedRow {
   readonly status_reason: string | null;
 }
 
+// One upsert per batch. Each row carries the version it expects to replace; the row is written
+// (as expected + 1) only if the stored version still equals that, so a row written by another
+// instance meanwhile is left alone and is missing from RETURNING: the caller sees the conflict.
+// A new actor expects 0: it is inserted as version 1, or refused if the row already exists.
 const WRITE_BATCH = `
-with input as (
-  select * from jsonb_to_recordset(?::jsonb)
+insert into actor_snapshots as a (id, kind, parent, machine_version, snapshot, status, version)
+select id, kind, parent, machine_version, snapshot, status, expected + 1
+  from jsonb_to_recordset(?::jsonb)
     as t(id text, kind text, parent text, machine_version int, snapshot jsonb, status text, expected int)
-), updated as (
-  update actor_snapshots a
-     set kind = i.kind, parent = i.parent, machine_version = i.machine_version, snapshot = i.snapshot,
-         status = i.status, status_reason = null, version = a.version + 1, updated_at = now()
-    from input i
-   where i.expected > 0 and a.id = i.id and a.version = i.expected
-  returning a.id, a.version
-), inserted as (
-  insert into actor_snapshots (id, kind, parent, machine_version, snapshot, status)
-  select id, kind, parent, machine_version, snapshot, status from input where expected = 0
-  on conflict (id) do nothing
-  returning id, version
-)
-select id, version from updated
-union all
-select id, version from inserted`;
+on conflict (id) do update
+   set kind = excluded.kind, parent = excluded.parent, machine_version = excluded.machine_version,
+       snapshot = excluded.snapshot, status = excluded.status, status_reason = null,
+       version = excluded.version, updated_at = now()
+ where a.version = excluded.version - 1
+returning id, version`;
 
 export interface SnapshotStore {
   /** Writes a batch with optimistic locking. Returns the new version of every row written; a row missing from the answer lost the race. */
