@@ -112,10 +112,16 @@ const notify = {
   type: 'notifyOwner',
   params: ({ context }: { context: PositionContext }) => ({ owner: context.owner, positionId: context.positionId, outcome: context.outcome ?? 'unknown', final: true, detail: context.error?.message ?? null }),
 } as const;
-const progress = (outcome: 'opened' | 'delayed' | 'close-refused') =>
+const progress = (outcome: 'opened' | 'delayed' | 'retrying' | 'close-refused') =>
   ({
     type: 'notifyOwner',
-    params: ({ context }: { context: PositionContext }) => ({ owner: context.owner, positionId: context.positionId, outcome, final: false, detail: outcome === 'close-refused' ? (context.error?.message ?? null) : null }),
+    params: ({ context }: { context: PositionContext }) => ({
+      owner: context.owner,
+      positionId: context.positionId,
+      outcome,
+      final: false,
+      detail: outcome === 'close-refused' || outcome === 'retrying' ? (context.error?.message ?? null) : null,
+    }),
   }) as const;
 
 // Placeholders keep the machine pure; src/actors provides the chain-backed effects.
@@ -175,7 +181,7 @@ export const positionMachine = setup({
     retryingSubmit: {
       // Tell the trader once, on the first failure, not on every retry.
       entry: enqueueActions(({ context, enqueue }) => {
-        if (context.attempts === 1) enqueue(progress('delayed'));
+        if (context.attempts === 1) enqueue(progress('retrying'));
       }),
       invoke: { id: 'retrySubmit', src: 'deadline', input: ({ context }) => ({ delayMs: retryDelay(context.attempts) }), onDone: 'submitting' },
     },

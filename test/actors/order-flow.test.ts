@@ -7,6 +7,8 @@ import { price as price1e10 } from '../../src/infra/chain/avantis/units.ts';
 import { systemClock } from '../../src/infra/clock.ts';
 import { readChainlink } from '../../src/infra/prices/chainlink.ts';
 import { silentLogger } from '../helpers/common.ts';
+import { createWallets, type Wallets } from '../../src/infra/keys/wallets.ts';
+import { vaultFixture } from '../infra/keys/support.ts';
 import { testSystem, waitFor } from '../helpers/runtime.ts';
 import { txFixture, type TxFixture } from '../infra/chain/tx/support.ts';
 import { PRICE } from '../infra/devnet/fixture.ts';
@@ -23,7 +25,7 @@ describe('order flow: position actors trading on the devnet simulator', function
     await f.close();
   });
 
-  function gateway(pipelineClient?: PublicClient): OrderGateway {
+  function gateway(pipelineClient?: PublicClient, wallets: Wallets = f.wallets): OrderGateway {
     const client = f.sim.clients.publicClient as unknown as PublicClient;
     const d = f.sim.deployment;
     const protocol = createAvantisProtocol(
@@ -32,9 +34,9 @@ describe('order flow: position actors trading on the devnet simulator', function
     );
     return createChainOrderGateway({
       protocol,
-      pipeline: f.pipeline(pipelineClient ? { client: pipelineClient } : {}),
+      pipeline: f.pipeline({ signer: wallets, ...(pipelineClient ? { client: pipelineClient } : {}) }),
       client,
-      wallets: f.wallets,
+      wallets,
       clock: systemClock,
       logger: silentLogger(),
       pollMs: 50,
@@ -158,9 +160,43 @@ describe('order flow: position actors trading on the devnet simulator', function
       await waitFor(() => stateOf(runtime, 'position:f1') === 'open', 'the retried order to fill', 30_000);
       const wallet = (await f.wallets.find('user:505'))!.address;
       assert.equal(await openRequests(wallet), 1, 'exactly one open request on chain');
-      assert.equal(told[0], 'Order f1 is still waiting for the keeper to fill it; it stays tracked and nothing is sent twice.');
+      assert.match(told[0]!, /^Order f1 could not be sent yet and is retried automatically \(nothing is sent twice\)\. The blockchain node did not answer properly/);
     } finally {
       await keeper.stop();
+    }
+  });
+
+  it('holds orders while Vault is sealed, tells the trader why, and sends them once Vault is back', async () => {
+    await f.sim.setPrice(0n, PRICE('3000'));
+    const vault = await vaultFixture();
+    const vaultWallets = createWallets({ db: f.pg.db, keystore: vault.keystore, logger: silentLogger() });
+    const keeper = f.sim.keeper();
+    keeper.start();
+    const told: string[] = [];
+    const runtime = start(told, gateway(undefined, vaultWallets));
+    try {
+      await runtime.boot();
+      runtime.spawn('user:506', { input: { telegramId: 506, maxOpenPositions: 3 } });
+      vault.vault!.seal();
+      runtime.send('user:506', { type: 'order.requested', positionId: 'v1', pair: 'ETH/USD', pairIndex: 0, side: 'long', collateral: '80', leverage: 3 });
+      await waitFor(() => stateOf(runtime, 'position:v1') === 'retryingSubmit', 'the order to wait for Vault', 30_000);
+      assert.match(told[0]!, /^Order v1 could not be sent yet and is retried automatically .*Vault at \S+ is sealed.*Unseal it/);
+      assert.deepEqual(await f.pg.db.sql(`select id from tx_intents where user_id = 'user:506'`), [], 'nothing reserved or signed while sealed');
+      vault.vault!.unseal();
+      await waitFor(() => stateOf(runtime, 'position:v1') === 'open', 'the order to go through once Vault is back', 30_000);
+      const wallet = (await vaultWallets.find('user:506'))!.address;
+      assert.equal(await openRequests(wallet), 1);
+
+      // Sealed again with the wallet in place: now it is the decrypt for signing that waits.
+      vault.vault!.seal();
+      runtime.send('user:506', { type: 'order.requested', positionId: 'v2', pair: 'ETH/USD', pairIndex: 0, side: 'short', collateral: '60', leverage: 2 });
+      await waitFor(() => stateOf(runtime, 'position:v2') === 'retryingSubmit', 'the second order to wait for Vault', 30_000);
+      vault.vault!.unseal();
+      await waitFor(() => stateOf(runtime, 'position:v2') === 'open', 'the second order once Vault is back', 30_000);
+      assert.equal(await openRequests(wallet), 2);
+    } finally {
+      await keeper.stop();
+      await vault.close();
     }
   });
 
@@ -178,6 +214,6 @@ describe('order flow: position actors trading on the devnet simulator', function
     const wallet = (await f.wallets.find('user:503'))!.address;
     assert.equal(await openRequests(wallet), 0);
     assert.equal(told.length, 1);
-    assert.match(told[0]!, /^Order o3 was refused before anything was executed\. .*LEVERAGE_INCORRECT/);
+    assert.equal(told[0], 'Order o3 was refused before anything was executed. The transaction would fail: LEVERAGE_INCORRECT. Nothing was sent.');
   });
 });

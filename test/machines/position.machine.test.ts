@@ -67,7 +67,7 @@ describe('position machine', () => {
     clock.advance(1);
     await flush();
     assert.deepEqual([actor.getSnapshot().value, actor.getSnapshot().context.orderId, calls], ['awaitingFill', '9', 3]);
-    assert.deepEqual(told, ['delayed'], 'told once, not on every retry');
+    assert.deepEqual(told, ['retrying'], 'told once, not on every retry');
   });
 
   it('ends canceled when Avantis cancels the order (slippage, refunded)', async () => {

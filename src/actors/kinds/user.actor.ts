@@ -40,6 +40,7 @@ export function createUserKind(deps: UserKindDeps): ActorKind {
 const OUTCOMES: Readonly<Record<string, string>> = {
   opened: 'is open',
   delayed: 'is still waiting for the keeper to fill it; it stays tracked and nothing is sent twice',
+  retrying: 'could not be sent yet and is retried automatically (nothing is sent twice)',
   'close-refused': 'could not be closed; it is still open',
   closed: 'is closed',
   canceled: 'was canceled by Avantis (the price moved beyond your slippage); your collateral was refunded',

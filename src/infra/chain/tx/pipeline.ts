@@ -376,11 +376,21 @@ function superseded(intent: TxIntent): VantaError {
   return new VantaError('TX_SUPERSEDED', `Another transaction from this wallet used nonce ${intent.nonce}, so this one can never be mined. Nothing was executed for it.`, { details: { intentId: intent.id } });
 }
 
+const REVERT_SHAPES = [
+  /reverted with reason string '([^']*)'/i,
+  /reverted with reason:\s*([^\n]+?)\.?(?:\n|$)/i,
+  /reverted with the following reason:\s*([^\n]+)/i,
+  /execution reverted:?\s*([^\n"]*)/i,
+];
+
 /** The revert reason of a failed call or estimate, or null when the failure was not a revert. */
 export function revertReason(err: unknown): string | null {
   const text = errorText(err);
-  const reverted = /reverted with reason string '([^']*)'|reverted with the following reason:\s*([^\n]+)|execution reverted:?\s*([^\n"]*)/i.exec(text);
-  if (reverted) return (reverted[1] ?? reverted[2] ?? reverted[3] ?? '').trim() || 'reverted without a reason';
+  // The shapes nodes and viem use, most specific first (a regex alternation would take the leftmost).
+  for (const shape of REVERT_SHAPES) {
+    const found = shape.exec(text)?.[1]?.trim();
+    if (found !== undefined) return found || 'reverted without a reason';
+  }
   return /revert/i.test(text) ? 'reverted without a reason' : null;
 }
 
