@@ -78,7 +78,11 @@ export async function sendCall(publicClient: PublicClient, wallet: DevnetWallet,
     ...(call.value === undefined ? {} : { value: call.value }),
     // The ABI is only known at run time, so viem cannot narrow the call's types; the shape is right.
   } as unknown as Parameters<PublicClient['simulateContract']>[0]);
-  const hash = await wallet.writeContract(request as unknown as Parameters<DevnetWallet['writeContract']>[0]);
+  // anvil's estimate is occasionally a little short for calls whose path depends on the block they
+  // land in (oracle freshness, first writes), and the transaction then runs out of gas when mined:
+  // send with headroom, as the engine's pipeline does.
+  const estimate = await publicClient.estimateContractGas(request as unknown as Parameters<PublicClient['estimateContractGas']>[0]);
+  const hash = await wallet.writeContract({ ...(request as object), gas: (estimate * 13n) / 10n + 20_000n } as unknown as Parameters<DevnetWallet['writeContract']>[0]);
   return confirmed(publicClient, hash, call.functionName);
 }
 
