@@ -24,6 +24,8 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 # Depending on the check stage's marker makes BuildKit run that stage instead of skipping it.
 COPY --from=check /app/.checked /tmp/.checked
 COPY src ./src
+# Operator commands run inside the container: npm run keys:rotate, npm run actors -- …
+COPY scripts ./scripts
 # Files stay root-owned and read-only for the app; only the data directory (PGlite, local keystore) is writable.
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
