@@ -58,6 +58,28 @@ export interface SimFixture {
   close(): Promise<void>;
 }
 
+/**
+ * Mocha hooks for a suite on one simulator: started before the suite, rolled back to a snapshot
+ * after every test, stopped after the suite. `onReady` receives the fixture once it is up.
+ */
+export function useSimulator(onReady: (fixture: SimFixture) => void): void {
+  let fixture: SimFixture | undefined;
+  let snapshot: `0x${string}` | undefined;
+  before(async function () {
+    fixture = await startSimulator();
+    onReady(fixture);
+  });
+  after(async function () {
+    await fixture?.close();
+  });
+  beforeEach(async function () {
+    snapshot = await fixture!.clients.testClient.snapshot();
+  });
+  afterEach(async function () {
+    if (snapshot) await fixture!.clients.testClient.revert({ id: snapshot });
+  });
+}
+
 export async function startSimulator(): Promise<SimFixture> {
   const anvil = await startAnvil();
   try {

@@ -11,7 +11,7 @@ import {
   eventsOf,
   referenceAbi,
   requestOpen,
-  startSimulator,
+  useSimulator,
   tradeInput,
   type SimFixture,
 } from './fixture.ts';
@@ -23,20 +23,7 @@ const WITHDRAW = 1;
 
 describe('devnet Avantis simulator: margin, TP/SL updates and delegation', function () {
   let f: SimFixture;
-  let snapshot: `0x${string}`;
-
-  before(async function () {
-    f = await startSimulator();
-  });
-  after(async function () {
-    await f?.close();
-  });
-  beforeEach(async function () {
-    snapshot = await f.clients.testClient.snapshot();
-  });
-  afterEach(async function () {
-    await f.clients.testClient.revert({ id: snapshot });
-  });
+  useSimulator((fixture) => (f = fixture));
 
   async function fillPending(): Promise<void> {
     const keeper = f.keeper();

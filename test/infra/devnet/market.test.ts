@@ -12,7 +12,7 @@ import {
   expectedClose,
   referenceAbi,
   requestOpen,
-  startSimulator,
+  useSimulator,
   type SimFixture,
 } from './fixture.ts';
 
@@ -36,20 +36,7 @@ const ETH_SPREAD_P = PERCENT('0.01');
 
 describe('devnet Avantis simulator: market orders', function () {
   let f: SimFixture;
-  let snapshot: `0x${string}`;
-
-  before(async function () {
-    f = await startSimulator();
-  });
-  after(async function () {
-    await f?.close();
-  });
-  beforeEach(async function () {
-    snapshot = await f.clients.testClient.snapshot();
-  });
-  afterEach(async function () {
-    await f.clients.testClient.revert({ id: snapshot });
-  });
+  useSimulator((fixture) => (f = fixture));
 
   const withSpread = (price: bigint, buy: boolean) => (buy ? price + (price * ETH_SPREAD_P) / 100n / 10n ** 10n : price - (price * ETH_SPREAD_P) / 100n / 10n ** 10n);
 

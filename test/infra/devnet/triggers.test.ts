@@ -13,7 +13,7 @@ import {
   expectedClose,
   referenceAbi,
   requestOpen,
-  startSimulator,
+  useSimulator,
   tradeInput,
   type OpenRequest,
   type SimFixture,
@@ -39,20 +39,7 @@ const LIMIT = 2;
 
 describe('devnet Avantis simulator: TP, SL, liquidation and limit orders', function () {
   let f: SimFixture;
-  let snapshot: `0x${string}`;
-
-  before(async function () {
-    f = await startSimulator();
-  });
-  after(async function () {
-    await f?.close();
-  });
-  beforeEach(async function () {
-    snapshot = await f.clients.testClient.snapshot();
-  });
-  afterEach(async function () {
-    await f.clients.testClient.revert({ id: snapshot });
-  });
+  useSimulator((fixture) => (f = fixture));
 
   async function keeperTick() {
     const keeper = f.keeper();
