@@ -9,17 +9,11 @@ import { ChainResponseError } from '../../../../src/infra/chain/avantis/errors.t
 import { decodeAvantisLog, isEvent, type AvantisEvent } from '../../../../src/infra/chain/avantis/events.ts';
 import { leverage, percent, price, usdc } from '../../../../src/infra/chain/avantis/units.ts';
 import { ETH } from '../../devnet/fixture.ts';
-import { startClientFixture, useSnapshots, type ClientFixture } from './helpers.ts';
+import { useClientFixture, type ClientFixture } from './helpers.ts';
 
 describe('Avantis event decoding on real devnet logs', function () {
   let f: ClientFixture;
-  before(async function () {
-    f = await startClientFixture();
-  });
-  after(async function () {
-    await f?.close();
-  });
-  useSnapshots(() => f);
+  useClientFixture((fixture) => (f = fixture));
 
   const client = () => f.sim.clients.publicClient;
   const alice = () => f.sim.traders[0] as Address;

@@ -14,17 +14,11 @@ import type { CallRequest } from '../../../../src/infra/chain/avantis/types.ts';
 import { leverage, percent, price, usdc } from '../../../../src/infra/chain/avantis/units.ts';
 import { verifyDeployment } from '../../../../src/infra/chain/avantis/verify.ts';
 import { ETH } from '../../devnet/fixture.ts';
-import { startClientFixture, useSnapshots, type ClientFixture } from './helpers.ts';
+import { useClientFixture, type ClientFixture } from './helpers.ts';
 
 describe('Avantis client: reverts and bad answers become typed errors', function () {
   let f: ClientFixture;
-  before(async function () {
-    f = await startClientFixture();
-  });
-  after(async function () {
-    await f?.close();
-  });
-  useSnapshots(() => f);
+  useClientFixture((fixture) => (f = fixture));
 
   const who = () => f.sim.traders[0] as Address;
   const rejected = (reason: RejectionReason, message?: RegExp) => (error: unknown) => {

@@ -72,6 +72,19 @@ async function replayReason(client: Client, from: Address, call: CallRequest, re
 }
 
 /** Snapshot before each test, revert after: tests stay independent on one chain. */
+/** Mocha hooks for a suite on one client fixture: started before, rolled back after each test, closed after. */
+export function useClientFixture(onReady: (fixture: ClientFixture) => void): void {
+  let fixture: ClientFixture | undefined;
+  before(async function () {
+    fixture = await startClientFixture();
+    onReady(fixture);
+  });
+  after(async function () {
+    await fixture?.close();
+  });
+  useSnapshots(() => fixture!);
+}
+
 export function useSnapshots(get: () => ClientFixture): void {
   let id: `0x${string}` | undefined;
   beforeEach(async function () {

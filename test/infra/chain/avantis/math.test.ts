@@ -13,19 +13,13 @@ import * as m from '../../../../src/infra/chain/avantis/math.ts';
 import { readLiqThreshold } from '../../../../src/infra/chain/avantis/reads.ts';
 import { leverage, percent, price, usdc } from '../../../../src/infra/chain/avantis/units.ts';
 import { ETH } from '../../devnet/fixture.ts';
-import { startClientFixture, useSnapshots, type ClientFixture } from './helpers.ts';
+import { useClientFixture, type ClientFixture } from './helpers.ts';
 
 const SOL = 2n;
 
 describe('Avantis math matches the contracts on the devnet', function () {
   let f: ClientFixture;
-  before(async function () {
-    f = await startClientFixture();
-  });
-  after(async function () {
-    await f?.close();
-  });
-  useSnapshots(() => f);
+  useClientFixture((fixture) => (f = fixture));
 
   const client = () => f.sim.clients.publicClient;
   const pairView = <T>(functionName: 'correctTp' | 'correctSl', args: readonly [bigint, bigint, bigint, boolean, bigint]) =>

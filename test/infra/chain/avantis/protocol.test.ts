@@ -5,17 +5,11 @@ import { positionFromJson, positionToJson } from '../../../../src/infra/chain/av
 import { marginUpdate, storedCollateral } from '../../../../src/infra/chain/avantis/math.ts';
 import { leverage, percent, price, usdc } from '../../../../src/infra/chain/avantis/units.ts';
 import { ETH, BTC } from '../../devnet/fixture.ts';
-import { startClientFixture, useSnapshots, type ClientFixture } from './helpers.ts';
+import { useClientFixture, type ClientFixture } from './helpers.ts';
 
 describe('Avantis protocol client (v1) on the devnet simulator: every write path', function () {
   let f: ClientFixture;
-  before(async function () {
-    f = await startClientFixture();
-  });
-  after(async function () {
-    await f?.close();
-  });
-  useSnapshots(() => f);
+  useClientFixture((fixture) => (f = fixture));
 
   const trader = (i: number) => f.sim.traders[i] as Address;
 
