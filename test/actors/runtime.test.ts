@@ -98,6 +98,16 @@ for (const engine of ['postgres', 'pglite'] as const) {
       ]);
     });
 
+    it('rejects an order with a clear reason when the engine trades on no chain (paper mode)', async () => {
+      const told: string[] = [];
+      const runtime = start({ orders: null, notifyUser: (_id, text) => told.push(text) });
+      await runtime.boot();
+      runtime.spawn('user:88', { input: { telegramId: 88, maxOpenPositions: 5 } });
+      runtime.send('user:88', { type: 'order.requested', positionId: 'np', pair: 'ETH/USD', pairIndex: 0, side: 'long', collateral: '10', leverage: 2 });
+      await waitFor(() => told.length === 1, 'the refusal');
+      assert.match(told[0]!, /^Order np was refused before anything was executed\. This engine trades on no chain/);
+    });
+
     it('persists only the latest state of an actor that changes faster than the database writes', async () => {
       const runtime = start();
       await runtime.boot();

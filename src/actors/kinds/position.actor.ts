@@ -16,9 +16,9 @@ export interface PositionKindDeps {
   readonly orders: OrderGateway | null;
 }
 
-const noChain = (): never => {
-  throw Object.assign(new Error('No chain is attached to this engine, so orders cannot be sent. Configure BASE_RPC_URLS (paper/live) or run the sandbox.'), { code: 'CHAIN_UNAVAILABLE' });
-};
+/** A rejected promise, never a synchronous throw: effects must fail through their promise. */
+const noChain = (): Promise<never> =>
+  Promise.reject(Object.assign(new Error('This engine trades on no chain (paper mode sends nothing), so this order cannot go further.'), { code: 'CHAIN_UNAVAILABLE' }));
 
 export function createPositionKind(deps: PositionKindDeps): ActorKind {
   const { orders } = deps;
