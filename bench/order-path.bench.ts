@@ -14,7 +14,14 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { encodeFunctionData, parseEther, parseGwei, parseUnits, type Address, type PublicClient } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
+import { createChainOrderGateway } from '../src/actors/order-gateway.ts';
+import { createVantaSystem } from '../src/actors/system.ts';
+import { createAvantisProtocol } from '../src/infra/chain/avantis/protocol.ts';
 import { systemClock } from '../src/infra/clock.ts';
+import type { Database } from '../src/infra/db/database.ts';
+import type { Wallets } from '../src/infra/keys/wallets.ts';
+import { createMetrics } from '../src/infra/metrics.ts';
+import { createChainlinkReader } from '../src/infra/prices/chainlink.ts';
 import { createTxMetrics } from '../src/infra/chain/tx/metrics.ts';
 import { createOutbox } from '../src/infra/chain/tx/outbox.ts';
 import { TxPipeline } from '../src/infra/chain/tx/pipeline.ts';
@@ -29,6 +36,7 @@ import { createLogger } from '../src/infra/logger.ts';
 import { benchDatabase, round } from './support.ts';
 
 const ORDERS = Number(process.env['BENCH_ORDERS'] ?? 300);
+const ACTOR_ORDERS = Number(process.env['BENCH_ACTOR_ORDERS'] ?? 100);
 const USERS = 10;
 const logger = createLogger({ level: 'silent' });
 const tradingAbi = abiOf('Trading');
@@ -112,11 +120,14 @@ export async function run(): Promise<Record<string, unknown>> {
       if (n % USERS === USERS - 1) await clients.testClient.mine({ blocks: 1 });
     }
     await clients.testClient.mine({ blocks: 1 });
+    await clients.testClient.setAutomine(true);
+    const viaActors = await throughActors({ client, anvilChainId: anvil.chainId, deployment, db: b.db, wallets, fund, automine: (on) => clients.testClient.setAutomine(on) });
     await keystore.close();
     const p = (v: number[], q: number) => round(percentile(v, q), 2);
     return {
       orders: ORDERS,
       accepted_to_broadcast_ms: { p50: p(ours, 50), p99: p(ours, 99), max: p(ours, 100) },
+      through_actors_ms: { orders: viaActors.length, p50: p(viaActors, 50), p99: p(viaActors, 99), max: p(viaActors, 100) },
       raw_viem_ms: { p50: p(baseline, 50), p99: p(baseline, 99) },
       ratio_p50_vs_raw: round(percentile(ours, 50) / percentile(baseline, 50), 2),
       goal: 'p50 < 20 ms, p99 < 60 ms',
@@ -126,6 +137,91 @@ export async function run(): Promise<Record<string, unknown>> {
     await b.destroy();
     await anvil.stop();
   }
+}
+
+/**
+ * The same path as a trader's order takes it: `order.requested` to the user actor → the position
+ * actor is spawned → its state is made durable → allowance check, oracle price, execution fee →
+ * the pipeline signs and broadcasts. Measured to the broadcast, automine off.
+ */
+async function throughActors(ctx: {
+  client: PublicClient;
+  anvilChainId: number;
+  deployment: Awaited<ReturnType<typeof deployAvantisSimulator>>;
+  db: Database;
+  wallets: Wallets;
+  fund: (address: Address) => Promise<void>;
+  automine: (on: boolean) => Promise<void>;
+}): Promise<number[]> {
+  const broadcastAt = new Map<string, number>();
+  const waiting = new Map<string, () => void>();
+  const pipeline = new TxPipeline({
+    client: ctx.client,
+    chainId: ctx.anvilChainId,
+    outbox: createOutbox(ctx.db),
+    signer: ctx.wallets,
+    fees: { maxFeePerGas: parseGwei('200'), minPriorityFeePerGas: 1n },
+    clock: systemClock,
+    logger,
+    metrics: createTxMetrics(new Registry()),
+    onStep: (step, intent) => {
+      if (step !== 'broadcast') return;
+      broadcastAt.set(intent.id, performance.now());
+      waiting.get(intent.id)?.();
+    },
+  });
+  const d = ctx.deployment;
+  const protocol = createAvantisProtocol(
+    { version: 'v1', chainId: ctx.anvilChainId, addresses: { trading: d.trading, tradingStorage: d.tradingStorage, tradingCallbacks: d.tradingCallbacks, pairStorage: d.pairStorage, pairInfos: d.pairInfos, priceAggregator: d.priceAggregator, usdc: d.usdc } },
+    { client: ctx.client },
+  );
+  const eth = d.pairs.find((pair) => pair.index === 0)!;
+  const readPrice = createChainlinkReader(ctx.client, systemClock);
+  const orders = createChainOrderGateway({
+    protocol,
+    pipeline,
+    client: ctx.client,
+    wallets: ctx.wallets,
+    clock: systemClock,
+    logger,
+    pollMs: 60_000,
+    priceOf: async () => price1e10((await readPrice({ pair: eth.name, address: eth.chainlinkFeed })).price),
+  });
+  const runtime = createVantaSystem({
+    db: ctx.db,
+    logger,
+    metrics: createMetrics({ version: 'bench', mode: 'sandbox', collectDefault: false }),
+    clock: systemClock,
+    supervisor: { maxRestarts: 5, windowMs: 60_000, backoffBaseMs: 200, backoffMaxMs: 30_000 },
+    persistBatchMax: 1_000,
+    orders,
+  });
+  await runtime.boot();
+  // One order per trader: a wallet's opens go one at a time until mined (allowance safety), and
+  // blocks are paused here to measure without chain time.
+  const traders = ACTOR_ORDERS;
+  for (let i = 0; i < traders; i++) {
+    const owner = `user:${900 + i}`;
+    const { address } = await ctx.wallets.create(owner);
+    await ctx.fund(address);
+    runtime.spawn(owner, { input: { telegramId: 900 + i, maxOpenPositions: 1_000 } });
+  }
+  await ctx.automine(false);
+  const latencies: number[] = [];
+  for (let n = 0; n < ACTOR_ORDERS; n++) {
+    const positionId = `bench-actor-${n}`;
+    const intentId = `position:${positionId}:open`;
+    const done = new Promise<void>((resolve) => waiting.set(intentId, resolve));
+    const started = performance.now();
+    runtime.send(`user:${900 + n}`, { type: 'order.requested', positionId, pair: 'ETH/USD', pairIndex: 0, side: 'long', collateral: '100', leverage: 10 });
+    const timeout = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`order ${positionId} was not broadcast within 15 s`)), 15_000).unref(),
+    );
+    await Promise.race([done, timeout]);
+    latencies.push(broadcastAt.get(intentId)! - started);
+  }
+  await runtime.stop();
+  return latencies;
 }
 
 if (import.meta.main) console.log(JSON.stringify(await run(), null, 2));
