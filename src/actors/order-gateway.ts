@@ -6,6 +6,7 @@ import { formatUnit, leverage as leverage1e10, percent, usdc } from '../infra/ch
 import { ensureUsdcAllowance } from '../infra/chain/tx/allowance.ts';
 import type { TxPipeline } from '../infra/chain/tx/pipeline.ts';
 import type { Clock } from '../infra/clock.ts';
+import { createKeyedLock } from '../infra/keyed-lock.ts';
 import { withCorrelation } from '../infra/logger.ts';
 import type { Wallets } from '../infra/keys/wallets.ts';
 import type { CloseFill, OpenFill, PositionInput, SubmittedOrder } from '../machines/position.machine.ts';
@@ -42,16 +43,8 @@ export function createChainOrderGateway(deps: ChainOrderGatewayDeps): OrderGatew
   const pollMs = deps.pollMs ?? 1_000;
   // An open spends the allowance it was approved for in the same transaction, so one wallet's
   // opens go one at a time: otherwise two orders could both see one approval as enough.
-  const openLocks = new Map<string, Promise<unknown>>();
-  const oneAtATime = <T>(owner: string, fn: () => Promise<T>): Promise<T> => {
-    const run = (openLocks.get(owner) ?? Promise.resolve()).then(fn, fn);
-    const tail = run.catch(() => undefined);
-    openLocks.set(owner, tail);
-    void tail.then(() => {
-      if (openLocks.get(owner) === tail) openLocks.delete(owner);
-    });
-    return run;
-  };
+  const openLocks = createKeyedLock();
+
 
   async function walletOf(owner: string): Promise<Address> {
     const existing = await deps.wallets.find(owner);
@@ -106,7 +99,7 @@ export function createChainOrderGateway(deps: ChainOrderGatewayDeps): OrderGatew
   }
 
   const gateway: OrderGateway = {
-    submitOpen: (order) => oneAtATime(order.owner, () => submitOpenNow(order)),
+    submitOpen: (order) => openLocks.run(order.owner, () => submitOpenNow(order)),
 
     async awaitOpenFill(p, signal) {
       const orderId = BigInt(p.orderId);

@@ -3,6 +3,7 @@ import { keccak256 } from 'viem';
 import type { Logger } from 'pino';
 import { VantaError } from '../../../errors.ts';
 import type { Clock } from '../../clock.ts';
+import { createKeyedLock } from '../../keyed-lock.ts';
 import { bumpedFees, initialFees, type FeePolicy, type Fees } from './fees.ts';
 import type { Outbox, TxAttempt, TxIntent } from './outbox.ts';
 import type { TxMetrics } from './metrics.ts';
@@ -79,7 +80,7 @@ export interface PipelineOptions {
 
 export class TxPipeline {
   readonly #o: PipelineOptions;
-  readonly #locks = new Map<string, Promise<unknown>>();
+  readonly #locks = createKeyedLock();
   readonly #lastAttemptAt = new Map<string, number>();
   #feeCache: { at: number; estimate: Fees; baseFee: bigint } | null = null;
 
@@ -337,15 +338,7 @@ export class TxPipeline {
 
   /** Serialises everything that touches one wallet's nonces inside this process. */
   #withWalletLock<T>(wallet: string, fn: () => Promise<T>): Promise<T> {
-    const key = wallet.toLowerCase();
-    const previous = this.#locks.get(key) ?? Promise.resolve();
-    const next = previous.then(fn, fn);
-    const tail = next.catch(() => undefined);
-    this.#locks.set(key, tail);
-    void tail.then(() => {
-      if (this.#locks.get(key) === tail) this.#locks.delete(key);
-    });
-    return next;
+    return this.#locks.run(wallet.toLowerCase(), fn);
   }
 
   #sleep(ms: number): Promise<void> {
