@@ -28,7 +28,7 @@ import { TxPipeline } from '../src/infra/chain/tx/pipeline.ts';
 import { startAnvil } from '../src/infra/devnet/anvil.ts';
 import { abiOf } from '../src/infra/devnet/artifacts.ts';
 import { createDevnetClients, sendCall } from '../src/infra/devnet/clients.ts';
-import { deployAvantisSimulator } from '../src/infra/devnet/deploy.ts';
+import { avantisAddressesOf, deployAvantisSimulator } from '../src/infra/devnet/deploy.ts';
 import { price1e10 } from '../src/infra/devnet/prices.ts';
 import { createLocalKeyStore } from '../src/infra/keys/local-keystore.ts';
 import { createWallets } from '../src/infra/keys/wallets.ts';
@@ -172,7 +172,7 @@ async function throughActors(ctx: {
   });
   const d = ctx.deployment;
   const protocol = createAvantisProtocol(
-    { version: 'v1', chainId: ctx.anvilChainId, addresses: { trading: d.trading, tradingStorage: d.tradingStorage, tradingCallbacks: d.tradingCallbacks, pairStorage: d.pairStorage, pairInfos: d.pairInfos, priceAggregator: d.priceAggregator, usdc: d.usdc } },
+    { version: 'v1', chainId: ctx.anvilChainId, addresses: avantisAddressesOf(d) },
     { client: ctx.client },
   );
   const eth = d.pairs.find((pair) => pair.index === 0)!;

@@ -29,6 +29,7 @@ import { TxPipeline } from './infra/chain/tx/pipeline.ts';
 import { BASE_MAINNET, resolveAvantisAddresses, type AvantisAddresses } from './infra/chain/avantis/addresses.ts';
 import { verifyDeployment } from './infra/chain/avantis/verify.ts';
 import { findRevert, rejectionFor } from './infra/chain/avantis/revert.ts';
+import { avantisAddressesOf } from './infra/devnet/deploy.ts';
 import { startDevnet } from './infra/devnet/start-devnet.ts';
 import { createKeyStoreFromConfig } from './infra/keys/from-config.ts';
 import { createWallets } from './infra/keys/wallets.ts';
@@ -211,9 +212,7 @@ async function startChain(config: Config, logger: Logger, shutdown: Shutdown, re
     shutdown.add('devnet', () => devnet.stop());
     const client = createChainClient({ urls: [new Secret(devnet.anvil.rpcUrl)], pollingIntervalMs: 250 });
     readiness.push(rpcCheck(client, devnet.anvil.chainId, true));
-    const d = devnet.deployment;
-    const addresses = { trading: d.trading, tradingStorage: d.tradingStorage, tradingCallbacks: d.tradingCallbacks, pairStorage: d.pairStorage, pairInfos: d.pairInfos, priceAggregator: d.priceAggregator, usdc: d.usdc };
-    return { client, chainId: devnet.anvil.chainId, addresses, tradable: true, faucet: (address) => devnet.faucet(address) };
+    return { client, chainId: devnet.anvil.chainId, addresses: avantisAddressesOf(devnet.deployment), tradable: true, faucet: (address) => devnet.faucet(address) };
   }
   const client = createChainClient({ urls: config.chain.rpcUrls });
   readiness.push(rpcCheck(client, config.chain.chainId, true));

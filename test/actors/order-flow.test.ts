@@ -12,6 +12,7 @@ import { vaultFixture } from '../infra/keys/support.ts';
 import { testSystem, waitFor } from '../helpers/runtime.ts';
 import { txFixture, type TxFixture } from '../infra/chain/tx/support.ts';
 import { PRICE } from '../infra/devnet/fixture.ts';
+import { avantisAddressesOf } from '../../src/infra/devnet/deploy.ts';
 
 describe('order flow: position actors trading on the devnet simulator', function () {
   this.timeout(90_000);
@@ -29,7 +30,7 @@ describe('order flow: position actors trading on the devnet simulator', function
     const client = f.sim.clients.publicClient as unknown as PublicClient;
     const d = f.sim.deployment;
     const protocol = createAvantisProtocol(
-      { version: 'v1', chainId: f.sim.anvil.chainId, addresses: { trading: d.trading, tradingStorage: d.tradingStorage, tradingCallbacks: d.tradingCallbacks, pairStorage: d.pairStorage, pairInfos: d.pairInfos, priceAggregator: d.priceAggregator, usdc: d.usdc } },
+      { version: 'v1', chainId: f.sim.anvil.chainId, addresses: avantisAddressesOf(d) },
       { client },
     );
     return createChainOrderGateway({

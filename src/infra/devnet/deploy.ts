@@ -50,6 +50,19 @@ const PYTH_UPDATE_FEE_WEI = 1n; // what Base charges per update, and what the SD
 const DEFAULT_VAULT_LIQUIDITY = 10_000_000n * 1_000_000n;
 const ZERO_FEED_ID: Hex = `0x${'0'.repeat(64)}`;
 
+/** The deployment's Avantis contracts in the protocol client's shape. */
+export function avantisAddressesOf(d: AvantisDeployment): {
+  trading: Address;
+  tradingStorage: Address;
+  tradingCallbacks: Address;
+  pairStorage: Address;
+  pairInfos: Address;
+  priceAggregator: Address;
+  usdc: Address;
+} {
+  return { trading: d.trading, tradingStorage: d.tradingStorage, tradingCallbacks: d.tradingCallbacks, pairStorage: d.pairStorage, pairInfos: d.pairInfos, priceAggregator: d.priceAggregator, usdc: d.usdc };
+}
+
 /**
  * Deploys and wires the Avantis simulator, lists the pairs at their real indexes, gives each a
  * Chainlink-style feed at its start price, publishes a first Pyth price and funds the vault.

@@ -6,6 +6,7 @@ import { createAvantisProtocol } from '../../../src/infra/chain/avantis/protocol
 import { systemClock } from '../../../src/infra/clock.ts';
 import { silentLogger } from '../../helpers/common.ts';
 import { startSimulator, type SimFixture } from '../devnet/fixture.ts';
+import { avantisAddressesOf } from '../../../src/infra/devnet/deploy.ts';
 
 describe('Chainlink reader', function () {
   this.timeout(30_000);
@@ -43,7 +44,7 @@ describe('Chainlink reader', function () {
   it('discovers each listed pair\'s feed from the protocol itself (PairStorage)', async () => {
     const d = f.deployment;
     const protocol = createAvantisProtocol(
-      { version: 'v1', chainId: f.anvil.chainId, addresses: { trading: d.trading, tradingStorage: d.tradingStorage, tradingCallbacks: d.tradingCallbacks, pairStorage: d.pairStorage, pairInfos: d.pairInfos, priceAggregator: d.priceAggregator, usdc: d.usdc } },
+      { version: 'v1', chainId: f.anvil.chainId, addresses: avantisAddressesOf(d) },
       { client },
     );
     const feeds = await discoverChainlinkFeeds(protocol.reads);
