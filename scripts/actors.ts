@@ -10,6 +10,7 @@
  *
  * With the embedded database (PGlite) the engine must be stopped first: PGlite allows one process.
  */
+import { createSnapshotStore } from '../src/actors/snapshot-store.ts';
 import { ConfigError } from '../src/errors.ts';
 import { CONFIG_EXIT_CODE, loadConfig } from '../src/infra/config.ts';
 import { createDatabase } from '../src/infra/db/database.ts';
@@ -41,8 +42,7 @@ try {
       break;
     }
     case 'release': {
-      const released = await db.sql(`update actor_snapshots set status = 'active', status_reason = null, version = version + 1, updated_at = now() where id = ? and status = 'quarantined' returning id`, [id ?? '']);
-      if (!released.length) throw new Error(`${id ?? '(missing id)'} is not quarantined`);
+      if (!(await createSnapshotStore(db).release(id ?? ''))) throw new Error(`${id ?? '(missing id)'} is not quarantined`);
       await db.audit({ actor: `operator:${process.env['USER'] ?? 'cli'}`, action: 'actor.released', subject: id ?? null });
       print({ released: id, next: 'restart the engine (or let it restart) to restore this actor; if it fails again it returns to quarantine' });
       break;
