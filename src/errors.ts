@@ -12,6 +12,8 @@ export type ErrorCode =
   | 'CONFIG_LIVE_PREREQUISITE'
   | 'DB_UNAVAILABLE'
   | 'PERSIST_CONFLICT'
+  | 'LEASE_LOST'
+  | 'LEASE_HELD'
   | 'SNAPSHOT_CORRUPT'
   | 'SNAPSHOT_VERSION_UNKNOWN'
   | 'ACTOR_UNKNOWN_KIND'
@@ -88,6 +90,19 @@ export class PersistConflictError extends VantaError {
   constructor(actorId: string) {
     super('PERSIST_CONFLICT', `Actor ${actorId} was written by another instance; this instance stopped its copy. Run one engine per database, or check for a second deployment.`, {
       details: { actorId },
+    });
+  }
+}
+
+/**
+ * This engine no longer holds the database lease (another engine took over while this one was
+ * paused or cut off): it must write and send nothing more. Never retryable by the same engine.
+ */
+export class FencedError extends VantaError {
+  override readonly name = 'FencedError';
+  constructor(epoch: number, what: string) {
+    super('LEASE_LOST', `This engine lost its lease on the database (epoch ${epoch}) and did not ${what}: another engine owns the actors now. This process stops; it can rejoin as a standby.`, {
+      details: { epoch },
     });
   }
 }

@@ -1,6 +1,7 @@
 import { Migration20261125000000_actor_snapshots_audit_log } from './Migration20261125000000_actor_snapshots_audit_log.ts';
 import { Migration20261201000000_wallets_key_rotations } from './Migration20261201000000_wallets_key_rotations.ts';
 import { Migration20261202000000_tx_outbox } from './Migration20261202000000_tx_outbox.ts';
+import { Migration20261203000000_engine_lease } from './Migration20261203000000_engine_lease.ts';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed from disk) so the
@@ -10,4 +11,5 @@ export const migrations = [
   { name: 'Migration20261125000000_actor_snapshots_audit_log', class: Migration20261125000000_actor_snapshots_audit_log },
   { name: 'Migration20261201000000_wallets_key_rotations', class: Migration20261201000000_wallets_key_rotations },
   { name: 'Migration20261202000000_tx_outbox', class: Migration20261202000000_tx_outbox },
+  { name: 'Migration20261203000000_engine_lease', class: Migration20261203000000_engine_lease },
 ];
