@@ -38,6 +38,7 @@ import { benchDatabase, round } from './support.ts';
 const ORDERS = Number(process.env['BENCH_ORDERS'] ?? 300);
 const ACTOR_ORDERS = Number(process.env['BENCH_ACTOR_ORDERS'] ?? 100);
 const USERS = 10;
+const BENCH_LIMITS = { maxLeverage: 100, maxCollateralUsdc: '1000000', maxNotionalUsdc: '100000000', maxOpenPositions: 1_000 } as const;
 const logger = createLogger({ level: 'silent' });
 const tradingAbi = abiOf('Trading');
 
@@ -182,6 +183,7 @@ async function throughActors(ctx: {
     pipeline,
     client: ctx.client,
     wallets: ctx.wallets,
+    limits: BENCH_LIMITS,
     clock: systemClock,
     logger,
     pollMs: 60_000,
@@ -195,6 +197,7 @@ async function throughActors(ctx: {
     supervisor: { maxRestarts: 5, windowMs: 60_000, backoffBaseMs: 200, backoffMaxMs: 30_000 },
     persistBatchMax: 1_000,
     orders,
+    limits: BENCH_LIMITS,
   });
   await runtime.boot();
   // One order per trader: a wallet's opens go one at a time until mined (allowance safety), and

@@ -28,6 +28,7 @@ function system(db: Parameters<typeof createVantaSystem>[0]['db']): ActorRuntime
     clock: systemClock,
     supervisor: { maxRestarts: 5, windowMs: 60_000, backoffBaseMs: 200, backoffMaxMs: 30_000 },
     persistBatchMax: 1_000,
+    limits: { maxLeverage: 100, maxCollateralUsdc: '1000000', maxNotionalUsdc: '100000000', maxOpenPositions: 1_000 },
     inspect: hub.inspect,
   });
   return late.runtime;

@@ -43,6 +43,8 @@ export type ErrorCode =
   | 'CHAIN_BAD_RESPONSE'
   | 'CHAIN_UNAVAILABLE'
   | 'TRADE_REJECTED'
+  | 'TRADE_GONE'
+  | 'RISK_LIMIT'
   | 'TX_FEE_CAP'
   | 'TX_TIMEOUT'
   | 'TX_REVERTED'

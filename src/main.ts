@@ -40,6 +40,7 @@ import { createChainOrderGateway, type OrderGateway } from './actors/order-gatew
 import type { Wallets } from './infra/keys/wallets.ts';
 import type { Database } from './infra/db/database.ts';
 import { Secret } from './infra/secret.ts';
+import type { RiskLimits } from './machines/risk.ts';
 import { createShutdown, installProcessHandlers, type Shutdown } from './infra/shutdown.ts';
 
 const PRICE_HEARTBEAT_MS = 10_000;
@@ -168,6 +169,7 @@ async function startActors(
     supervisor: config.supervisor,
     persistBatchMax: config.persistBatchMax,
     orders,
+    limits: riskLimitsOf(config),
     ...(inspect ? { inspect } : {}),
     onStatus: (id, status) => {
       if (status === 'done' || status === 'stopped') hub.remove(id);
@@ -258,6 +260,7 @@ async function createOrders(
     pipeline,
     client: chain.client,
     wallets,
+    limits: riskLimitsOf(config),
     clock: systemClock,
     logger: logger.child({ component: 'orders' }),
     ...(chain.faucet ? { faucet: chain.faucet } : {}),
@@ -267,6 +270,16 @@ async function createOrders(
       return price1e10((await readPrice(feed)).price);
     },
   });
+}
+
+/** The configured risk limits in the shape the pure check takes (exact decimals, no floats). */
+function riskLimitsOf(config: Config): RiskLimits {
+  return {
+    maxLeverage: config.risk.maxLeverage,
+    maxCollateralUsdc: String(config.risk.maxCollateralUsdc),
+    maxNotionalUsdc: String(config.risk.maxPositionUsdc),
+    maxOpenPositions: config.risk.maxOpenPositions,
+  };
 }
 
 function rpcCheck(client: PublicClient, chainId: number, required: boolean): ReadinessCheck {

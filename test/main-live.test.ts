@@ -18,6 +18,8 @@ function liveEnv(rpcUrl: string, databaseUrl: string): Record<string, string> {
     ALLOW_LOCAL_KEYSTORE_IN_LIVE: 'true',
     RISK_MAX_LEVERAGE: '10',
     RISK_MAX_POSITION_USDC: '1000',
+    RISK_MAX_COLLATERAL_USDC: '500',
+    RISK_MAX_OPEN_POSITIONS: '10',
     RISK_MAX_DAILY_LOSS_USDC: '100',
     ADMIN_TELEGRAM_IDS: '42',
     OPS_PORT: '0',

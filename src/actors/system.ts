@@ -5,6 +5,7 @@ import type { Config } from '../infra/config.ts';
 import type { Database } from '../infra/db/database.ts';
 import type { ActorRunStatus } from '../infra/http/inspector-source.ts';
 import type { Metrics } from '../infra/metrics.ts';
+import type { RiskLimits } from '../machines/risk.ts';
 import type { ActorKind } from './kind.ts';
 import { createPositionKind } from './kinds/position.actor.ts';
 import type { OrderGateway } from './order-gateway.ts';
@@ -20,6 +21,8 @@ export interface VantaSystemDeps {
   readonly supervisor: Config['supervisor'];
   readonly persistBatchMax: number;
   readonly fillTimeoutMs?: number;
+  /** Per-order and per-trader limits, checked when an order is asked for (and again before signing). */
+  readonly limits: RiskLimits;
   /** The chain side of positions; null/absent when no chain is attached (orders are then rejected). */
   readonly orders?: OrderGateway | null;
   readonly notifyUser?: (telegramId: number, text: string) => void;
@@ -51,6 +54,7 @@ export function createVantaSystem(deps: VantaSystemDeps): ActorRuntime {
         logger: log.child({ kind: 'user' }),
         notifyUser: deps.notifyUser ?? ((telegramId, text) => log.info({ telegram_id: telegramId, text }, 'User notification (no chat front end attached)')),
         fillTimeoutMs: deps.fillTimeoutMs ?? 60_000,
+        limits: deps.limits,
       }),
       createPositionKind({ runtime, logger: log.child({ kind: 'position' }), clock: deps.clock, orders: deps.orders ?? null }),
       createPriceFeedKind({ logger: log.child({ kind: 'price-feed' }), clock: deps.clock, onPrice: deps.onPrice ?? (() => {}), onHalt: deps.onHalt ?? (() => {}) }),

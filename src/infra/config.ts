@@ -65,6 +65,8 @@ const envSchema = z.object({
   ALLOW_LOCAL_KEYSTORE_IN_LIVE: bool.default(false),
   RISK_MAX_LEVERAGE: positiveNumber.optional(),
   RISK_MAX_POSITION_USDC: positiveNumber.optional(),
+  RISK_MAX_COLLATERAL_USDC: positiveNumber.optional(),
+  RISK_MAX_OPEN_POSITIONS: positiveInt.optional(),
   RISK_MAX_DAILY_LOSS_USDC: positiveNumber.optional(),
   SHUTDOWN_GRACE_MS: positiveInt.default(10_000),
   SUPERVISOR_MAX_RESTARTS: positiveInt.default(5),
@@ -104,7 +106,15 @@ export interface Config {
     readonly transitKey: string;
   };
   readonly keystore: { readonly kind: 'vault' | 'local'; readonly allowLocalInLive: boolean };
-  readonly risk: { readonly maxLeverage: number; readonly maxPositionUsdc: number; readonly maxDailyLossUsdc: number; readonly explicit: boolean };
+  readonly risk: {
+    readonly maxLeverage: number;
+    /** Notional (collateral × leverage) per order. */
+    readonly maxPositionUsdc: number;
+    readonly maxCollateralUsdc: number;
+    readonly maxOpenPositions: number;
+    readonly maxDailyLossUsdc: number;
+    readonly explicit: boolean;
+  };
   readonly shutdownGraceMs: number;
   readonly supervisor: { readonly maxRestarts: number; readonly windowMs: number; readonly backoffBaseMs: number; readonly backoffMaxMs: number };
   readonly persistBatchMax: number;
@@ -112,7 +122,7 @@ export interface Config {
 }
 
 /** Sandbox defaults for risk limits; live mode insists on explicit values. */
-const DEFAULT_RISK = { maxLeverage: 50, maxPositionUsdc: 10_000, maxDailyLossUsdc: 2_000 } as const;
+const DEFAULT_RISK = { maxLeverage: 50, maxPositionUsdc: 10_000, maxCollateralUsdc: 5_000, maxOpenPositions: 20, maxDailyLossUsdc: 2_000 } as const;
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
@@ -171,8 +181,15 @@ export function loadConfig(env: Env): Config {
     risk: {
       maxLeverage: e.RISK_MAX_LEVERAGE ?? DEFAULT_RISK.maxLeverage,
       maxPositionUsdc: e.RISK_MAX_POSITION_USDC ?? DEFAULT_RISK.maxPositionUsdc,
+      maxCollateralUsdc: e.RISK_MAX_COLLATERAL_USDC ?? DEFAULT_RISK.maxCollateralUsdc,
+      maxOpenPositions: e.RISK_MAX_OPEN_POSITIONS ?? DEFAULT_RISK.maxOpenPositions,
       maxDailyLossUsdc: e.RISK_MAX_DAILY_LOSS_USDC ?? DEFAULT_RISK.maxDailyLossUsdc,
-      explicit: e.RISK_MAX_LEVERAGE !== undefined && e.RISK_MAX_POSITION_USDC !== undefined && e.RISK_MAX_DAILY_LOSS_USDC !== undefined,
+      explicit:
+        e.RISK_MAX_LEVERAGE !== undefined &&
+        e.RISK_MAX_POSITION_USDC !== undefined &&
+        e.RISK_MAX_COLLATERAL_USDC !== undefined &&
+        e.RISK_MAX_OPEN_POSITIONS !== undefined &&
+        e.RISK_MAX_DAILY_LOSS_USDC !== undefined,
     },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     supervisor: {
@@ -218,7 +235,9 @@ function requireLive(c: Config): void {
   if (c.keystore.kind === 'vault' && !c.vault.token && !c.vault.appRole) {
     missing.push('VAULT_TOKEN: Vault needs credentials; set VAULT_TOKEN or VAULT_ROLE_ID and VAULT_SECRET_ID');
   }
-  if (!c.risk.explicit) missing.push('RISK_MAX_LEVERAGE, RISK_MAX_POSITION_USDC, RISK_MAX_DAILY_LOSS_USDC: live mode needs explicit risk limits');
+  if (!c.risk.explicit) {
+    missing.push('RISK_MAX_LEVERAGE, RISK_MAX_POSITION_USDC, RISK_MAX_COLLATERAL_USDC, RISK_MAX_OPEN_POSITIONS, RISK_MAX_DAILY_LOSS_USDC: live mode needs explicit risk limits');
+  }
   if (!c.telegram.adminIds.length) missing.push('ADMIN_TELEGRAM_IDS: live mode needs at least one admin to receive alerts and pause trading');
   if (missing.length) throw new ConfigError('CONFIG_LIVE_PREREQUISITE', missing);
 }

@@ -1,22 +1,27 @@
-import { assign, enqueueActions, fromPromise, setup } from 'xstate';
+import { assign, enqueueActions, fromCallback, fromPromise, setup, type EventObject } from 'xstate';
 import { deadlinePlaceholder } from './deadline.ts';
 
 /**
- * One actor per order/position, from request to final state, following
- * Avantis's two-step execution (AVANTIS.md §6):
+ * One actor per order/position, from request to final state, following Avantis's two-step
+ * execution (AVANTIS.md §6) and the trade's life on chain after that:
  *
  *   submitting ──(request mined, orderId)──▶ awaitingFill ──(keeper filled)──▶ open
  *        │                                        │ └─(fill timeout: tell the owner, keep waiting)
- *        └─(refused: reason)──▶ rejected          └─(slippage: refunded)──▶ canceled
+ *        └─(refused: reason)──▶ rejected          └─(declined or operator cancel: refunded)──▶ canceled
  *   open ──close.requested──▶ closing ──(mined)──▶ awaitingClose ──(keeper filled)──▶ closed
+ *    │  ▲                      │                    │
+ *    │  └──(refused; or the ───┘                    └─(request canceled, trade still ours)──▶ open
+ *    │      slot no longer holds this trade: the watch says how it closed)
+ *    └─(the chain closed it: TP, SL, liquidation, a close sent elsewhere)──▶ closed
  *
- * Every step that talks to the chain is an invoked effect named here and
- * provided by the actors layer. Invokes restart after a crash with their
- * persisted input, and the effects are idempotent by position id (the
- * transaction outbox), so a restored position resumes exactly where it was
- * without sending anything twice. Amounts are decimal strings, never floats.
+ * The chain is the truth: every waiting state follows the chain through an invoked effect that
+ * reads state first and logs second (src/infra/chain/avantis/follow.ts), and reports a cursor
+ * the machine keeps, so a restored position resumes reading where it stopped. Every step that
+ * writes to the chain is idempotent by intent id (the transaction outbox): a retry of the same
+ * try keeps its id, a new try (the trader asks to close again) gets a new one. Amounts are
+ * decimal strings, never floats.
  */
-export const positionMachineVersion = 2;
+export const positionMachineVersion = 3;
 
 export interface PositionInput {
   readonly positionId: string;
@@ -37,15 +42,80 @@ export interface PositionInput {
 export interface SubmittedOrder {
   readonly orderId: string;
   readonly txHash: string;
-  /** Block of the request, where the search for its fill starts. */
+  /** Block of the request, where following it starts. */
   readonly block: string;
 }
 
-export type OpenFill = { readonly kind: 'filled'; readonly tradeIndex: number; readonly openPrice: string; readonly collateral: string } | { readonly kind: 'canceled' };
-export interface CloseFill {
-  readonly closePrice: string;
-  readonly payout: string;
+/** The trade a keeper opened, as the position keeps it. */
+export interface OpenedTrade {
+  readonly tradeIndex: number;
+  /** Decimal price. */
+  readonly openPrice: string;
+  /** Collateral after the opening fee (Avantis `initialPosToken`), decimal USDC. */
+  readonly collateral: string;
+  /** `Trade.timestamp` (unix seconds, decimal): with the slot, what tells this trade from the next one there. */
+  readonly openedAt: string;
+  /** Block of the fill. */
+  readonly block: string;
 }
+
+export type ClosedBy = 'trader' | 'tp' | 'sl' | 'liquidation' | 'unknown';
+
+export interface ClosedTrade {
+  readonly by: ClosedBy;
+  /** Decimal price; null when the chain's logs did not say. */
+  readonly closePrice: string | null;
+  /** Decimal USDC sent to the trader; null when the chain's logs did not say. */
+  readonly payout: string | null;
+}
+
+/** Everything an effect needs to check that a slot still holds this trade before acting on it. */
+export interface TradeRef {
+  readonly owner: string;
+  readonly pairIndex: number;
+  readonly tradeIndex: number;
+  readonly side: 'long' | 'short';
+  readonly leverage: number;
+  readonly openPrice: string;
+  readonly collateral: string;
+  /** Null only for positions opened before version 3, which did not record it. */
+  readonly openedAt: string | null;
+}
+
+export interface CloseRequest {
+  readonly positionId: string;
+  readonly owner: string;
+  /** Which try this is: each new close.requested is a new try (and a new transaction intent). */
+  readonly attempt: number;
+  readonly trade: TradeRef;
+}
+
+export interface FollowOpenInput {
+  readonly owner: string;
+  readonly orderId: string;
+  readonly fromBlock: string;
+}
+export interface FollowCloseInput {
+  readonly trade: TradeRef;
+  readonly orderId: string;
+  readonly fromBlock: string;
+}
+export interface WatchTradeInput {
+  readonly trade: TradeRef;
+  readonly fromBlock: string;
+}
+
+/** What the chain-following effects tell the position (sent back from the invoked callbacks). */
+export type ChainEvent =
+  | { type: 'chain.progress'; cursor: string }
+  | { type: 'chain.opened'; trade: OpenedTrade }
+  | { type: 'chain.canceled'; by: 'protocol' | 'operator' }
+  | { type: 'chain.closed'; closure: ClosedTrade }
+  | { type: 'chain.closeCanceled' }
+  /** A pre-version-3 position learned its trade's opening time from the chain. */
+  | { type: 'chain.identified'; openedAt: string };
+
+export type PositionEvent = { type: 'close.requested' } | ChainEvent;
 
 export interface PositionContext extends PositionInput {
   readonly orderId: string | null;
@@ -55,19 +125,38 @@ export interface PositionContext extends PositionInput {
   readonly openPrice: string | null;
   /** Collateral after the opening fee (Avantis `initialPosToken`), decimal USDC. */
   readonly positionCollateral: string | null;
+  readonly openedAt: string | null;
+  readonly openBlock: string | null;
   readonly fillDelayed: boolean;
+  readonly canceledBy: 'protocol' | 'operator' | null;
+  /** The current (or last) close try, 0 before any; names the close's transaction intent. */
+  readonly closeAttempt: number;
   readonly closeOrderId: string | null;
   readonly closeTx: string | null;
   readonly closeBlock: string | null;
   readonly closePrice: string | null;
   readonly payout: string | null;
+  readonly closedBy: ClosedBy | null;
+  /** The first block the current chain follow has not read yet: where it resumes after a restart. */
+  readonly cursor: string | null;
   readonly outcome: 'closed' | 'canceled' | 'rejected' | null;
   readonly error: { readonly code: string; readonly message: string; readonly retryable: boolean } | null;
   /** Consecutive retryable failures of the current submission (RPC down, Vault sealed…). */
   readonly attempts: number;
 }
 
-export type PositionEvent = { type: 'close.requested' };
+/** What the owning user actor is told; final notices end the position. */
+export interface OwnerNotice {
+  readonly owner: string;
+  readonly positionId: string;
+  readonly outcome: string;
+  readonly final: boolean;
+  readonly detail: string | null;
+  readonly closedBy: ClosedBy | null;
+  readonly closePrice: string | null;
+  readonly payout: string | null;
+  readonly canceledBy: 'protocol' | 'operator' | null;
+}
 
 /** Errors thrown by effects become plain data in context (snapshots hold JSON only). */
 function errorData(error: unknown): { code: string; message: string; retryable: boolean } {
@@ -84,11 +173,13 @@ function errorData(error: unknown): { code: string; message: string; retryable: 
  * with backoff under the same intent id, which resumes rather than re-sends.
  */
 const isRetryableFailure = ({ event }: { event: { error?: unknown } }) => errorData(event.error).retryable;
+/** The slot no longer holds this trade: nothing was sent; the watch will say how it closed. */
+const isTradeGone = ({ event }: { event: { error?: unknown } }) => errorData(event.error).code === 'TRADE_GONE';
 const RETRY_BASE_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
 const retryDelay = (attempts: number) => Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.max(0, attempts - 1));
 
-/** A position's chain facts before anything has happened (also what a migrated v1 order starts from). */
+/** A position's chain facts before anything has happened. */
 const NOTHING_YET = {
   orderId: null,
   openTx: null,
@@ -96,37 +187,82 @@ const NOTHING_YET = {
   tradeIndex: null,
   openPrice: null,
   positionCollateral: null,
+  openedAt: null,
+  openBlock: null,
   fillDelayed: false,
+  canceledBy: null,
+  closeAttempt: 0,
   closeOrderId: null,
   closeTx: null,
   closeBlock: null,
   closePrice: null,
   payout: null,
+  closedBy: null,
+  cursor: null,
   outcome: null,
   error: null,
   attempts: 0,
 } as const satisfies Omit<PositionContext, keyof PositionInput>;
 
-/** Final outcomes end the position for its owner; the others are progress the trader should see. */
-const notify = {
-  type: 'notifyOwner',
-  params: ({ context }: { context: PositionContext }) => ({ owner: context.owner, positionId: context.positionId, outcome: context.outcome ?? 'unknown', final: true, detail: context.error?.message ?? null }),
-} as const;
-const progress = (outcome: 'opened' | 'delayed' | 'retrying' | 'close-refused') =>
+// ---- effect inputs (shared with the snapshot migration, which must rebuild invoked children) ----
+
+export const submitOpenInput = (c: PositionContext): PositionInput => ({
+  positionId: c.positionId,
+  owner: c.owner,
+  pair: c.pair,
+  pairIndex: c.pairIndex,
+  side: c.side,
+  collateral: c.collateral,
+  leverage: c.leverage,
+  slippageBps: c.slippageBps,
+  fillTimeoutMs: c.fillTimeoutMs,
+});
+export const tradeRefOf = (c: PositionContext): TradeRef => ({
+  owner: c.owner,
+  pairIndex: c.pairIndex,
+  tradeIndex: c.tradeIndex ?? 0,
+  side: c.side,
+  leverage: c.leverage,
+  openPrice: c.openPrice ?? '0',
+  collateral: c.positionCollateral ?? '0',
+  openedAt: c.openedAt,
+});
+export const followOpenInput = (c: PositionContext): FollowOpenInput => ({ owner: c.owner, orderId: c.orderId ?? '', fromBlock: c.cursor ?? c.requestBlock ?? '0' });
+export const watchTradeInput = (c: PositionContext): WatchTradeInput => ({ trade: tradeRefOf(c), fromBlock: c.cursor ?? c.openBlock ?? c.requestBlock ?? '0' });
+export const submitCloseInput = (c: PositionContext): CloseRequest => ({ positionId: c.positionId, owner: c.owner, attempt: c.closeAttempt, trade: tradeRefOf(c) });
+export const followCloseInput = (c: PositionContext): FollowCloseInput => ({ trade: tradeRefOf(c), orderId: c.closeOrderId ?? '', fromBlock: c.cursor ?? c.closeBlock ?? '0' });
+
+/** The intent id of a close try: each try its own, so a refused close can always be tried again. */
+export function closeIntentId(positionId: string, attempt: number): string {
+  // Try 0 is how positions before version 3 named their only close.
+  return attempt === 0 ? `position:${positionId}:close` : `position:${positionId}:close:${attempt}`;
+}
+
+const notice = (outcome: string, final: boolean) =>
   ({
     type: 'notifyOwner',
-    params: ({ context }: { context: PositionContext }) => ({
+    params: ({ context }: { context: PositionContext }): OwnerNotice => ({
       owner: context.owner,
       positionId: context.positionId,
       outcome,
-      final: false,
-      detail: outcome === 'close-refused' || outcome === 'retrying' ? (context.error?.message ?? null) : null,
+      final,
+      detail: outcome === 'close-refused' || outcome === 'retrying' || outcome === 'rejected' ? (context.error?.message ?? null) : null,
+      closedBy: context.closedBy,
+      closePrice: context.closePrice,
+      payout: context.payout,
+      canceledBy: context.canceledBy,
     }),
   }) as const;
+const progress = (outcome: 'opened' | 'delayed' | 'retrying' | 'close-refused' | 'close-canceled') => notice(outcome, false);
+const finished = ({ context }: { context: PositionContext }) => notice(context.outcome ?? 'unknown', true).params({ context });
 
 // Placeholders keep the machine pure; src/actors provides the chain-backed effects.
 const unprovided = (name: string) =>
   fromPromise<never, unknown>(() => Promise.reject(new Error(`The '${name}' effect was not provided: create positions through src/actors.`)));
+const unprovidedFollow = <I>(name: string) =>
+  fromCallback<EventObject, I>(() => {
+    throw new Error(`The '${name}' effect was not provided: create positions through src/actors.`);
+  });
 
 export const positionMachine = setup({
   types: {
@@ -137,15 +273,20 @@ export const positionMachine = setup({
   actors: {
     deadline: deadlinePlaceholder,
     submitOpen: unprovided('submitOpen') as unknown as ReturnType<typeof fromPromise<SubmittedOrder, PositionInput>>,
-    awaitOpenFill: unprovided('awaitOpenFill') as unknown as ReturnType<typeof fromPromise<OpenFill, { owner: string; orderId: string; fromBlock: string }>>,
-    submitClose: unprovided('submitClose') as unknown as ReturnType<
-      typeof fromPromise<SubmittedOrder, { positionId: string; owner: string; pairIndex: number; tradeIndex: number; collateral: string }>
-    >,
-    awaitCloseFill: unprovided('awaitCloseFill') as unknown as ReturnType<typeof fromPromise<CloseFill, { owner: string; orderId: string; fromBlock: string }>>,
+    /** Sends chain.progress, then chain.opened or chain.canceled. */
+    followOpen: unprovidedFollow<FollowOpenInput>('followOpen'),
+    /** Rejects with code TRADE_GONE, sending nothing, when the slot no longer holds this trade. */
+    submitClose: unprovided('submitClose') as unknown as ReturnType<typeof fromPromise<SubmittedOrder, CloseRequest>>,
+    /** Sends chain.progress, then chain.closed or chain.closeCanceled. */
+    followClose: unprovidedFollow<FollowCloseInput>('followClose'),
+    /** Sends chain.progress (and chain.identified), then chain.closed when the chain closed the trade on its own. */
+    watchTrade: unprovidedFollow<WatchTradeInput>('watchTrade'),
   },
   actions: {
     /** Provided by the actors layer: tell the owning user actor (and through it the trader). */
-    notifyOwner: (_, _params: { owner: string; positionId: string; outcome: string; final: boolean; detail: string | null }) => {},
+    notifyOwner: (_, _params: OwnerNotice) => {},
+    /** Remember how far the current follow has read the chain (restores resume from here). */
+    keepCursor: assign(({ event }) => (event.type === 'chain.progress' ? { cursor: event.cursor } : {})),
   },
 }).createMachine({
   id: 'position',
@@ -156,18 +297,11 @@ export const positionMachine = setup({
       invoke: {
         id: 'submitOpen',
         src: 'submitOpen',
-        input: ({ context }) => ({
-          positionId: context.positionId,
-          owner: context.owner,
-          pair: context.pair,
-          pairIndex: context.pairIndex,
-          side: context.side,
-          collateral: context.collateral,
-          leverage: context.leverage,
-          slippageBps: context.slippageBps,
-          fillTimeoutMs: context.fillTimeoutMs,
-        }),
-        onDone: { target: 'awaitingFill', actions: assign(({ event }) => ({ orderId: event.output.orderId, openTx: event.output.txHash, requestBlock: event.output.block, attempts: 0, error: null })) },
+        input: ({ context }) => submitOpenInput(context),
+        onDone: {
+          target: 'awaitingFill',
+          actions: assign(({ event }) => ({ orderId: event.output.orderId, openTx: event.output.txHash, requestBlock: event.output.block, cursor: event.output.block, attempts: 0, error: null })),
+        },
         onError: [
           {
             guard: isRetryableFailure,
@@ -186,54 +320,74 @@ export const positionMachine = setup({
       invoke: { id: 'retrySubmit', src: 'deadline', input: ({ context }) => ({ delayMs: retryDelay(context.attempts) }), onDone: 'submitting' },
     },
     awaitingFill: {
-      invoke: [
-        {
-          id: 'awaitOpenFill',
-          src: 'awaitOpenFill',
-          input: ({ context }) => ({ owner: context.owner, orderId: context.orderId ?? '', fromBlock: context.requestBlock ?? '0' }),
-          onDone: [
-            {
-              guard: ({ event }) => event.output.kind === 'filled',
-              target: 'open',
-              actions: assign(({ event }) => {
-                const fill = event.output as Extract<OpenFill, { kind: 'filled' }>;
-                return { tradeIndex: fill.tradeIndex, openPrice: fill.openPrice, positionCollateral: fill.collateral };
-              }),
-            },
-            { target: 'canceled' },
+      invoke: {
+        id: 'fillTimeout',
+        src: 'deadline',
+        input: ({ context }) => ({ delayMs: context.fillTimeoutMs }),
+        onDone: { actions: [assign({ fillDelayed: true }), progress('delayed')] },
+      },
+      initial: 'following',
+      states: {
+        following: {
+          invoke: { id: 'followOpen', src: 'followOpen', input: ({ context }) => followOpenInput(context) },
+          // Re-entering restarts the follow with the new cursor in its input, which is what a restore resumes from.
+          on: { 'chain.progress': { target: 'following', reenter: true, actions: 'keepCursor' } },
+        },
+      },
+      on: {
+        'chain.opened': {
+          target: 'open',
+          actions: [
+            assign(({ event }) => ({
+              tradeIndex: event.trade.tradeIndex,
+              openPrice: event.trade.openPrice,
+              positionCollateral: event.trade.collateral,
+              openedAt: event.trade.openedAt,
+              openBlock: event.trade.block,
+              cursor: event.trade.block,
+            })),
+            // Said on the fill, not on entering `open`: a refused close returns here silently.
+            progress('opened'),
           ],
         },
-        {
-          id: 'fillTimeout',
-          src: 'deadline',
-          input: ({ context }) => ({ delayMs: context.fillTimeoutMs }),
-          onDone: { actions: [assign({ fillDelayed: true }), progress('delayed')] },
-        },
-      ],
+        'chain.canceled': { target: 'canceled', actions: assign({ canceledBy: ({ event }) => event.by }) },
+      },
     },
     open: {
-      entry: progress('opened'),
-      on: { 'close.requested': 'closing' },
+      initial: 'watching',
+      states: {
+        watching: {
+          invoke: { id: 'watchTrade', src: 'watchTrade', input: ({ context }) => watchTradeInput(context) },
+          on: {
+            'chain.progress': { target: 'watching', reenter: true, actions: 'keepCursor' },
+            'chain.identified': { target: 'watching', reenter: true, actions: assign({ openedAt: ({ event }) => event.openedAt }) },
+          },
+        },
+      },
+      on: {
+        'close.requested': { target: 'closing', actions: assign(({ context }) => ({ closeAttempt: context.closeAttempt + 1, attempts: 0, error: null })) },
+        'chain.closed': { target: 'closed', actions: assign(({ event }) => ({ closedBy: event.closure.by, closePrice: event.closure.closePrice, payout: event.closure.payout })) },
+      },
     },
     closing: {
       invoke: {
         id: 'submitClose',
         src: 'submitClose',
-        input: ({ context }) => ({
-          positionId: context.positionId,
-          owner: context.owner,
-          pairIndex: context.pairIndex,
-          tradeIndex: context.tradeIndex ?? 0,
-          collateral: context.positionCollateral ?? '0',
-        }),
-        onDone: { target: 'awaitingClose', actions: assign(({ event }) => ({ closeOrderId: event.output.orderId, closeTx: event.output.txHash, closeBlock: event.output.block, error: null, attempts: 0 })) },
+        input: ({ context }) => submitCloseInput(context),
+        onDone: {
+          target: 'awaitingClose',
+          actions: assign(({ event }) => ({ closeOrderId: event.output.orderId, closeTx: event.output.txHash, closeBlock: event.output.block, cursor: event.output.block, error: null, attempts: 0 })),
+        },
         onError: [
           {
             guard: isRetryableFailure,
             target: 'retryingClose',
             actions: assign(({ context, event }) => ({ error: errorData(event.error), attempts: context.attempts + 1 })),
           },
-          // The close was refused: the position is still open; say why.
+          // Nothing was sent: the trade this position knew is not in its slot any more, and the
+          // watch in `open` finds out how it closed (and never touches the slot's new trade).
+          { guard: isTradeGone, target: 'open', actions: assign({ error: ({ event }) => errorData(event.error) }) },
+          // The close was refused: the position is still open; say why. A new request is a new try.
           { target: 'open', actions: [assign({ error: ({ event }) => errorData(event.error) }), progress('close-refused')] },
         ],
       },
@@ -242,51 +396,21 @@ export const positionMachine = setup({
       invoke: { id: 'retryClose', src: 'deadline', input: ({ context }) => ({ delayMs: retryDelay(context.attempts) }), onDone: 'closing' },
     },
     awaitingClose: {
-      invoke: {
-        id: 'awaitCloseFill',
-        src: 'awaitCloseFill',
-        input: ({ context }) => ({ owner: context.owner, orderId: context.closeOrderId ?? '', fromBlock: context.closeBlock ?? '0' }),
-        onDone: { target: 'closed', actions: assign(({ event }) => ({ closePrice: event.output.closePrice, payout: event.output.payout })) },
+      initial: 'following',
+      states: {
+        following: {
+          invoke: { id: 'followClose', src: 'followClose', input: ({ context }) => followCloseInput(context) },
+          on: { 'chain.progress': { target: 'following', reenter: true, actions: 'keepCursor' } },
+        },
+      },
+      on: {
+        'chain.closed': { target: 'closed', actions: assign(({ event }) => ({ closedBy: event.closure.by, closePrice: event.closure.closePrice, payout: event.closure.payout })) },
+        // The request left the book without closing anything: the trade is still ours and open.
+        'chain.closeCanceled': { target: 'open', actions: progress('close-canceled') },
       },
     },
-    closed: { type: 'final', entry: [assign({ outcome: 'closed' as const }), notify] },
-    canceled: { type: 'final', entry: [assign({ outcome: 'canceled' as const }), notify] },
-    rejected: { type: 'final', entry: [assign({ outcome: 'rejected' as const }), notify] },
+    closed: { type: 'final', entry: [assign({ outcome: 'closed' as const }), { type: 'notifyOwner', params: finished }] },
+    canceled: { type: 'final', entry: [assign({ outcome: 'canceled' as const }), { type: 'notifyOwner', params: finished }] },
+    rejected: { type: 'final', entry: [assign({ outcome: 'rejected' as const }), { type: 'notifyOwner', params: finished }] },
   },
 });
-
-/** The pairs a version 1 order could name (AVANTIS.md §7.1), for migrating them to indexes. */
-const V1_PAIR_INDEXES: Readonly<Record<string, number>> = { 'ETH/USD': 0, 'BTC/USD': 1, 'SOL/USD': 2, 'BNB/USD': 3, 'ARB/USD': 4, 'DOGE/USD': 5, 'AVAX/USD': 6, 'OP/USD': 7 };
-
-/**
- * Version 1 was a lifecycle skeleton driven by events (pending → open → closing → closed). A
- * pending v1 order never reached the chain, so it resumes by submitting. A v1 position past
- * pending had no on-chain trade behind it; rather than invent one, the migration refuses it and
- * the runtime quarantines that actor for an operator to look at.
- */
-export function migratePositionV1(snapshot: Record<string, unknown>): Record<string, unknown> {
-  const context = (snapshot['context'] ?? {}) as Record<string, unknown>;
-  if (snapshot['value'] !== 'pending') {
-    throw new Error(`a version 1 position in state ${JSON.stringify(snapshot['value'])} has no on-chain trade to resume`);
-  }
-  // v1 stored only the pair's name; trading the wrong pair would be worse than not trading.
-  const pairIndex = V1_PAIR_INDEXES[String(context['pair'])];
-  if (pairIndex === undefined) throw new Error(`a version 1 order on ${JSON.stringify(context['pair'])} has no known Avantis pair index`);
-  return {
-    ...snapshot,
-    value: 'submitting',
-    children: {},
-    context: {
-      positionId: context['positionId'],
-      owner: context['owner'],
-      pair: context['pair'],
-      pairIndex,
-      side: context['side'],
-      collateral: context['collateral'],
-      leverage: context['leverage'],
-      slippageBps: 50,
-      fillTimeoutMs: context['fillTimeoutMs'],
-      ...NOTHING_YET,
-    },
-  };
-}

@@ -1,4 +1,5 @@
-import { assign, setup } from 'xstate';
+import { assign, not, setup } from 'xstate';
+import type { ClosedBy } from './position.machine.ts';
 
 /**
  * One actor per Telegram user. It owns the user's settings and the list of the
@@ -6,7 +7,10 @@ import { assign, setup } from 'xstate';
  * user's wallet nonces (added with the transaction pipeline). Trading can be
  * paused per user; a paused user's order requests are refused with a reason.
  */
-export const userMachineVersion = 1;
+export const userMachineVersion = 2;
+
+/** How many finished order ids a user remembers, so a replayed button cannot place them again. */
+export const RECENT_ORDERS_KEPT = 200;
 
 export interface UserSettings {
   readonly slippageBps: number;
@@ -24,6 +28,8 @@ export interface UserContext extends UserInput {
   readonly revision: number;
   /** systemIds of the user's live position actors. */
   readonly positions: readonly string[];
+  /** Ids of the user's most recent finished orders (newest last): a repeat of one is refused. */
+  readonly recentOrders: readonly string[];
 }
 
 export interface OrderRequest {
@@ -37,11 +43,22 @@ export interface OrderRequest {
   readonly leverage: number;
 }
 
+/** What a position tells its owner (see OwnerNotice in the position machine). */
+export interface PositionNews {
+  readonly positionId: string;
+  readonly outcome: string;
+  readonly detail?: string | null;
+  readonly closedBy?: ClosedBy | null;
+  readonly closePrice?: string | null;
+  readonly payout?: string | null;
+  readonly canceledBy?: 'protocol' | 'operator' | null;
+}
+
 export type UserEvent =
   | { type: 'settings.update'; slippageBps?: number; defaultLeverage?: number }
   | ({ type: 'order.requested' } & OrderRequest)
-  | { type: 'position.finished'; positionId: string; outcome: string; detail?: string | null }
-  | { type: 'position.updated'; positionId: string; outcome: string; detail?: string | null }
+  | ({ type: 'position.finished' } & PositionNews)
+  | ({ type: 'position.updated' } & PositionNews)
   | { type: 'trading.pause' }
   | { type: 'trading.resume' };
 
@@ -68,6 +85,16 @@ export const userMachine = setup({
   guards: {
     validSettings: ({ event }) => event.type === 'settings.update' && validSettings(event),
     hasRoom: ({ context }) => context.positions.length < context.maxOpenPositions,
+    /** The same order id again (a double click, a replayed button, a duplicate update): never a second order. */
+    isDuplicate: ({ context, event }) => {
+      if (event.type !== 'order.requested') return false;
+      const id = `position:${event.positionId}`;
+      return context.positions.includes(id) || context.recentOrders.includes(event.positionId);
+    },
+    /** Provided by the actors layer with the configured limits (src/machines/risk.ts does the check): true refuses. */
+    breaksRiskLimits: (_, _params: { collateral: string; leverage: number; openPositions: number }): boolean => {
+      throw new Error("The 'breaksRiskLimits' guard was not provided: create users through src/actors, which know the configured risk limits.");
+    },
   },
   actions: {
     applySettings: assign(({ context, event }) => {
@@ -83,19 +110,26 @@ export const userMachine = setup({
     trackPosition: assign({
       positions: ({ context, event }) => [...context.positions, `position:${(event as OrderRequest).positionId}`],
     }),
-    forgetPosition: assign({
-      positions: ({ context, event }) => context.positions.filter((p) => p !== `position:${(event as { positionId: string }).positionId}`),
+    forgetPosition: assign(({ context, event }) => {
+      const { positionId } = event as { positionId: string };
+      if (!context.positions.includes(`position:${positionId}`)) return {};
+      return {
+        positions: context.positions.filter((p) => p !== `position:${positionId}`),
+        recentOrders: [...context.recentOrders.filter((id) => id !== positionId), positionId].slice(-RECENT_ORDERS_KEPT),
+      };
     }),
     /** Provided by the actors layer: create the position actor as this user's child. */
     spawnPosition: (_, _params: { owner: number; order: OrderRequest; slippageBps: number }) => {},
     /** Provided by the actors layer: tell the trader how an order or position is doing. */
-    inform: (_, _params: { telegramId: number; positionId: string; outcome: string; detail: string | null }) => {},
+    inform: (_, _params: { telegramId: number; news: PositionNews }) => {},
+    /** Provided by the actors layer: tell the trader which risk limit stopped the order, with the numbers. */
+    refuseRisk: (_, _params: { telegramId: number; collateral: string; leverage: number; openPositions: number }) => {},
     /** Provided by the actors layer: tell the user why a request was refused. */
     refuse: (_, _params: { telegramId: number; reason: string }) => {},
   },
 }).createMachine({
   id: 'user',
-  context: ({ input }) => ({ ...input, settings: DEFAULT_SETTINGS, revision: 0, positions: [] }),
+  context: ({ input }) => ({ ...input, settings: DEFAULT_SETTINGS, revision: 0, positions: [], recentOrders: [] }),
   initial: 'active',
   on: {
     'settings.update': [
@@ -103,10 +137,10 @@ export const userMachine = setup({
       { actions: { type: 'refuse', params: ({ context }) => ({ telegramId: context.telegramId, reason: 'Settings out of range: slippage 1–1000 bps, leverage 1–500.' }) } },
     ],
     'position.finished': {
-      actions: ['forgetPosition', { type: 'inform', params: ({ context, event }) => ({ telegramId: context.telegramId, positionId: event.positionId, outcome: event.outcome, detail: event.detail ?? null }) }],
+      actions: ['forgetPosition', { type: 'inform', params: ({ context, event }) => ({ telegramId: context.telegramId, news: newsOf(event) }) }],
     },
     'position.updated': {
-      actions: { type: 'inform', params: ({ context, event }) => ({ telegramId: context.telegramId, positionId: event.positionId, outcome: event.outcome, detail: event.detail ?? null }) },
+      actions: { type: 'inform', params: ({ context, event }) => ({ telegramId: context.telegramId, news: newsOf(event) }) },
     },
   },
   states: {
@@ -114,18 +148,23 @@ export const userMachine = setup({
       on: {
         'trading.pause': 'paused',
         'order.requested': [
+          { guard: 'isDuplicate', actions: { type: 'refuse', params: ({ context, event }) => ({ telegramId: context.telegramId, reason: `Order ${event.positionId} was already received; it is never sent twice.` }) } },
           {
-            guard: 'hasRoom',
-            actions: [
-              'trackPosition',
-              { type: 'spawnPosition', params: ({ context, event }) => ({ owner: context.telegramId, order: stripType(event), slippageBps: context.settings.slippageBps }) },
-            ],
-          },
-          {
+            guard: not('hasRoom'),
             actions: {
               type: 'refuse',
               params: ({ context }) => ({ telegramId: context.telegramId, reason: `You already have ${context.maxOpenPositions} open positions, the most allowed.` }),
             },
+          },
+          {
+            guard: { type: 'breaksRiskLimits', params: ({ context, event }) => ({ collateral: event.collateral, leverage: event.leverage, openPositions: context.positions.length }) },
+            actions: { type: 'refuseRisk', params: ({ context, event }) => ({ telegramId: context.telegramId, collateral: event.collateral, leverage: event.leverage, openPositions: context.positions.length }) },
+          },
+          {
+            actions: [
+              'trackPosition',
+              { type: 'spawnPosition', params: ({ context, event }) => ({ owner: context.telegramId, order: stripType(event), slippageBps: context.settings.slippageBps }) },
+            ],
           },
         ],
       },
@@ -144,4 +183,22 @@ export const userMachine = setup({
 function stripType(event: UserEvent): OrderRequest {
   const { positionId, pair, pairIndex, side, collateral, leverage } = event as OrderRequest;
   return { positionId, pair, pairIndex, side, collateral, leverage };
+}
+
+function newsOf(event: PositionNews): PositionNews {
+  return {
+    positionId: event.positionId,
+    outcome: event.outcome,
+    detail: event.detail ?? null,
+    closedBy: event.closedBy ?? null,
+    closePrice: event.closePrice ?? null,
+    payout: event.payout ?? null,
+    canceledBy: event.canceledBy ?? null,
+  };
+}
+
+/** Version 1 had no memory of finished orders. */
+export function migrateUserV1(snapshot: Record<string, unknown>): Record<string, unknown> {
+  const context = (snapshot['context'] ?? {}) as Record<string, unknown>;
+  return { ...snapshot, context: { ...context, recentOrders: [] } };
 }

@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createTestPostgres, type TestDatabase } from '../helpers/db.ts';
+import { topState } from '../helpers/runtime.ts';
 
 const WORKER = fileURLToPath(new URL('./fixtures/crash-worker.ts', import.meta.url));
 type States = Record<string, { value: unknown; revision: number | null; positions: string[] | null; fillDelayed: boolean | null } | null>;
@@ -51,7 +52,7 @@ describe('crash recovery (SIGKILL mid-activity)', function () {
     const rows = await t.db.sql<{ id: string; snapshot: { value: unknown; context: { revision?: number; positions?: string[]; fillDelayed?: boolean } } }>(
       `select id, snapshot from actor_snapshots where status = 'active' order by id`,
     );
-    const persisted: States = Object.fromEntries(rows.map((r) => [r.id, { value: r.snapshot.value, revision: r.snapshot.context.revision ?? null, positions: r.snapshot.context.positions ?? null, fillDelayed: r.snapshot.context.fillDelayed ?? null }]));
+    const persisted: States = Object.fromEntries(rows.map((r) => [r.id, { value: topState(r.snapshot), revision: r.snapshot.context.revision ?? null, positions: r.snapshot.context.positions ?? null, fillDelayed: r.snapshot.context.fillDelayed ?? null }]));
 
     const verifier = startWorker('verify', t.url);
     const restored = (await next(verifier.lines, 'restored')).restored!;

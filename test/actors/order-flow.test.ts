@@ -9,7 +9,7 @@ import { readChainlink } from '../../src/infra/prices/chainlink.ts';
 import { silentLogger } from '../helpers/common.ts';
 import { createWallets, type Wallets } from '../../src/infra/keys/wallets.ts';
 import { vaultFixture } from '../infra/keys/support.ts';
-import { testSystem, waitFor } from '../helpers/runtime.ts';
+import { TEST_LIMITS, testSystem, topState, waitFor } from '../helpers/runtime.ts';
 import { txFixture, type TxFixture } from '../infra/chain/tx/support.ts';
 import { PRICE } from '../infra/devnet/fixture.ts';
 import { avantisAddressesOf } from '../../src/infra/devnet/deploy.ts';
@@ -38,6 +38,7 @@ describe('order flow: position actors trading on the devnet simulator', function
       pipeline: f.pipeline({ signer: wallets, ...(pipelineClient ? { client: pipelineClient } : {}) }),
       client,
       wallets,
+      limits: TEST_LIMITS,
       clock: systemClock,
       logger: silentLogger(),
       pollMs: 50,
@@ -56,7 +57,7 @@ describe('order flow: position actors trading on the devnet simulator', function
     runtimes.push(runtime);
     return runtime;
   }
-  const stateOf = (runtime: ActorRuntime, id: string) => (runtime.get(id)?.getSnapshot() as { value?: string } | undefined)?.value;
+  const stateOf = (runtime: ActorRuntime, id: string) => topState(runtime.get(id)?.getSnapshot() as { value?: unknown } | undefined);
   const openRequests = async (trader: Address) =>
     (await f.sim.clients.publicClient.getLogs({ address: f.sim.deployment.trading, fromBlock: 0n })).filter((l) => l.topics[1]?.toLowerCase().endsWith(trader.slice(2).toLowerCase())).length;
 
@@ -88,7 +89,9 @@ describe('order flow: position actors trading on the devnet simulator', function
       assert.ok(payout > parseUnits('100', 6), 'a 1 % move at 10x is a profit');
       assert.equal(await f.sim.usdc(wallet), usdcBefore + payout, 'the wallet received exactly the payout');
       assert.equal(await openRequests(wallet), 2, 'one open request and one close request, nothing twice');
-      assert.deepEqual(told, ['Order o1 is open.', 'Order o1 is closed.']);
+      assert.equal(told.length, 2);
+      assert.equal(told[0], 'Order o1 is open.');
+      assert.equal(told[1], `Order o1 is closed at 3030. ${rows[0]!.snapshot.context.payout} USDC was paid out.`);
     } finally {
       await keeper.stop();
     }

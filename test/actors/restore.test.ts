@@ -49,7 +49,7 @@ describe('restoring stored snapshots', function () {
     const reasons = Object.fromEntries(runtime.quarantined().map((q) => [q.id, q.reason]));
     assert.match(reasons['user:2']!, /not an active XState snapshot/);
     assert.match(reasons['user:3']!, /State 'no-such-state' does not exist/);
-    assert.match(reasons['user:4']!, /machine version 99 is unknown to this build \(user is at version 1\)/);
+    assert.match(reasons['user:4']!, /machine version 99 is unknown to this build \(user is at version 2\)/);
     assert.match(reasons['ghost:1']!, /no actor kind "ghost"/);
     const rows = await t.db.sql<{ id: string; status: string }>('select id, status from actor_snapshots order by id');
     assert.deepEqual(rows.map((r) => `${r.id}=${r.status}`), ['ghost:1=quarantined', 'user:1=active', 'user:2=quarantined', 'user:3=quarantined', 'user:4=quarantined']);

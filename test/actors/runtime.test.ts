@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { ActorRuntime } from '../../src/actors/runtime.ts';
 import { createTestPglite, createTestPostgres, type TestDatabase } from '../helpers/db.ts';
 import { ordersDouble, type OrdersDouble } from '../helpers/orders-double.ts';
-import { persisted, sleep, testSystem, waitFor } from '../helpers/runtime.ts';
+import { persisted, sleep, testSystem, topState, waitFor } from '../helpers/runtime.ts';
 
 /** Builds a small but complete tree: 3 users with positions in several states, and 2 price feeds. */
 async function buildTree(runtime: ActorRuntime, orders: OrdersDouble): Promise<string[]> {
@@ -13,10 +13,10 @@ async function buildTree(runtime: ActorRuntime, orders: OrdersDouble): Promise<s
       runtime.send(`user:${telegramId}`, { type: 'order.requested', positionId: `${telegramId}-${n}`, pair: 'ETH/USD', pairIndex: 0, side: n === 1 ? 'long' : 'short', collateral: '100.5', leverage: 10 });
     }
   }
-  await waitFor(() => ['101-1', '102-2'].every((p) => (runtime.get(`position:${p}`)?.getSnapshot() as { value?: string } | undefined)?.value === 'awaitingFill'), 'requests on chain');
+  await waitFor(() => ['101-1', '102-2'].every((p) => topState(runtime.get(`position:${p}`)?.getSnapshot() as never) === 'awaitingFill'), 'requests on chain');
   orders.fill('101-1', '3150.25');
   orders.fill('102-2', '3149');
-  await waitFor(() => (runtime.get('position:102-2')?.getSnapshot() as { value?: string }).value === 'open', 'fill');
+  await waitFor(() => topState(runtime.get('position:102-2')?.getSnapshot() as never) === 'open', 'fill');
   runtime.send('position:102-2', { type: 'close.requested' });
   for (const pair of ['ETH/USD', 'BTC/USD']) {
     runtime.spawn(`price-feed:${pair}`, { input: { pair, pairIndex: pair === 'ETH/USD' ? 0 : 1, heartbeatMs: 60_000 } });
@@ -67,7 +67,7 @@ for (const engine of ['postgres', 'pglite'] as const) {
       assert.equal(second.describe('position:101-1')?.parent, 'user:101');
       // The restored tree is alive: a restored position can still be driven to the end and tells its owner.
       second.send('position:101-1', { type: 'close.requested' });
-      await waitFor(() => (second.get('position:101-1')?.getSnapshot() as { value?: string } | undefined)?.value === 'awaitingClose', 'close request');
+      await waitFor(() => topState(second.get('position:101-1')?.getSnapshot() as never) === 'awaitingClose', 'close request');
       secondOrders.closeFill('101-1', '3200', '120.3');
       await waitFor(() => !second.ids().includes('position:101-1'), 'position to finish');
       const user = second.get('user:101')!.getSnapshot() as { context: { positions: string[] } };
@@ -124,15 +124,15 @@ for (const engine of ['postgres', 'pglite'] as const) {
       await first.boot();
       first.spawn('user:9', { input: { telegramId: 9, maxOpenPositions: 5 } });
       first.send('user:9', { type: 'order.requested', positionId: 'p9', pair: 'BTC/USD', pairIndex: 1, side: 'long', collateral: '10', leverage: 2 });
-      await waitFor(() => (first.get('position:p9')?.getSnapshot() as { value?: string } | undefined)?.value === 'awaitingFill', 'request on chain');
+      await waitFor(() => topState(first.get('position:p9')?.getSnapshot() as never) === 'awaitingFill', 'request on chain');
       await first.flushed();
       await first.stop();
       await sleep(100);
       const told: string[] = [];
       const second = start({ fillTimeoutMs: 700, notifyUser: (_id, text) => told.push(text) });
       await second.boot();
-      const restored = second.get('position:p9')!.getSnapshot() as { value: string; context: { fillDelayed: boolean } };
-      assert.deepEqual([restored.value, restored.context.fillDelayed], ['awaitingFill', false]);
+      const restored = second.get('position:p9')!.getSnapshot() as { value: unknown; context: { fillDelayed: boolean } };
+      assert.deepEqual([topState(restored), restored.context.fillDelayed], ['awaitingFill', false]);
       await waitFor(async () => {
         const rows = await t.db.sql<{ snapshot: { context: { fillDelayed: boolean } } }>('select snapshot from actor_snapshots where id = ?', ['position:p9']);
         return rows[0]?.snapshot.context.fillDelayed === true;

@@ -6,6 +6,9 @@ import type { Database } from '../../src/infra/db/database.ts';
 import { silentLogger, testMetrics } from './common.ts';
 import { ordersDouble } from './orders-double.ts';
 
+/** Limits wide enough that no runtime test trips them by accident (risk tests set their own). */
+export const TEST_LIMITS = { maxLeverage: 1000, maxCollateralUsdc: '100000', maxNotionalUsdc: '10000000', maxOpenPositions: 1000 } as const;
+
 export const FAST_SUPERVISOR = { maxRestarts: 3, windowMs: 5_000, backoffBaseMs: 20, backoffMaxMs: 200 } as const;
 
 /** A runtime with every kind, quick supervision and a silent logger; override anything. */
@@ -18,6 +21,7 @@ export function testSystem(db: Database, overrides: Partial<VantaSystemDeps> & {
     supervisor: FAST_SUPERVISOR,
     persistBatchMax: 500,
     orders: ordersDouble(),
+    limits: TEST_LIMITS,
     ...overrides,
   });
 }
@@ -40,4 +44,11 @@ export function persisted(runtime: ActorRuntime, id: string): unknown {
   const actor = runtime.get(id);
   if (!actor) throw new Error(`${id} is not running`);
   return JSON.parse(JSON.stringify(actor.getPersistedSnapshot()));
+}
+
+/** The top-level state of a snapshot (`{ open: 'watching' }` → `open`), or undefined. */
+export function topState(snapshot: { value?: unknown } | undefined): string | undefined {
+  const value = snapshot?.value;
+  if (typeof value === 'string') return value;
+  return value && typeof value === 'object' ? Object.keys(value)[0] : undefined;
 }

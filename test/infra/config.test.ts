@@ -15,6 +15,8 @@ const LIVE = {
   VAULT_TOKEN: 'hvs.testtokentesttokentesttoken',
   RISK_MAX_LEVERAGE: '25',
   RISK_MAX_POSITION_USDC: '5000',
+  RISK_MAX_COLLATERAL_USDC: '500',
+  RISK_MAX_OPEN_POSITIONS: '10',
   RISK_MAX_DAILY_LOSS_USDC: '1000',
   ADMIN_TELEGRAM_IDS: '42',
 };
@@ -63,7 +65,7 @@ describe('config', () => {
   it('refuses live mode without each safety prerequisite and names every one', () => {
     const found = problems({ VANTA_MODE: 'live', TELEGRAM_BOT_TOKEN: TOKEN, BASE_RPC_URLS: 'https://rpc.example' });
     const names = found.map((p) => p.split(':')[0]);
-    assert.deepEqual(names, ['DATABASE_URL', 'REDIS_URL', 'VAULT_ADDR', 'RISK_MAX_LEVERAGE, RISK_MAX_POSITION_USDC, RISK_MAX_DAILY_LOSS_USDC', 'ADMIN_TELEGRAM_IDS']);
+    assert.deepEqual(names, ['DATABASE_URL', 'REDIS_URL', 'VAULT_ADDR', 'RISK_MAX_LEVERAGE, RISK_MAX_POSITION_USDC, RISK_MAX_COLLATERAL_USDC, RISK_MAX_OPEN_POSITIONS, RISK_MAX_DAILY_LOSS_USDC', 'ADMIN_TELEGRAM_IDS']);
     const noVault = problems({ ...LIVE, VAULT_ADDR: '', VAULT_TOKEN: '' });
     assert.match(noVault.join('\n'), /VAULT_ADDR: live mode keeps wallet keys under Vault transit/);
     assert.deepEqual(problems({ ...LIVE, VAULT_ADDR: '', VAULT_TOKEN: '', ALLOW_LOCAL_KEYSTORE_IN_LIVE: 'true' }), []);

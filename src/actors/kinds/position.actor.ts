@@ -1,11 +1,22 @@
-import { fromPromise } from 'xstate';
+import { fromCallback, fromPromise, type EventObject } from 'xstate';
 import type { Logger } from 'pino';
 import type { Clock } from '../../infra/clock.ts';
-import { migratePositionV1, positionMachine, positionMachineVersion, type CloseFill, type OpenFill, type PositionInput, type SubmittedOrder } from '../../machines/position.machine.ts';
+import {
+  positionMachine,
+  positionMachineVersion,
+  type ChainEvent,
+  type CloseRequest,
+  type FollowCloseInput,
+  type FollowOpenInput,
+  type PositionInput,
+  type SubmittedOrder,
+  type WatchTradeInput,
+} from '../../machines/position.machine.ts';
+import { migratePositionV1, migratePositionV2 } from '../../machines/position.migrations.ts';
 import { createDeadlineLogic } from '../deadline.ts';
 import { safeEffect } from '../effects.ts';
 import type { ActorKind } from '../kind.ts';
-import type { OrderGateway } from '../order-gateway.ts';
+import type { FollowHooks, OrderGateway } from '../order-gateway.ts';
 import type { RuntimeHandle } from '../runtime.ts';
 
 export interface PositionKindDeps {
@@ -20,30 +31,96 @@ export interface PositionKindDeps {
 const noChain = (): Promise<never> =>
   Promise.reject(Object.assign(new Error('This engine trades on no chain (paper mode sends nothing), so this order cannot go further.'), { code: 'CHAIN_UNAVAILABLE' }));
 
+const FOLLOW_RETRY_BASE_MS = 1_000;
+const FOLLOW_RETRY_MAX_MS = 60_000;
+
 export function createPositionKind(deps: PositionKindDeps): ActorKind {
   const { orders } = deps;
+
+  /**
+   * Submissions first make the position's own state (and its owner's) durable, so a crash can
+   * never leave an on-chain request that no persisted actor knows about; and a position whose
+   * write was refused (another engine owns it, or this one lost its lease) is stopped by the
+   * runtime, which aborts `signal`: it must then send nothing.
+   */
+  const submission = <I, O>(submit: (gateway: OrderGateway, input: I) => Promise<O>) =>
+    fromPromise<O, I>(async ({ input, signal }) => {
+      await deps.runtime.flushed();
+      if (signal.aborted) throw Object.assign(new Error('The position was stopped before sending; nothing was sent.'), { code: 'SHUTTING_DOWN', retryable: true });
+      return orders ? submit(orders, input) : noChain();
+    });
+
+  /**
+   * A chain follow as an invoked callback: it reports its cursor (`chain.progress`, which the
+   * machine persists) and finally what the chain did. A follow only reads, so a failure is
+   * retried here with backoff instead of failing the position.
+   */
+  const follow = <I extends object>(name: string, run: (gateway: OrderGateway, input: I, hooks: FollowHooks, send: (event: ChainEvent) => void) => Promise<ChainEvent>) =>
+    fromCallback<EventObject, I>(({ input, sendBack }) => {
+      const controller = new AbortController();
+      const send = (event: ChainEvent) => {
+        if (!controller.signal.aborted) sendBack(event);
+      };
+      const hooks: FollowHooks = { signal: controller.signal, onProgress: (cursor) => send({ type: 'chain.progress', cursor }) };
+      void (async () => {
+        if (!orders) return; // no chain: nothing will ever settle; the trader was told at submission
+        for (let failures = 0; !controller.signal.aborted; ) {
+          try {
+            send(await run(orders, input, hooks, send));
+            return;
+          } catch (err) {
+            if (controller.signal.aborted) return;
+            failures += 1;
+            if (failures === 1 || failures % 10 === 0) deps.logger.warn({ err, effect: name, failures }, 'Following the chain failed; retrying');
+            await pause(deps.clock, Math.min(FOLLOW_RETRY_MAX_MS, FOLLOW_RETRY_BASE_MS * 2 ** Math.min(failures - 1, 10)), controller.signal);
+          }
+        }
+      })();
+      return () => controller.abort();
+    });
+
   const logic = positionMachine.provide({
     actors: {
       deadline: createDeadlineLogic(deps.clock),
-      // Submissions first make the position's own state (and its owner's) durable: see RuntimeHandle.flushed.
-      submitOpen: fromPromise<SubmittedOrder, PositionInput>(async ({ input }) => {
-        await deps.runtime.flushed();
-        return orders ? orders.submitOpen(input) : noChain();
+      submitOpen: submission<PositionInput, SubmittedOrder>((gateway, input) => gateway.submitOpen(input)),
+      submitClose: submission<CloseRequest, SubmittedOrder>((gateway, input) => gateway.submitClose(input)),
+      followOpen: follow<FollowOpenInput>('followOpen', async (gateway, input, hooks) => {
+        const settled = await gateway.followOpen(input, hooks);
+        return settled.kind === 'filled' ? { type: 'chain.opened', trade: settled.trade } : { type: 'chain.canceled', by: settled.by };
       }),
-      awaitOpenFill: fromPromise<OpenFill, { owner: string; orderId: string; fromBlock: string }>(({ input, signal }) => (orders ? orders.awaitOpenFill(input, signal) : noChain())),
-      submitClose: fromPromise<SubmittedOrder, { positionId: string; owner: string; pairIndex: number; tradeIndex: number; collateral: string }>(async ({ input }) => {
-        await deps.runtime.flushed();
-        return orders ? orders.submitClose(input) : noChain();
+      followClose: follow<FollowCloseInput>('followClose', async (gateway, input, hooks) => {
+        const settled = await gateway.followClose(input, hooks);
+        return settled.kind === 'closed' ? { type: 'chain.closed', closure: settled.closure } : { type: 'chain.closeCanceled' };
       }),
-      awaitCloseFill: fromPromise<CloseFill, { owner: string; orderId: string; fromBlock: string }>(({ input, signal }) => (orders ? orders.awaitCloseFill(input, signal) : noChain())),
+      watchTrade: follow<WatchTradeInput>('watchTrade', async (gateway, input, hooks, send) => ({
+        type: 'chain.closed',
+        closure: await gateway.watchTrade(input, { ...hooks, onIdentified: (openedAt) => send({ type: 'chain.identified', openedAt }) }),
+      })),
     },
     actions: {
-      notifyOwner: safeEffect(deps.logger, 'notifyOwner', (_, { owner, positionId, outcome, final, detail }) => {
-        if (!deps.runtime.send(owner, { type: final ? 'position.finished' : 'position.updated', positionId, outcome, detail })) {
-          deps.logger.warn({ owner, position_id: positionId }, 'Owner is not running; it will see the outcome when restored');
+      notifyOwner: safeEffect(deps.logger, 'notifyOwner', (_, notice) => {
+        const { owner, final, ...rest } = notice;
+        if (!deps.runtime.send(owner, { type: final ? 'position.finished' : 'position.updated', ...rest })) {
+          deps.logger.warn({ owner, position_id: notice.positionId }, 'Owner is not running; it will see the outcome when restored');
         }
       }),
     },
   });
-  return { kind: 'position', logic, version: positionMachineVersion, migrations: { 1: migratePositionV1 } };
+  return { kind: 'position', logic, version: positionMachineVersion, migrations: { 1: migratePositionV1, 2: migratePositionV2 } };
+}
+
+/** Waits `ms`, or less when `signal` aborts (a stopped actor leaves no timer behind). */
+function pause(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const handle = clock.setTimeout(done, ms);
+    function done() {
+      signal.removeEventListener('abort', abort);
+      resolve();
+    }
+    function abort() {
+      clock.clearTimeout(handle);
+      resolve();
+    }
+    signal.addEventListener('abort', abort, { once: true });
+  });
 }

@@ -35,10 +35,21 @@ async function guarded<T>(what: string, read: () => Promise<T>): Promise<T> {
   }
 }
 
+/** A read pinned to one block (so a state read and a log scan describe the same chain), else the latest. */
+interface AtBlock {
+  readonly blockNumber?: bigint;
+}
+
 /** The trade in a slot, or null when the slot is empty (`leverage == 0`). */
-export async function readTrade(client: Client, p: SlotParams): Promise<Trade | null> {
+export async function readTrade(client: Client, p: SlotParams & AtBlock): Promise<Trade | null> {
   const trade = await guarded('Reading a trade', () =>
-    readContract(client, { address: p.addresses.tradingStorage, abi: tradingStorageAbi, functionName: 'openTrades', args: [p.trader, p.pairIndex, p.index] }),
+    readContract(client, {
+      address: p.addresses.tradingStorage,
+      abi: tradingStorageAbi,
+      functionName: 'openTrades',
+      args: [p.trader, p.pairIndex, p.index],
+      ...(p.blockNumber === undefined ? {} : { blockNumber: p.blockNumber }),
+    }),
   );
   return trade.leverage === 0n ? null : trade;
 }
@@ -154,9 +165,15 @@ export async function readPendingMarketOrders(client: Client, p: TraderParams): 
  * request carries the wanted price in `trade.openPrice` (the contract refuses 0), a v1 close
  * carries 0 there.
  */
-export async function readPendingMarketOrder(client: Client, p: Base & { orderId: bigint }): Promise<PendingMarketOrder | null> {
+export async function readPendingMarketOrder(client: Client, p: Base & AtBlock & { orderId: bigint }): Promise<PendingMarketOrder | null> {
   const order = await guarded('Reading a pending market order', () =>
-    readContract(client, { address: p.addresses.tradingStorage, abi: tradingStorageAbi, functionName: 'reqIDpendingMarketOrder', args: [p.orderId] }),
+    readContract(client, {
+      address: p.addresses.tradingStorage,
+      abi: tradingStorageAbi,
+      functionName: 'reqIDpendingMarketOrder',
+      args: [p.orderId],
+      ...(p.blockNumber === undefined ? {} : { blockNumber: p.blockNumber }),
+    }),
   );
   if (order.trade.trader === zeroAddress) return null;
   return { orderId: p.orderId, trade: order.trade, block: order.block, wantedPrice: order.wantedPrice, slippageP: order.slippageP, open: order.trade.openPrice !== 0n };

@@ -71,6 +71,8 @@ export interface Outbox {
   find(id: string): Promise<TxIntent | null>;
   /** Intents not yet final, oldest nonce first. */
   open(): Promise<TxIntent[]>;
+  /** This wallet's intents not yet final, oldest nonce first. */
+  inFlight(wallet: Address): Promise<TxIntent[]>;
   /** The next nonce this wallet has not used in a live intent (0 if none). */
   nextLocalNonce(wallet: Address, chainId: number): Promise<number>;
   /** Reserves a nonce; false when another intent took it first (unique index). */
@@ -91,6 +93,10 @@ export function createOutbox(db: Database): Outbox {
     },
     async open() {
       const rows = await db.sql<IntentRow>(`select ${INTENT_COLUMNS} from tx_intents where status in ('reserved', 'signed', 'broadcast') order by wallet, nonce`);
+      return rows.map(toIntent);
+    },
+    async inFlight(wallet) {
+      const rows = await db.sql<IntentRow>(`select ${INTENT_COLUMNS} from tx_intents where wallet = ? and status in ('reserved', 'signed', 'broadcast') order by nonce`, [wallet.toLowerCase()]);
       return rows.map(toIntent);
     },
     async nextLocalNonce(wallet, chainId) {

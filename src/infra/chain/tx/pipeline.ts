@@ -94,6 +94,27 @@ export class TxPipeline {
     return this.waitForOutcome(input.id);
   }
 
+  /** The stored intent with this id, or null when none was ever reserved. */
+  find(id: string): Promise<TxIntent | null> {
+    return this.#o.outbox.find(id);
+  }
+
+  /** A wallet's intents that are not final yet (reserved, signed or broadcast). */
+  inFlight(wallet: Address): Promise<TxIntent[]> {
+    return this.#o.outbox.inFlight(wallet);
+  }
+
+  /**
+   * Resumes a known intent exactly as it was stored (re-sending its signed bytes, reading
+   * nothing else) and waits for its outcome; null when no intent has this id.
+   */
+  async resume(id: string): Promise<TxOutcome | null> {
+    const existing = await this.#o.outbox.find(id);
+    if (!existing) return null;
+    await this.#resume(existing);
+    return this.waitForOutcome(id);
+  }
+
   /** Makes sure the intent is signed, stored and broadcast; resumes a previous attempt if there was one. */
   async submit(input: IntentInput): Promise<TxIntent> {
     const existing = await this.#o.outbox.find(input.id);
