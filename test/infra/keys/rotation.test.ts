@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import type { VantaError } from '../../../src/errors.ts';
+import type { KeyStore } from '../../../src/infra/keys/keystore.ts';
+import { createLocalKeyStore } from '../../../src/infra/keys/local-keystore.ts';
 import { runKeyRotation, type KeyRotationOptions } from '../../../src/infra/keys/rotation.ts';
 import { createKeyRotationMetrics, type KeyRotationMetrics } from '../../../src/infra/keys/rotation-metrics.ts';
 import { createWallets, type Wallets } from '../../../src/infra/keys/wallets.ts';
@@ -151,6 +153,48 @@ for (const kind of ['local', 'vault'] as const) {
       });
       assert.ok(raced);
       for (const [expected, actual] of signed) assert.equal(actual, expected);
+    });
+
+    /** The rotation as `npm run keys:rotate` runs it: its own keystore (for local, its own view of the shared file). */
+    const operatorKeystore = async (): Promise<{ keystore: KeyStore; close: () => Promise<void> }> => {
+      if (kind === 'vault') return { keystore: fx.keystore, close: () => Promise.resolve() };
+      const keystore = await createLocalKeyStore({ dataDir: fx.dataDir!, mode: 'sandbox', allowInLive: false, logger: silentLogger() });
+      return { keystore, close: () => keystore.close() };
+    };
+
+    it('a wallet sealed before the rotation and stored after it retired that version is sealed again with the new one', async () => {
+      const users = userIds(5);
+      for (const u of users) await wallets.create(u);
+      const late = `${users[0]!}-late`;
+      // The engine seals the new wallet's key, then stalls before storing it (a GC pause, a slow database)...
+      let sealed!: () => void;
+      const sealedOnce = new Promise<void>((resolve) => (sealed = resolve));
+      let resume!: () => void;
+      const stalled = new Promise<void>((resolve) => (resume = resolve));
+      const slow: KeyStore = {
+        ...fx.keystore,
+        createWallet: async (userId: string) => {
+          const wallet = await fx.keystore.createWallet(userId);
+          sealed();
+          await stalled;
+          return wallet;
+        },
+      };
+      const creating = createWallets({ db: tdb.db, keystore: slow, logger: silentLogger() }).create(late);
+      await sealedOnce;
+      // ...while a whole rotation runs: it cannot see the wallet, rewraps the rest and retires version 1.
+      const operator = await operatorKeystore();
+      const result = await runKeyRotation(rotation({ keystore: operator.keystore }));
+      await operator.close();
+      assert.equal(result.outcome, 'done');
+      assert.deepEqual(await fx.keystore.versions(), { latestVersion: 2, minDecryptionVersion: 2 });
+      resume();
+      const created = await creating;
+
+      assert.equal(created.keyVersion, 2, 'stored under the version the rotation moved to, not the one it retired');
+      const [row] = await tdb.db.sql<{ key_version: number }>('select key_version from wallets where user_id = ?', [late]);
+      assert.equal(row!.key_version, 2);
+      for (const r of await signAll([...users, late], 7)) assert.equal(r.actual, r.expected);
     });
 
     if (kind === 'vault') {
