@@ -34,7 +34,7 @@ process.once('SIGINT', () => {
 });
 
 const db = await createDatabase({ target: config.database, logger });
-const keystore = await createKeyStoreFromConfig(config, logger);
+const keystore = await createKeyStoreFromConfig(config, logger, db);
 try {
   const result = await runKeyRotation({
     db,

@@ -29,6 +29,8 @@ export interface WalletRepository {
   /** Up to `limit` wallets sealed below `keyVersion`, in user id order after `afterUserId`. */
   sealedBelow(keyVersion: number, limit: number, afterUserId?: string): Promise<WalletRecord[]>;
   countSealedBelow(keyVersion: number): Promise<number>;
+  /** Every stored wallet, whatever sealed it. */
+  count(): Promise<number>;
   /** Writes new ciphertexts where the row is still at the expected version; answers the user ids written. */
   replaceCiphertexts(updates: readonly CiphertextUpdate[]): Promise<Set<string>>;
 }
@@ -66,6 +68,10 @@ export function createWalletRepository(db: Database): WalletRepository {
     },
     async countSealedBelow(keyVersion) {
       const [row] = await db.sql<{ n: string | number }>('select count(*) as n from wallets where key_version < ?', [keyVersion]);
+      return Number(row?.n ?? 0);
+    },
+    async count() {
+      const [row] = await db.sql<{ n: string | number }>('select count(*) as n from wallets');
       return Number(row?.n ?? 0);
     },
     async replaceCiphertexts(updates) {
