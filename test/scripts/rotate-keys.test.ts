@@ -10,7 +10,7 @@ import { createLocalKeyStore } from '../../src/infra/keys/local-keystore.ts';
 import { createWallets, type Wallets } from '../../src/infra/keys/wallets.ts';
 import { silentLogger } from '../helpers/common.ts';
 import { createTestPostgres, type TestDatabase } from '../helpers/db.ts';
-import { signerOf, transferTx } from '../infra/keys/support.ts';
+import { leastPrivilegeVault, signerOf, transferTx, vaultKeyStoreWith, type LeastPrivilegeVault } from '../infra/keys/support.ts';
 
 const SCRIPT = fileURLToPath(new URL('../../scripts/rotate-keys.ts', import.meta.url));
 
@@ -114,6 +114,54 @@ describe('npm run keys:rotate (operator command)', function () {
     assert.deepEqual(failures, []);
     await restarted.close();
     await engineKeys.close();
+  });
+
+  describe('with Vault: the operator token, never the engine one', () => {
+    let lp: LeastPrivilegeVault;
+    beforeEach(async () => {
+      lp = await leastPrivilegeVault();
+    });
+    afterEach(async () => {
+      await lp.vault.close();
+    });
+
+    it('rotates with VAULT_OPERATOR_TOKEN while the engine, holding only its own policy, keeps signing', async () => {
+      const engineKeys = await vaultKeyStoreWith(lp.vault, lp.engineToken);
+      const engine = createWallets({ db: pg.db, keystore: engineKeys, logger: silentLogger() });
+      const users: string[] = [];
+      for (let i = 0; i < 60; i++) users.push((await engine.create(`vault-${i}`)).userId);
+
+      // The engine's environment plus the operator's token, as in docker compose exec -e VAULT_OPERATOR_TOKEN=… app npm run keys:rotate.
+      const cli = startCli(['--batch', '2'], { DATABASE_URL: pg.url, VAULT_ADDR: lp.vault.url, VAULT_TOKEN: lp.engineToken, VAULT_OPERATOR_TOKEN: lp.operatorToken });
+      const failures: string[] = [];
+      const createdDuring: string[] = [];
+      for (let round = 0; cli.running; round++) {
+        await signEach(engine, users.slice((round * 7) % 50, ((round * 7) % 50) + 10), round, failures);
+        if (round % 3 === 0) createdDuring.push((await engine.create(`vault-during-${round}`)).userId);
+        await sleep(5);
+      }
+      const run = await cli.exited;
+      assert.equal(run.code, 0, run.stderr + run.stdout.slice(-2000));
+      assert.equal(logLines(run.stdout).find((l) => l['msg'] === 'Key rotation finished')?.['outcome'], 'done');
+      assert.deepEqual(failures, []);
+      assert.deepEqual(lp.vault.key('vanta-wallets'), { type: 'aes256-gcm96', derived: true, latestVersion: 2, minDecryptionVersion: 2 });
+      assert.deepEqual(await pg.db.sql('select key_version, count(*)::int as n from wallets group by 1'), [{ key_version: 2, n: users.length + createdDuring.length }]);
+      await signEach(engine, [...users, ...createdDuring], 50, failures);
+      assert.deepEqual(failures, []);
+      assert.doesNotMatch(run.stdout + run.stderr, new RegExp(`${lp.operatorToken}|${lp.engineToken}`), 'no token in the output');
+      await engineKeys.close();
+    });
+
+    it('refuses clearly without VAULT_OPERATOR_TOKEN, before touching Vault or the database', async () => {
+      lp.vault.resetCounts();
+      // Not spawnSync: the Vault double answers from this process's event loop.
+      const run = await startCli([], { DATABASE_URL: pg.url, VAULT_ADDR: lp.vault.url, VAULT_TOKEN: lp.engineToken }).exited;
+      assert.equal(run.code, 78, run.stdout + run.stderr);
+      assert.match(run.stderr, /keys:rotate: .*VAULT_OPERATOR_TOKEN.*vanta-rotation/);
+      assert.match(run.stderr, /VAULT_TOKEN .*may only encrypt and decrypt/);
+      assert.equal(lp.vault.requestCount(), 0);
+      assert.deepEqual(await pg.db.sql('select id from key_rotations'), []);
+    });
   });
 });
 
