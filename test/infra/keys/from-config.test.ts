@@ -9,7 +9,7 @@ import { createWallets } from '../../../src/infra/keys/wallets.ts';
 import { silentLogger } from '../../helpers/common.ts';
 import { createTestPostgres, type TestDatabase } from '../../helpers/db.ts';
 import { createVaultDouble } from '../../helpers/vault-double.ts';
-import { signerOf, transferTx } from './support.ts';
+import { leastPrivilegeVault, signerOf, transferTx } from './support.ts';
 
 describe('Keystore from configuration', function () {
   let tdb: TestDatabase;
@@ -46,6 +46,24 @@ describe('Keystore from configuration', function () {
       await keystore.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps VAULT_OPERATOR_TOKEN secret and for rotation only: the engine keystore never uses it, the rotation keystore never uses anything else', async () => {
+    const lp = await leastPrivilegeVault();
+    try {
+      const env = { VAULT_ADDR: lp.vault.url, VAULT_TOKEN: lp.engineToken, VAULT_OPERATOR_TOKEN: lp.operatorToken };
+      const config = loadConfig(env);
+      assert.doesNotMatch(JSON.stringify(config), new RegExp(lp.operatorToken));
+      const engine = await createKeyStoreFromConfig(config, silentLogger(), tdb.db);
+      await assert.rejects(engine.rotate(), { code: 'VAULT_PERMISSION_DENIED' });
+      await engine.close();
+      const operator = await createKeyStoreFromConfig(config, silentLogger(), tdb.db, 'rotation');
+      assert.equal(await operator.rotate(), 2);
+      await operator.close();
+      await assert.rejects(createKeyStoreFromConfig(loadConfig({ ...env, VAULT_OPERATOR_TOKEN: undefined }), silentLogger(), tdb.db, 'rotation'), { code: 'KEYSTORE_CONFIG', message: /set VAULT_OPERATOR_TOKEN/ });
+    } finally {
+      await lp.vault.close();
     }
   });
 

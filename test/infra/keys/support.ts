@@ -84,19 +84,23 @@ export interface LeastPrivilegeVault {
   readonly operatorToken: string;
 }
 
-/** A Vault set up as compose's vault-init does: transit key created by root, both policies written from deploy/vault. */
-export async function leastPrivilegeVault(keyName = 'vanta-wallets'): Promise<LeastPrivilegeVault> {
+/** A Vault set up as compose's vault-init does: transit key vanta-wallets created by root (unless told not to), both policies written from deploy/vault. */
+export async function leastPrivilegeVault(options: { createKey?: boolean } = {}): Promise<LeastPrivilegeVault> {
   const vault = await createVaultDouble();
   vault.writePolicy('vanta-engine', deployPolicy('vanta-engine'));
   vault.writePolicy('vanta-rotation', deployPolicy('vanta-rotation'));
-  const created = await fetch(`${vault.url}/v1/transit/keys/${keyName}`, {
+  if (options.createKey === false) return { vault, ...tokens(vault) };
+  const created = await fetch(`${vault.url}/v1/transit/keys/vanta-wallets`, {
     method: 'POST',
     headers: { 'X-Vault-Token': vault.rootToken, 'content-type': 'application/json' },
     body: JSON.stringify({ type: 'aes256-gcm96', derived: true }),
   });
   if (!created.ok) throw new Error(`creating the transit key: HTTP ${created.status}`);
+  return { vault, ...tokens(vault) };
+}
+
+function tokens(vault: VaultDouble): { engineToken: string; operatorToken: string } {
   return {
-    vault,
     engineToken: vault.issueToken({ ttlSeconds: 3600, maxTtlSeconds: 86_400, policies: ['vanta-engine'] }),
     operatorToken: vault.issueToken({ ttlSeconds: 3600, maxTtlSeconds: 3600, policies: ['default', 'vanta-rotation'] }),
   };

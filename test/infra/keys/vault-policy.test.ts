@@ -45,11 +45,21 @@ describe('Vault least privilege (deploy/vault policies)', function () {
   });
 
   it('the engine does not create a missing key: it says how to, with an operator or root token', async () => {
-    await assert.rejects(vaultKeyStoreWith(lp.vault, lp.engineToken, 'not-created-yet'), {
-      code: 'KEYSTORE_CONFIG',
-      message: /The Vault transit key not-created-yet does not exist, and this token may not create it.*vault write -f transit\/keys\/not-created-yet derived=true type=aes256-gcm96/,
-    });
-    assert.equal(lp.vault.key('not-created-yet'), null);
+    const bare = await leastPrivilegeVault({ createKey: false });
+    try {
+      await assert.rejects(vaultKeyStoreWith(bare.vault, bare.engineToken), {
+        code: 'KEYSTORE_CONFIG',
+        message: /The Vault transit key vanta-wallets does not exist, and this token may not create it.*vault write -f transit\/keys\/vanta-wallets derived=true type=aes256-gcm96/,
+      });
+      assert.equal(bare.vault.key('vanta-wallets'), null);
+      // A key outside the policy is not even readable: the 403 names the capability and the policy file.
+      await assert.rejects(vaultKeyStoreWith(bare.vault, bare.engineToken, 'another-key'), {
+        code: 'VAULT_PERMISSION_DENIED',
+        message: /its policy allows read on transit\/keys\/another-key \(the engine's policy is deploy\/vault\/vanta-engine\.hcl/,
+      });
+    } finally {
+      await bare.vault.close();
+    }
   });
 
   it('the operator token rotates, rewraps and retires, but never sees a wallet key', async () => {
