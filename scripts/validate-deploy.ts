@@ -9,6 +9,12 @@
  *   healthchecks, the Vault dev server and its transit init, bind mounts that
  *   exist, published ports bound to 127.0.0.1, and the app's default
  *   environment run through the engine's own config loader (never live mode).
+ * - deploy/vault/*.hcl: the engine's policy grants exactly encrypt, decrypt
+ *   and read on its transit key (plus its own token), the rotation policy
+ *   exactly read, rotate, rewrap and config (min_decryption_version only);
+ *   compose's vault-init writes both and makes the engine a token with the
+ *   engine policy alone, which the app uses instead of the root token; no
+ *   service holds VAULT_OPERATOR_TOKEN.
  * - Dockerfile: dockerfile-utils lint, plus multi-stage on node:24-bookworm-slim,
  *   `npm ci --omit=dev` in the final stage, non-root USER, HEALTHCHECK on
  *   /healthz, EXPOSE 8080, STOPSIGNAL SIGTERM, exec-form CMD, COPY sources
@@ -26,6 +32,7 @@ import { checkComposeSemantics, interpolate, parseCompose } from './deploy-check
 import { checkDockerfile } from './deploy-checks/dockerfile.ts';
 import { checkPrometheusConfig } from './deploy-checks/prometheus.ts';
 import type { DeployCheck } from './deploy-checks/types.ts';
+import { checkVaultPolicies } from './deploy-checks/vault.ts';
 
 export type { DeployCheck } from './deploy-checks/types.ts';
 
@@ -33,6 +40,7 @@ export function validateDeploy(root: string, options: { promtool?: string } = {}
   const { checks, compose } = parseCompose(root);
   const out = [...checks];
   if (compose) out.push(...checkComposeSemantics(root, compose));
+  out.push(...checkVaultPolicies(root, compose));
   out.push(...checkDockerfile(root));
   const app = compose?.services['app'];
   const env = app?.environment && !Array.isArray(app.environment) ? app.environment : {};

@@ -121,7 +121,7 @@ async function startTrading(
   shutdown: Shutdown,
   readiness: ReadinessCheck[],
 ): Promise<{ orders: OrderGateway | null; feeds: (ChainlinkFeed & { pairIndex: number })[] }> {
-  const keystore = await createKeyStoreFromConfig(config, logger);
+  const keystore = await createKeyStoreFromConfig(config, logger, db);
   shutdown.add('keystore', () => keystore.close());
   readiness.push({
     name: 'keystore',

@@ -62,6 +62,8 @@ const envSchema = z.object({
   VAULT_SECRET_ID: z.string().min(1).optional(),
   VAULT_NAMESPACE: z.string().min(1).optional(),
   VAULT_TRANSIT_KEY: z.string().regex(/^[A-Za-z0-9_-]+$/, { message: 'letters, digits, _ and - only' }).default('vanta-wallets'),
+  /** The rotation command's token (policy vanta-rotation); the engine never reads it. */
+  VAULT_OPERATOR_TOKEN: z.string().min(1).optional(),
   ALLOW_LOCAL_KEYSTORE_IN_LIVE: bool.default(false),
   RISK_MAX_LEVERAGE: positiveNumber.optional(),
   RISK_MAX_POSITION_USDC: positiveNumber.optional(),
@@ -104,6 +106,8 @@ export interface Config {
     readonly appRole: { readonly roleId: string; readonly secretId: Secret } | null;
     readonly namespace: string | null;
     readonly transitKey: string;
+    /** VAULT_OPERATOR_TOKEN: only `npm run keys:rotate` uses it (rotate, rewrap, retire); the engine's token cannot. */
+    readonly operatorToken: Secret | null;
   };
   readonly keystore: { readonly kind: 'vault' | 'local'; readonly allowLocalInLive: boolean };
   readonly risk: {
@@ -176,6 +180,7 @@ export function loadConfig(env: Env): Config {
       appRole: e.VAULT_ROLE_ID && e.VAULT_SECRET_ID ? { roleId: e.VAULT_ROLE_ID, secretId: new Secret(e.VAULT_SECRET_ID) } : null,
       namespace: e.VAULT_NAMESPACE ?? null,
       transitKey: e.VAULT_TRANSIT_KEY,
+      operatorToken: e.VAULT_OPERATOR_TOKEN ? new Secret(e.VAULT_OPERATOR_TOKEN) : null,
     },
     keystore: { kind: keystoreKind, allowLocalInLive: e.ALLOW_LOCAL_KEYSTORE_IN_LIVE },
     risk: {

@@ -36,7 +36,7 @@ describe('deploy files (validated without a Docker engine)', function () {
   it('compose.yaml, Dockerfile and deploy/prometheus.yml pass every check', () => {
     const checks = validateDeploy(ROOT);
     assert.deepEqual(failures(checks), []);
-    assert.ok(checks.length >= 30, `only ${checks.length} checks ran`);
+    assert.ok(checks.length >= 40, `only ${checks.length} checks ran`);
   });
 
   it('the CLI prints the checks and exits 0', () => {
@@ -64,6 +64,33 @@ describe('deploy files (validated without a Docker engine)', function () {
     const found = failuresAfter('compose.yaml', (t) => t.replace('${VANTA_MODE:-sandbox}', '${VANTA_MODE:-live}').replace('"127.0.0.1:9090:9090"', '"9090:9090"'));
     assert.ok(found.some((f) => f.includes('config loader') && f.includes('Live mode prerequisites')), found.join('\n'));
     assert.ok(found.some((f) => f.includes('published ports') && f.includes('prometheus')), found.join('\n'));
+  });
+
+  it('rejects an engine Vault policy that can rotate, reconfigure or create keys, or uses a wildcard', () => {
+    const rotate = failuresAfter('deploy/vault/vanta-engine.hcl', (t) => `${t}path "transit/keys/vanta-wallets/rotate" { capabilities = ["update"] }\n`);
+    assert.ok(rotate.some((f) => f.includes('engine policy') && f.includes('transit/keys/vanta-wallets/rotate: grants [update]')), rotate.join('\n'));
+    const create = failuresAfter('deploy/vault/vanta-engine.hcl', (t) => t.replace('path "transit/encrypt/vanta-wallets" { capabilities = ["update"] }', 'path "transit/encrypt/vanta-wallets" { capabilities = ["create", "update"] }'));
+    assert.ok(create.some((f) => f.includes('transit/encrypt/vanta-wallets: grants [create, update]')), create.join('\n'));
+    const glob = failuresAfter('deploy/vault/vanta-engine.hcl', (t) => `${t}path "transit/*" { capabilities = ["read"] }\n`);
+    assert.ok(glob.some((f) => f.includes('wildcard paths: transit/*')), glob.join('\n'));
+  });
+
+  it('rejects a rotation policy that can decrypt, or may set any key parameter', () => {
+    const decrypt = failuresAfter('deploy/vault/vanta-rotation.hcl', (t) => `${t}path "transit/decrypt/vanta-wallets" { capabilities = ["update"] }\n`);
+    assert.ok(decrypt.some((f) => f.includes('rotation policy') && f.includes('transit/decrypt/vanta-wallets: grants [update], should grant []')), decrypt.join('\n'));
+    const anyParameter = failuresAfter('deploy/vault/vanta-rotation.hcl', (t) => t.replace(/\n\s*allowed_parameters = \{[^}]*\}/, ''));
+    assert.ok(anyParameter.some((f) => f.includes('config limited to min_decryption_version') && f.includes('any parameter')), anyParameter.join('\n'));
+  });
+
+  it('rejects compose wiring that gives the app the root token, skips a policy, or hands out the operator token', () => {
+    const root = failuresAfter('compose.yaml', (t) => t.replace('      VAULT_TOKEN: ${VAULT_ENGINE_TOKEN:-vanta-dev-engine-token}', '      VAULT_TOKEN: ${VAULT_DEV_ROOT_TOKEN:-vanta-dev-root-token}'));
+    assert.ok(root.some((f) => f.includes("app uses the engine's token") && f.includes('root token')), root.join('\n'));
+    const skipped = failuresAfter('compose.yaml', (t) => t.replace('        vault policy write vanta-rotation /vanta/policies/vanta-rotation.hcl\n', ''));
+    assert.ok(skipped.some((f) => f.includes('writes the vanta-engine and vanta-rotation policies')), skipped.join('\n'));
+    const broad = failuresAfter('compose.yaml', (t) => t.replace('-policy=vanta-engine -no-default-policy', '-policy=vanta-engine -policy=vanta-rotation'));
+    assert.ok(broad.some((f) => f.includes('engine token with the vanta-engine policy alone')), broad.join('\n'));
+    const operator = failuresAfter('compose.yaml', (t) => t.replace('      VAULT_TRANSIT_KEY: vanta-wallets\n', '      VAULT_TRANSIT_KEY: vanta-wallets\n      VAULT_OPERATOR_TOKEN: oops\n'));
+    assert.ok(operator.some((f) => f.includes('no service holds VAULT_OPERATOR_TOKEN') && f.includes('app')), operator.join('\n'));
   });
 
   it('rejects a Dockerfile that runs as root, installs dev dependencies or uses shell-form CMD', () => {

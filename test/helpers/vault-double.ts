@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { grantOn, parseVaultPolicy, type VaultCapability, type VaultPolicyRule } from '../../scripts/deploy-checks/vault-policy.ts';
 
 /**
  * A loopback stand-in for HashiCorp Vault 1.15, for the paths Vanta uses:
@@ -13,9 +14,19 @@ import type { AddressInfo } from 'node:net';
  * per-version keys, HKDF-SHA256 derivation from the base64 context, and
  * min_decryption_version enforcement.
  *
+ * ACL policies are enforced for every token but root, as Vault does: the
+ * request's capability (read for GET; create or update for a write, by
+ * whether a transit key exists where Vault runs an existence check; delete)
+ * must be granted on the path by the token's policies, and a rule's
+ * `allowed_parameters` limits the body's keys; otherwise 403
+ * `{"errors":["permission denied"]}`. Policies are written in HCL
+ * (`writePolicy`, e.g. the files under deploy/vault). Built in: `default`
+ * (Vault's own, for the token self-paths) and `vanta-wallets`, the broad
+ * policy tokens and AppRoles get when a test names none.
+ *
  * Test controls: seal/unseal, stop/start (connection refused on the same
- * port), revoke a token, issue tokens and AppRoles with short TTLs, queue a
- * canned answer, and count requests per path.
+ * port), revoke a token, issue tokens and AppRoles with short TTLs and
+ * policies, queue a canned answer, and count requests per path.
  */
 
 export interface VaultDoubleOptions {
@@ -28,6 +39,8 @@ export interface TokenSpec {
   readonly ttlSeconds: number;
   readonly maxTtlSeconds: number;
   readonly renewable?: boolean;
+  /** Exactly these policies (default: `default` and `vanta-wallets`); add `default` yourself, as `vault token create` does unless -no-default-policy. */
+  readonly policies?: readonly string[];
 }
 
 export interface AppRoleSpec {
@@ -35,6 +48,7 @@ export interface AppRoleSpec {
   readonly secretId: string;
   readonly tokenTtlSeconds: number;
   readonly tokenMaxTtlSeconds: number;
+  readonly policies?: readonly string[];
 }
 
 export interface TransitKeyState {
@@ -54,6 +68,8 @@ export interface VaultDouble {
   /** Listens again on the same port. */
   start(): Promise<void>;
   issueToken(spec: TokenSpec): string;
+  /** `vault policy write <name> <file>`: HCL with path rules (see scripts/deploy-checks/vault-policy.ts). */
+  writePolicy(name: string, hcl: string): void;
   revokeToken(token: string): void;
   addAppRole(spec: AppRoleSpec): void;
   /** The token most recently handed out by AppRole login. */
@@ -122,17 +138,21 @@ export async function createVaultDouble(options: VaultDoubleOptions = {}): Promi
   const keys = new Map<string, TransitKey>();
   const counts = new Map<string, number>();
   const canned: { suffix: string; status: number; body: unknown }[] = [];
+  const policies = new Map<string, VaultPolicyRule[]>([
+    ['default', parseVaultPolicy(DEFAULT_POLICY)],
+    ['vanta-wallets', parseVaultPolicy(BROAD_POLICY)],
+  ]);
   let sealed = false;
   let lastLogin: string | null = null;
 
   tokens.set(rootToken, { id: rootToken, accessor: randomToken(), policies: ['root'], createdAt: now(), creationTtl: 0, maxExpiresAt: null, renewable: false, expiresAt: null, revoked: false });
 
-  const newToken = (spec: TokenSpec, policies: string[]): Token => {
+  const newToken = (spec: TokenSpec, tokenPolicies: string[]): Token => {
     const t = now();
     const token: Token = {
       id: `hvs.${randomToken()}`,
       accessor: randomToken(),
-      policies,
+      policies: tokenPolicies,
       createdAt: t,
       creationTtl: spec.ttlSeconds,
       maxExpiresAt: t + spec.maxTtlSeconds * 1000,
@@ -188,7 +208,7 @@ export async function createVaultDouble(options: VaultDoubleOptions = {}): Promi
     if (typeof roleId !== 'string' || roleId === '') throw new HttpError(400, 'missing role_id');
     const role = approles.get(roleId);
     if (!role || body['secret_id'] !== role.secretId) throw new HttpError(400, 'invalid role or secret ID');
-    const token = newToken({ ttlSeconds: role.tokenTtlSeconds, maxTtlSeconds: role.tokenMaxTtlSeconds }, ['default', 'vanta-wallets']);
+    const token = newToken({ ttlSeconds: role.tokenTtlSeconds, maxTtlSeconds: role.tokenMaxTtlSeconds }, [...(role.policies ?? DEFAULT_TOKEN_POLICIES)]);
     lastLogin = token.id;
     return { auth: { ...authBlock(token, role.tokenTtlSeconds), metadata: { role_name: 'vanta' } } };
   };
@@ -416,6 +436,16 @@ export async function createVaultDouble(options: VaultDoubleOptions = {}): Promi
     return token;
   };
 
+  /** The capability a request needs; transit key and encrypt writes are `create` while the key does not exist (Vault's existence check). */
+  const capabilityOf = (method: string, path: string, query: URLSearchParams): VaultCapability => {
+    if (method === 'GET' || method === 'HEAD') return query.get('list') === 'true' ? 'list' : 'read';
+    if (method === 'LIST') return 'list';
+    if (method === 'DELETE') return 'delete';
+    if (method === 'PATCH') return 'patch';
+    const upserted = /^transit\/(?:keys|encrypt)\/([^/]+)$/.exec(path);
+    return upserted && !keys.has(upserted[1]!) ? 'create' : 'update';
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://vault');
     const method = req.method ?? 'GET';
@@ -434,9 +464,6 @@ export async function createVaultDouble(options: VaultDoubleOptions = {}): Promi
     const route = routes.find((r) => r.pattern.test(path));
     const token = authenticate(req);
     if (!route?.open && token === null) return send(res, 403, { errors: ['permission denied'] });
-    if (!route) return send(res, 404, { errors: [UNSUPPORTED_PATH] });
-    const handler = route.methods[method];
-    if (!handler) return send(res, 405, { errors: [UNSUPPORTED_OPERATION] });
     let body: Record<string, unknown> = {};
     if (rawBody.length) {
       try {
@@ -447,6 +474,17 @@ export async function createVaultDouble(options: VaultDoubleOptions = {}): Promi
         return send(res, 400, { errors: [`failed to parse JSON input: ${(error as Error).message}`] });
       }
     }
+    // Vault checks the ACL before it routes: a path no policy grants is "permission denied", even an unknown one.
+    if (!route?.open && !token!.policies.includes('root')) {
+      const grant = grantOn(token!.policies.map((p) => policies.get(p) ?? []), path);
+      const allowed = grant.allowedParameters;
+      if (!grant.capabilities.has(capabilityOf(method, path, url.searchParams)) || (allowed !== null && Object.keys(body).some((k) => !allowed.has(k)))) {
+        return send(res, 403, { errors: ['permission denied'] });
+      }
+    }
+    if (!route) return send(res, 404, { errors: [UNSUPPORTED_PATH] });
+    const handler = route.methods[method];
+    if (!handler) return send(res, 405, { errors: [UNSUPPORTED_OPERATION] });
     try {
       const out = handler({ method, body, params: { ...route.pattern.exec(path)?.groups }, token });
       if (out === null) return send(res, 204, null);
@@ -491,7 +529,11 @@ export async function createVaultDouble(options: VaultDoubleOptions = {}): Promi
       await listen(server, port);
       listening = true;
     },
-    issueToken: (spec) => newToken(spec, ['default', 'vanta-wallets']).id,
+    issueToken: (spec) => newToken(spec, [...(spec.policies ?? DEFAULT_TOKEN_POLICIES)]).id,
+    writePolicy: (name, hcl) => {
+      if (name === 'root') throw new Error('cannot update the root policy');
+      policies.set(name, parseVaultPolicy(hcl));
+    },
     revokeToken(token) {
       const t = tokens.get(token);
       if (t) t.revoked = true;
@@ -515,6 +557,24 @@ export async function createVaultDouble(options: VaultDoubleOptions = {}): Promi
     },
   };
 }
+
+const DEFAULT_TOKEN_POLICIES = ['default', 'vanta-wallets'] as const;
+
+/** The token self-service part of Vault's built-in default policy. */
+const DEFAULT_POLICY = `
+path "auth/token/lookup-self" { capabilities = ["read"] }
+path "auth/token/renew-self"  { capabilities = ["update"] }
+path "auth/token/revoke-self" { capabilities = ["update"] }
+path "sys/capabilities-self"  { capabilities = ["update"] }
+`;
+
+/** Everything Vanta's keystore can call on any transit key: what tokens get when a test does not care about policies. */
+const BROAD_POLICY = `
+path "transit/keys/*"    { capabilities = ["create", "read", "update"] }
+path "transit/encrypt/*" { capabilities = ["create", "update"] }
+path "transit/decrypt/*" { capabilities = ["update"] }
+path "transit/rewrap/*"  { capabilities = ["update"] }
+`;
 
 /** A per-item failure: reported inside batch_results, or as a 400 for a single item. */
 class ItemError extends Error {}

@@ -1,11 +1,10 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { z } from 'zod';
 import type { Mode } from '../config.ts';
 import { KeyError } from './errors.ts';
 import { createKeyStore, type ItemResult, type KeyCipher, type KeyStore } from './keystore.ts';
+import { corruptFile, createMasterKeys, MASTER_KEY_FILE, missingFile, readMasterKeys, stampOf, updateMasterKeys, type LoadedMasterKeys } from './master-key-file.ts';
 
 /**
  * The embedded keystore: AES-256-GCM under versioned master keys kept in a
@@ -14,9 +13,23 @@ import { createKeyStore, type ItemResult, type KeyCipher, type KeyStore } from '
  * moved to another user's row does not open. Rotation adds a version; rewrap
  * moves ciphertexts onto it; raising the minimum retires the old ones, as
  * with Vault transit.
+ *
+ * The file is shared with other processes (`npm run keys:rotate` rotates
+ * while the engine runs), so this keystore never trusts its copy blindly:
+ * - before sealing or opening it checks, with one stat, whether the file was
+ *   replaced since it read it, and reads it again if so: new wallets are
+ *   sealed with the newest version and a raised minimum is honoured;
+ * - a ciphertext of a version it does not hold makes it read the file again
+ *   before giving up, whatever the stat said;
+ * - `versions()` always reads the file: it is what callers check a new
+ *   wallet's version against before storing it (wallets.ts);
+ * - its own changes are read-modify-writes of the file on disk under a
+ *   cross-process lock (master-key-file.ts), never of its copy.
+ * If the file becomes unreadable while running, the keys already read keep
+ * signing, no new wallet is sealed, and `health()` says what to restore.
  */
 
-export const MASTER_KEY_FILE = 'keys/master-keys.json';
+export { MASTER_KEY_FILE } from './master-key-file.ts';
 
 export interface LocalKeyStoreOptions {
   readonly dataDir: string;
@@ -24,15 +37,15 @@ export interface LocalKeyStoreOptions {
   /** ALLOW_LOCAL_KEYSTORE_IN_LIVE: the operator knowingly keeps keys outside Vault in live mode. */
   readonly allowInLive: boolean;
   readonly logger: Logger;
+  /**
+   * How many wallets the database holds. When the master key file is
+   * missing, a new one is created only if this answers 0: a new key would
+   * orphan every stored wallet. The engine and the rotation command pass it
+   * (from-config.ts); leave it out only for a throwaway DATA_DIR with no
+   * database behind it (tests, benches).
+   */
+  readonly countWallets?: () => Promise<number>;
 }
-
-const fileSchema = z.object({
-  format: z.literal(1),
-  current: z.number().int().positive(),
-  minDecryptionVersion: z.number().int().positive(),
-  keys: z.record(z.string().regex(/^[1-9]\d*$/), z.string().regex(/^[A-Za-z0-9+/]{43}=$/)),
-});
-type MasterKeyFile = z.infer<typeof fileSchema>;
 
 const PREFIX = /^local:v([1-9]\d{0,8}):([A-Za-z0-9+/]+={0,2})$/;
 const IV_BYTES = 12;
@@ -43,77 +56,123 @@ export async function createLocalKeyStore(options: LocalKeyStoreOptions): Promis
     throw new KeyError('KEYSTORE_CONFIG', 'Live mode keeps wallet keys under Vault transit: set VAULT_ADDR with VAULT_TOKEN or VAULT_ROLE_ID/VAULT_SECRET_ID (or, knowingly, ALLOW_LOCAL_KEYSTORE_IN_LIVE=true).');
   }
   const path = join(options.dataDir, MASTER_KEY_FILE);
-  let file = await loadOrCreate(path, options);
-  let queue: Promise<unknown> = Promise.resolve();
-  /** File updates run one at a time, so two rotations cannot both write "version N+1". */
+  let state: LoadedMasterKeys = await loadOrCreate(path, options);
+  /** Why the file on disk could not be read lately, for health(); null when it could. */
+  let problem: string | null = null;
+
+  const refresher = createRefresher(async (force) => {
+    try {
+      if (!force && (await stampOf(path)) === state.stamp) {
+        problem = null;
+        return;
+      }
+      const loaded = await readMasterKeys(path);
+      if (!loaded) throw missingFile(path);
+      state = loaded;
+      problem = null;
+    } catch (error) {
+      const message = error instanceof KeyError ? error.message : `The master key file ${path} cannot be read: ${(error as Error).message}`;
+      if (message !== problem) options.logger.error({ path, err: { message } }, 'Cannot read the master key file; signing goes on with the keys already read');
+      problem = message;
+    }
+  });
+
+  let writes: Promise<unknown> = Promise.resolve();
+  /** This process's own writes one at a time (the file lock orders them against other processes). */
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
-    const next = queue.then(fn, fn);
-    queue = next.catch(() => undefined);
+    const next = writes.then(fn, fn);
+    writes = next.catch(() => undefined);
     return next;
   };
   const keyOf = (version: number): Buffer | null => {
-    const b64 = file.keys[String(version)];
+    const b64 = state.keys.keys[String(version)];
     return b64 === undefined ? null : Buffer.from(b64, 'base64');
+  };
+  /** A ciphertext of a version this copy of the file does not hold: the file may have a newer one. */
+  const unknownVersion = (ciphertext: string): boolean => {
+    const match = typeof ciphertext === 'string' ? PREFIX.exec(ciphertext) : null;
+    return match !== null && keyOf(Number(match[1])) === null;
+  };
+  const freshFor = async (items: readonly { readonly ciphertext: string }[]) => {
+    await refresher.refresh(false);
+    if (items.some((item) => unknownVersion(item.ciphertext))) await refresher.refresh(true);
+  };
+  const sealCurrent = (userId: string, plaintext: Uint8Array): ItemResult<{ ciphertext: string; keyVersion: number }> => {
+    const version = state.keys.current;
+    const key = keyOf(version);
+    if (!key) return { ok: false, error: corruptFile(path, `version ${version} is current but has no key`) };
+    return { ok: true, value: { ciphertext: encrypt(key, version, userId, plaintext), keyVersion: version } };
   };
 
   const cipher: KeyCipher = {
     kind: 'local',
-    seal(userId, plaintext) {
-      const version = file.current;
-      const key = keyOf(version);
-      if (!key) return Promise.reject(corruptFile(path, `version ${version} is current but has no key`));
-      return Promise.resolve({ ciphertext: encrypt(key, version, userId, plaintext), keyVersion: version });
+    async seal(userId, plaintext) {
+      await refresher.refresh(false);
+      // A wallet sealed now would live only as long as this process's copy of the keys.
+      if (problem !== null) throw new KeyError('KEYSTORE_CONFIG', `${problem} No new wallet is created until it is back.`, { userId });
+      const sealed = sealCurrent(userId, plaintext);
+      if (!sealed.ok) throw sealed.error;
+      return sealed.value;
     },
-    open(items) {
-      return Promise.resolve(items.map((item) => openOne(item.userId, item.ciphertext)));
+    async open(items) {
+      await freshFor(items);
+      return items.map((item) => openOne(item.userId, item.ciphertext));
     },
-    rewrap(items) {
-      return Promise.resolve(
-        items.map((item): ItemResult<{ ciphertext: string; keyVersion: number }> => {
-          const opened = openOne(item.userId, item.ciphertext);
-          if (!opened.ok) return opened;
-          try {
-            const version = file.current;
-            const key = keyOf(version);
-            if (!key) return { ok: false, error: corruptFile(path, `version ${version} is current but has no key`) };
-            return { ok: true, value: { ciphertext: encrypt(key, version, item.userId, opened.value), keyVersion: version } };
-          } finally {
-            opened.value.fill(0);
-          }
-        }),
-      );
+    async rewrap(items) {
+      await freshFor(items);
+      return items.map((item): ItemResult<{ ciphertext: string; keyVersion: number }> => {
+        const opened = openOne(item.userId, item.ciphertext);
+        if (!opened.ok) return opened;
+        try {
+          return sealCurrent(item.userId, opened.value);
+        } finally {
+          opened.value.fill(0);
+        }
+      });
     },
     rotate: () =>
       serial(async () => {
-        const version = Math.max(...Object.keys(file.keys).map(Number)) + 1;
-        const next = { ...file, current: version, keys: { ...file.keys, [String(version)]: randomBytes(32).toString('base64') } };
-        await writeAtomically(path, next);
-        file = next;
+        let version = 0;
+        await updateMasterKeys(path, (file) => {
+          version = Math.max(...Object.keys(file.keys).map(Number)) + 1;
+          return { ...file, current: version, keys: { ...file.keys, [String(version)]: randomBytes(32).toString('base64') } };
+        });
+        await refresher.refresh(true);
         options.logger.info({ key_version: version }, 'Rotated the local master key');
         return version;
       }),
     setMinDecryptionVersion: (version) =>
       serial(async () => {
-        if (!Number.isInteger(version) || version < 1 || version > file.current) {
-          throw new KeyError('KEYSTORE_CONFIG', `min_decryption_version must be between 1 and the current version ${file.current}, not ${version}.`);
-        }
-        const next = { ...file, minDecryptionVersion: version };
-        await writeAtomically(path, next);
-        file = next;
+        await updateMasterKeys(path, (file) => {
+          if (!Number.isInteger(version) || version < 1 || version > file.current) {
+            throw new KeyError('KEYSTORE_CONFIG', `min_decryption_version must be between 1 and the current version ${file.current}, not ${version}.`);
+          }
+          return { ...file, minDecryptionVersion: version };
+        });
+        await refresher.refresh(true);
       }),
-    versions: () => Promise.resolve({ latestVersion: file.current, minDecryptionVersion: file.minDecryptionVersion }),
+    async versions() {
+      await refresher.refresh(true);
+      if (problem !== null) throw new KeyError('KEYSTORE_CONFIG', problem);
+      return { latestVersion: state.keys.current, minDecryptionVersion: state.keys.minDecryptionVersion };
+    },
     versionOf: (ciphertext) => parse(ciphertext, null).version,
-    health: () => Promise.resolve({ ok: true, kind: 'local', detail: `local keystore at ${path}, key version ${file.current}`, latestVersion: file.current }),
-    close: () => queue.then(() => undefined),
+    async health() {
+      await refresher.refresh(false);
+      if (problem !== null) return { ok: false, kind: 'local', detail: problem, latestVersion: state.keys.current };
+      return { ok: true, kind: 'local', detail: `local keystore at ${path}, key version ${state.keys.current}`, latestVersion: state.keys.current };
+    },
+    close: () => writes.then(() => refresher.idle()),
   };
 
   function openOne(userId: string, ciphertext: string): ItemResult<Uint8Array> {
     try {
       const { version, payload } = parse(ciphertext, userId);
-      if (version < file.minDecryptionVersion) {
+      const minimum = state.keys.minDecryptionVersion;
+      if (version < minimum) {
         return {
           ok: false,
-          error: new KeyError('KEY_VERSION_RETIRED', `User ${userId}'s key is sealed with local key version ${version}, below the minimum ${file.minDecryptionVersion}; it was not rewrapped in time. Lower minDecryptionVersion in ${path} to recover it, then rewrap.`, {
+          error: new KeyError('KEY_VERSION_RETIRED', `User ${userId}'s key is sealed with local key version ${version}, below the minimum ${minimum}; it was not rewrapped in time. Lower minDecryptionVersion in ${path} to recover it, then rewrap.`, {
             userId,
             version,
           }),
@@ -132,6 +191,63 @@ export async function createLocalKeyStore(options: LocalKeyStoreOptions): Promis
   }
 
   return createKeyStore(cipher);
+}
+
+/**
+ * Runs `load` so that a caller's refresh always starts after the caller
+ * asked: one that arrives while a read is under way waits for the next read
+ * (joined by everyone else arriving meanwhile) instead of taking an answer
+ * that may predate it. Reads never overlap, so an older read cannot
+ * overwrite a newer one.
+ */
+function createRefresher(load: (force: boolean) => Promise<void>) {
+  let running: Promise<void> | null = null;
+  let queued: { force: boolean; promise: Promise<void> } | null = null;
+  const start = (force: boolean): Promise<void> => {
+    const run = load(force).finally(() => {
+      if (running === run) running = null;
+    });
+    running = run;
+    return run;
+  };
+  return {
+    refresh(force: boolean): Promise<void> {
+      if (queued) {
+        queued.force ||= force;
+        return queued.promise;
+      }
+      if (!running) return start(force);
+      const next: { force: boolean; promise: Promise<void> } = { force, promise: Promise.resolve() };
+      next.promise = running.then(() => {
+        queued = null;
+        return start(next.force);
+      });
+      queued = next;
+      return next.promise;
+    },
+    async idle(): Promise<void> {
+      while (running || queued) await (queued?.promise ?? running);
+    },
+  };
+}
+
+async function loadOrCreate(path: string, options: LocalKeyStoreOptions): Promise<LoadedMasterKeys> {
+  const existing = await readMasterKeys(path);
+  if (existing) return existing;
+  const stored = (await options.countWallets?.()) ?? 0;
+  if (stored > 0) {
+    throw new KeyError(
+      'KEYSTORE_CONFIG',
+      `The master key file ${path} is missing, but the database holds ${stored} wallet${stored === 1 ? '' : 's'} sealed under a master key. Vanta will not create a new key: it would orphan every one of them. Restore ${path} from its backup (mode 0600, owned by the user Vanta runs as; see docs/operations-keys.md, "Backing up the master key") and start again.`,
+      { path, wallets: stored },
+    );
+  }
+  if (options.mode === 'live') options.logger.warn({ path }, 'Creating a local master key file in live mode (ALLOW_LOCAL_KEYSTORE_IN_LIVE=true); back it up now');
+  const { created } = await createMasterKeys(path);
+  if (created) options.logger.info({ path }, 'Created the local master key file; back it up apart from the database (docs/operations-keys.md)');
+  const loaded = await readMasterKeys(path);
+  if (!loaded) throw missingFile(path);
+  return loaded;
 }
 
 function aad(userId: string): Buffer {
@@ -161,51 +277,4 @@ function parse(ciphertext: string, userId: string | null): { version: number; pa
     throw new KeyError('KEY_CIPHERTEXT_INVALID', `${whose} is not a local keystore ciphertext (expected local:v<N>:<base64>); it was not used. Check that the wallet row was written by this keystore.`, userId === null ? {} : { userId });
   }
   return { version: Number(match[1]), payload };
-}
-
-async function loadOrCreate(path: string, options: LocalKeyStoreOptions): Promise<MasterKeyFile> {
-  let text: string;
-  try {
-    const info = await stat(path);
-    if ((info.mode & 0o077) !== 0) {
-      throw new KeyError('KEYSTORE_CONFIG', `The master key file ${path} is readable by other users (mode ${(info.mode & 0o777).toString(8)}); run chmod 600 ${path} and restart.`);
-    }
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    if (options.mode === 'live') options.logger.warn({ path }, 'Creating a local master key file in live mode (ALLOW_LOCAL_KEYSTORE_IN_LIVE=true); back it up now');
-    const fresh: MasterKeyFile = { format: 1, current: 1, minDecryptionVersion: 1, keys: { '1': randomBytes(32).toString('base64') } };
-    await writeAtomically(path, fresh);
-    options.logger.info({ path }, 'Created the local master key file');
-    return fresh;
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw corruptFile(path, 'it is not JSON');
-  }
-  const parsed = fileSchema.safeParse(json);
-  if (!parsed.success) throw corruptFile(path, `${parsed.error.issues[0]?.path.join('.') ?? 'root'} ${parsed.error.issues[0]?.message ?? 'is invalid'}`);
-  if (parsed.data.keys[String(parsed.data.current)] === undefined) throw corruptFile(path, `version ${parsed.data.current} is current but has no key`);
-  return parsed.data;
-}
-
-function corruptFile(path: string, why: string): KeyError {
-  return new KeyError('KEYSTORE_CONFIG', `The master key file ${path} is unusable: ${why}. Restore it from backup; do not delete it, or every wallet it seals is lost.`);
-}
-
-/** Write a sibling file with mode 0600, flush it, then rename over: a crash leaves the old file or the new, never half. */
-async function writeAtomically(path: string, content: MasterKeyFile): Promise<void> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const temp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-  const handle = await open(temp, 'wx', 0o600);
-  try {
-    await handle.writeFile(`${JSON.stringify(content, null, 2)}\n`, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await chmod(temp, 0o600);
-  await rename(temp, path);
 }

@@ -2,6 +2,7 @@ import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { describeError } from '../../errors.ts';
 import type { Database } from '../db/database.ts';
 import type { Logger } from '../logger.ts';
+import { withRetireLock } from './key-version-lock.ts';
 import type { KeyStore } from './keystore.ts';
 import type { KeyRotationMetrics } from './rotation-metrics.ts';
 import { createWalletRepository, type CiphertextUpdate, type WalletRepository } from './wallet-repository.ts';
@@ -14,6 +15,12 @@ import { createWalletRepository, type CiphertextUpdate, type WalletRepository } 
  * crash) resumes on the next run without rotating again. Signing keeps
  * working throughout: until the minimum is raised, old and new ciphertexts
  * both open.
+ *
+ * The last count and the raising of the minimum happen under the lock that
+ * storing a new wallet also takes (key-version-lock.ts), so a wallet sealed
+ * under the old version while the rotation ran is either counted (and
+ * rewrapped in another round) or finds the raised minimum and is sealed
+ * again: none is ever stored under a retired version.
  */
 
 export interface KeyRotationOptions {
@@ -56,13 +63,23 @@ export async function runKeyRotation(options: KeyRotationOptions): Promise<KeyRo
   metrics.keyVersion.set(rotation.toVersion);
   metrics.running.set(1);
   try {
-    const pass = await rewrapAll(repository, rotation, options, log);
-    const remaining = await repository.countSealedBelow(rotation.toVersion);
-    metrics.remaining.set(remaining);
-    if (pass.aborted) return await finish(options, rotation, 'aborted', pass, remaining, null);
-    if (remaining > 0) return await finish(options, rotation, 'incomplete', pass, remaining, pass.lastError ?? `${remaining} ciphertexts are still below version ${rotation.toVersion}`);
-    await keystore.setMinDecryptionVersion(rotation.toVersion);
-    return await finish(options, rotation, 'done', pass, 0, null);
+    const pass: PassResult = { rewrapped: 0, failed: 0, aborted: false, lastError: null, failedIds: new Set() };
+    for (let round = 1; ; round += 1) {
+      await rewrapAll(repository, rotation, options, log, pass);
+      if (pass.aborted) {
+        const remaining = await repository.countSealedBelow(rotation.toVersion);
+        metrics.remaining.set(remaining);
+        return await finish(options, rotation, 'aborted', pass, remaining, null);
+      }
+      const remaining = await retire(db, keystore, rotation);
+      metrics.remaining.set(remaining);
+      if (remaining === 0) return await finish(options, rotation, 'done', pass, 0, null);
+      // Left below the target: wallets that would not rewrap, and any stored since the last walk (another round takes those).
+      if (remaining <= pass.failedIds.size || round >= MAX_ROUNDS) {
+        return await finish(options, rotation, 'incomplete', pass, remaining, pass.lastError ?? `${remaining} ciphertexts are still below version ${rotation.toVersion}`);
+      }
+      log.info({ remaining, round }, 'Wallets were stored under the old version while rewrapping; rewrapping them before retiring it');
+    }
   } catch (error) {
     const { code, message } = describeError(error);
     await db.sql('update key_rotations set last_error = ?, updated_at = now() where id = ?', [`${code}: ${message}`.slice(0, 500), rotation.id]);
@@ -71,6 +88,25 @@ export async function runKeyRotation(options: KeyRotationOptions): Promise<KeyRo
   } finally {
     metrics.running.set(0);
   }
+}
+
+/** Rounds of rewrap-then-retire before giving up (each round only meets wallets created during the one before). */
+const MAX_ROUNDS = 5;
+
+/**
+ * Under the exclusive lock: count what is still below the target and, if
+ * nothing is, raise the minimum and mark the rotation done in the same
+ * transaction. Answers the count (0 when retired).
+ */
+async function retire(db: Database, keystore: KeyStore, rotation: OpenRotation): Promise<number> {
+  return withRetireLock(db, async (tx) => {
+    const [row] = await tx.sql<{ n: string | number }>('select count(*) as n from wallets where key_version < ?', [rotation.toVersion]);
+    const remaining = Number(row?.n ?? 0);
+    if (remaining > 0) return remaining;
+    await keystore.setMinDecryptionVersion(rotation.toVersion);
+    await tx.sql("update key_rotations set status = 'done', last_error = null, finished_at = now(), updated_at = now() where id = ?", [rotation.id]);
+    return 0;
+  });
 }
 
 /** The unfinished rotation of this keystore, or a new one: rotate the key, then record the target. */
@@ -99,6 +135,8 @@ interface PassResult {
   failed: number;
   aborted: boolean;
   lastError: string | null;
+  /** Users whose ciphertext would not rewrap: not tried again in this run. */
+  readonly failedIds: Set<string>;
 }
 
 /**
@@ -106,16 +144,18 @@ interface PassResult {
  * time. A second walk picks up rows skipped because another writer changed
  * them meanwhile; ciphertexts that fail to rewrap are counted and left alone.
  */
-async function rewrapAll(repository: WalletRepository, rotation: OpenRotation, options: KeyRotationOptions, log: Logger): Promise<PassResult> {
+async function rewrapAll(repository: WalletRepository, rotation: OpenRotation, options: KeyRotationOptions, log: Logger, result: PassResult): Promise<void> {
   const { db, keystore, metrics } = options;
   const batchSize = options.batchSize ?? 200;
-  const result: PassResult = { rewrapped: 0, failed: 0, aborted: false, lastError: null };
-  const failedIds = new Set<string>();
+  const { failedIds } = result;
   for (let walk = 0; walk < 3; walk += 1) {
     let cursor = '';
     let progressed = false;
     for (;;) {
-      if (options.signal?.aborted) return { ...result, aborted: true };
+      if (options.signal?.aborted) {
+        result.aborted = true;
+        return;
+      }
       const batch = (await repository.sealedBelow(rotation.toVersion, batchSize, cursor)).filter((w) => !failedIds.has(w.userId));
       if (batch.length === 0) break;
       cursor = batch[batch.length - 1]!.userId;
@@ -145,14 +185,12 @@ async function rewrapAll(repository: WalletRepository, rotation: OpenRotation, o
     }
     if (!progressed || (await repository.countSealedBelow(rotation.toVersion)) <= failedIds.size) break;
   }
-  return result;
 }
 
 async function finish(options: KeyRotationOptions, rotation: OpenRotation, outcome: KeyRotationResult['outcome'], pass: PassResult, remaining: number, error: string | null): Promise<KeyRotationResult> {
   const { db } = options;
-  if (outcome === 'done') {
-    await db.sql("update key_rotations set status = 'done', last_error = null, finished_at = now(), updated_at = now() where id = ?", [rotation.id]);
-  } else if (error !== null) {
+  // 'done' was written by retire(), in the transaction that raised the minimum.
+  if (outcome !== 'done' && error !== null) {
     await db.sql('update key_rotations set last_error = ?, updated_at = now() where id = ?', [error.slice(0, 500), rotation.id]);
   }
   const details = { toVersion: rotation.toVersion, rewrapped: pass.rewrapped, failed: pass.failed, remaining };

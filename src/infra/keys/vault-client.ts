@@ -210,7 +210,7 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
     endpoint,
     start: () => auth.start(),
     async readKey(name) {
-      const site = { op: 'read the transit key', path: `${mount}/keys/${name}` };
+      const site = { op: 'read the transit key', path: `${mount}/keys/${name}`, capability: 'read' as const };
       try {
         return toKeyInfo(parse(keySchema, await call(site, () => raw.read(site.path)), site));
       } catch (error) {
@@ -219,7 +219,7 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
       }
     },
     async createKey(name, { type, derived }) {
-      const site = { op: 'create the transit key', path: `${mount}/keys/${name}` };
+      const site = { op: 'create the transit key', path: `${mount}/keys/${name}`, capability: 'create' as const };
       await call(site, () => raw.write(site.path, { type, derived }));
     },
     async rotateKey(name) {
@@ -373,7 +373,7 @@ function createAuth(raw: RawVault, options: VaultClientOptions, endpoint: string
     try {
       body = await raw.tokenLookupSelf();
     } catch (error) {
-      throw toVaultError(error, { op: 'look up its token', path: 'auth/token/lookup-self', endpoint });
+      throw toVaultError(error, { op: 'look up its token', path: 'auth/token/lookup-self', capability: 'read', endpoint });
     }
     const parsed = lookupSchema.safeParse(body);
     if (!parsed.success) throw new VaultError('VAULT_BAD_RESPONSE', `Vault's lookup-self answer has no data.ttl; check VAULT_ADDR.`, null);

@@ -14,6 +14,8 @@ export interface VaultCallSite {
   readonly op: string;
   /** The Vault path without the /v1 prefix: "transit/decrypt/vanta-wallets". */
   readonly path: string;
+  /** The policy capability the call needs on `path` (default update), for the 403 message. */
+  readonly capability?: 'read' | 'create' | 'update';
 }
 
 interface ApiResponseShape {
@@ -68,7 +70,7 @@ function fromStatus(status: number, vaultSays: string, site: VaultCallSite): Vau
   if (status === 403) {
     return new VaultError(
       'VAULT_PERMISSION_DENIED',
-      `Vault denied ${site.op} on ${site.path} (403${said}). Check that the token is valid, not expired or revoked, and that its policy allows update on ${site.path}; with AppRole Vanta logs in again by itself.`,
+      `Vault denied ${site.op} on ${site.path} (403${said}). Check that the token is valid, not expired or revoked, and that its policy allows ${site.capability ?? 'update'} on ${site.path} (the engine's policy is deploy/vault/vanta-engine.hcl, the rotation's vanta-rotation.hcl); with AppRole Vanta logs in again by itself.`,
       status,
       { details },
     );

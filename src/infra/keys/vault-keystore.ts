@@ -26,8 +26,10 @@ const CIPHERTEXT = /^vault:v([1-9]\d{0,8}):[A-Za-z0-9+/]+={0,2}$/;
 
 /**
  * Logs in, makes sure the transit key exists and is derived (creating it on
- * first use), and returns the keystore. A key that exists but is not derived
- * is refused: it would not bind ciphertexts to users.
+ * first use when the token may: root or a development token; the engine's
+ * least-privilege token may not, and is told how to create it), and returns
+ * the keystore. A key that exists but is not derived is refused: it would not
+ * bind ciphertexts to users.
  */
 export async function createVaultKeyStore(options: VaultKeyStoreOptions): Promise<KeyStore> {
   const { client, keyName } = options;
@@ -103,7 +105,15 @@ export async function createVaultKeyStore(options: VaultKeyStoreOptions): Promis
 async function ensureKey(client: VaultClient, keyName: string, logger: Logger): Promise<void> {
   let info = await client.readKey(keyName);
   if (info === null) {
-    await client.createKey(keyName, { type: KEY_TYPE, derived: true });
+    try {
+      await client.createKey(keyName, { type: KEY_TYPE, derived: true });
+    } catch (error) {
+      if (!(error instanceof VaultError) || error.code !== 'VAULT_PERMISSION_DENIED') throw error;
+      throw new KeyError(
+        'KEYSTORE_CONFIG',
+        `The Vault transit key ${keyName} does not exist, and this token may not create it (the engine's policy, deploy/vault/vanta-engine.hcl, only encrypts, decrypts and reads). Create it once with an operator or root token: vault write -f transit/keys/${keyName} derived=true type=${KEY_TYPE} (compose's vault-init does), or check VAULT_TRANSIT_KEY.`,
+      );
+    }
     logger.info({ key: keyName }, 'Created the Vault transit key for wallet keys');
     info = await readKey(client, keyName);
   }

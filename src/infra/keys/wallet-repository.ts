@@ -1,4 +1,4 @@
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/core';
 import type { Address } from 'viem';
 import type { Database } from '../db/database.ts';
 import { WalletError } from './errors.ts';
@@ -23,12 +23,14 @@ export interface CiphertextUpdate {
 }
 
 export interface WalletRepository {
-  /** Throws WALLET_EXISTS when the user already has one. */
-  insert(userId: string, wallet: EncryptedWallet): Promise<WalletRecord>;
+  /** Throws WALLET_EXISTS when the user already has one. `em`: write inside that transaction. */
+  insert(userId: string, wallet: EncryptedWallet, em?: EntityManager): Promise<WalletRecord>;
   find(userIds: readonly string[]): Promise<Map<string, WalletRecord>>;
   /** Up to `limit` wallets sealed below `keyVersion`, in user id order after `afterUserId`. */
   sealedBelow(keyVersion: number, limit: number, afterUserId?: string): Promise<WalletRecord[]>;
   countSealedBelow(keyVersion: number): Promise<number>;
+  /** Every stored wallet, whatever sealed it. */
+  count(): Promise<number>;
   /** Writes new ciphertexts where the row is still at the expected version; answers the user ids written. */
   replaceCiphertexts(updates: readonly CiphertextUpdate[]): Promise<Set<string>>;
 }
@@ -45,8 +47,8 @@ const COLUMNS = 'user_id, address, ciphertext, key_version, version';
 
 export function createWalletRepository(db: Database): WalletRepository {
   return {
-    async insert(userId, wallet) {
-      const em = db.orm.em.fork();
+    async insert(userId, wallet, within) {
+      const em = within ?? db.orm.em.fork();
       try {
         await em.insert(WalletSchema, { userId, address: wallet.address, ciphertext: wallet.ciphertext, keyVersion: wallet.keyVersion, version: 1 });
       } catch (error) {
@@ -66,6 +68,10 @@ export function createWalletRepository(db: Database): WalletRepository {
     },
     async countSealedBelow(keyVersion) {
       const [row] = await db.sql<{ n: string | number }>('select count(*) as n from wallets where key_version < ?', [keyVersion]);
+      return Number(row?.n ?? 0);
+    },
+    async count() {
+      const [row] = await db.sql<{ n: string | number }>('select count(*) as n from wallets');
       return Number(row?.n ?? 0);
     },
     async replaceCiphertexts(updates) {

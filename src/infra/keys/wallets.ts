@@ -2,7 +2,8 @@ import type { Address, Hex, TransactionSerializable } from 'viem';
 import type { VantaError } from '../../errors.ts';
 import type { Database } from '../db/database.ts';
 import type { Logger } from '../logger.ts';
-import { WalletError } from './errors.ts';
+import { KeyError, WalletError } from './errors.ts';
+import { withWalletInsertLock } from './key-version-lock.ts';
 import { toSignerSet, type KeyStore, type SealedKey, type SignerSet, type WalletSigner, type WithSignersOptions } from './keystore.ts';
 import { createWalletRepository, type WalletRecord, type WalletRepository } from './wallet-repository.ts';
 
@@ -41,11 +42,37 @@ export function createWallets(options: WalletsOptions): Wallets {
 
   async function create(userId: string): Promise<WalletInfo> {
     if ((await repository.find([userId])).has(userId)) throw new WalletError('WALLET_EXISTS', userId);
-    const sealed = await keystore.createWallet(userId);
-    const row = await repository.insert(userId, sealed);
+    const row = await sealAndStore(userId);
     await db.audit({ actor: 'keystore', action: 'wallet.created', subject: userId, details: { address: row.address, keystore: keystore.kind, keyVersion: row.keyVersion } });
     options.logger.info({ user_id: userId, address: row.address, key_version: row.keyVersion }, 'Created a wallet');
     return info(row);
+  }
+
+  /**
+   * Seals a new key and stores it, unless a rotation retired the version it
+   * was sealed with in between (see key-version-lock.ts): then that key,
+   * never stored nor used, is dropped and a new one sealed with the newest
+   * version.
+   */
+  async function sealAndStore(userId: string): Promise<WalletRecord> {
+    for (let attempt = 1; ; attempt += 1) {
+      const sealed = await keystore.createWallet(userId);
+      const stored = await withWalletInsertLock(db, async (tx) => {
+        // Holding the lock, no rotation is between its last count and raising the minimum: this minimum is current.
+        const { minDecryptionVersion } = await keystore.versions();
+        if (sealed.keyVersion < minDecryptionVersion) return { retiredBelow: minDecryptionVersion };
+        return { row: await repository.insert(userId, sealed, tx.em) };
+      });
+      if ('row' in stored) return stored.row;
+      if (attempt >= MAX_SEALS) {
+        throw new KeyError(
+          'KEY_VERSION_RETIRED',
+          `User ${userId}'s new wallet key was sealed ${attempt} times with key version ${sealed.keyVersion}, below the minimum ${stored.retiredBelow}: the keystore does not seal with its newest version. Nothing was stored; check the keystore's versions (VAULT_TRANSIT_KEY, or the master key file) and try again.`,
+          { userId, version: sealed.keyVersion },
+        );
+      }
+      options.logger.info({ user_id: userId, key_version: sealed.keyVersion, min_version: stored.retiredBelow }, 'A rotation retired the key version a new wallet was sealed with before it was stored; sealing a new key');
+    }
   }
 
   async function withSigners<T>(userIds: readonly string[], fn: (signers: SignerSet) => Promise<T>, signOptions: WithSignersOptions = {}): Promise<T> {
@@ -76,6 +103,9 @@ export function createWallets(options: WalletsOptions): Wallets {
     signTransaction: (userId, transaction) => withSigners([userId], (set) => set.get(userId).signTransaction(transaction)),
   };
 }
+
+/** A rotation retires a version once per run, so a second seal is enough; a third failing means the keystore is wrong. */
+const MAX_SEALS = 3;
 
 /** Later sets win: a retry that opened a key clears the earlier failure. */
 function merge(sets: readonly SignerSet[], absent: ReadonlyMap<string, VantaError>): SignerSet {

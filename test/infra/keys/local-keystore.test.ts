@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createLocalKeyStore, MASTER_KEY_FILE } from '../../../src/infra/keys/local-keystore.ts';
 import { silentLogger } from '../../helpers/common.ts';
 import { signerOf, transferTx, userIds } from './support.ts';
@@ -75,6 +78,49 @@ describe('Local AES-256-GCM keystore', function () {
     await assert.rejects(open(), { code: 'KEYSTORE_CONFIG', message: /version 5 is current but has no key.*Restore it from backup/ });
     writeFileSync(path, '{ not json');
     await assert.rejects(open(), { code: 'KEYSTORE_CONFIG', message: /not JSON/ });
+  });
+
+  it('a running keystore follows rotations another process writes to the file: opens new versions, seals with the newest, honours a raised minimum', async () => {
+    // Two instances on one DATA_DIR share nothing but the file, as the engine and `npm run keys:rotate` do.
+    const engine = await open();
+    const operator = await open();
+    const [before, after] = userIds(2);
+    const old = await engine.createWallet(before!);
+    assert.equal(await operator.rotate(), 2);
+    const fresh = await operator.createWallet(after!);
+    assert.equal(fresh.keyVersion, 2);
+    const signed = await engine.signTransaction({ userId: after!, address: fresh.address, ciphertext: fresh.ciphertext }, transferTx());
+    assert.equal(await signerOf(signed), fresh.address, 'the engine opens a version it did not know when it started');
+    assert.equal((await engine.createWallet(`${after!}-2`)).keyVersion, 2, 'and seals new wallets with it');
+    await operator.setMinDecryptionVersion(2);
+    assert.deepEqual(await engine.versions(), { latestVersion: 2, minDecryptionVersion: 2 });
+    await assert.rejects(engine.signTransaction({ userId: before!, address: old.address, ciphertext: old.ciphertext }, transferTx()), { code: 'KEY_VERSION_RETIRED' });
+    await engine.close();
+    await operator.close();
+  });
+
+  it('concurrent writers in several processes lose no update: every rotation gets its own version', async function () {
+    this.timeout(60_000);
+    await (await open()).close();
+    const worker = fileURLToPath(new URL('./fixtures/rotate-file-worker.ts', import.meta.url));
+    const runs = Array.from({ length: 4 }, () => {
+      const child = spawn(process.execPath, [worker, dataDir, '8'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+      return once(child, 'exit').then(([code]) => {
+        assert.equal(code, 0, err);
+        return (JSON.parse(out) as { versions: number[] }).versions;
+      });
+    });
+    const given = (await Promise.all(runs)).flat().sort((a, b) => a - b);
+    assert.deepEqual(given, Array.from({ length: 32 }, (_, i) => i + 2), 'versions 2..33, each handed out once');
+    const file = JSON.parse(readFileSync(join(dataDir, MASTER_KEY_FILE), 'utf8')) as { current: number; keys: Record<string, string> };
+    assert.equal(file.current, 33);
+    assert.equal(Object.keys(file.keys).length, 33);
+    assert.equal(new Set(Object.values(file.keys)).size, 33);
+    assert.deepEqual(readdirSync(join(dataDir, 'keys')), ['master-keys.json'], 'no temporary or lock file is left behind');
   });
 });
 

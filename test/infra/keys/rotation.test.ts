@@ -2,11 +2,15 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import type { VantaError } from '../../../src/errors.ts';
+import { withWalletInsertLock } from '../../../src/infra/keys/key-version-lock.ts';
+import type { KeyStore } from '../../../src/infra/keys/keystore.ts';
+import { createLocalKeyStore } from '../../../src/infra/keys/local-keystore.ts';
 import { runKeyRotation, type KeyRotationOptions } from '../../../src/infra/keys/rotation.ts';
 import { createKeyRotationMetrics, type KeyRotationMetrics } from '../../../src/infra/keys/rotation-metrics.ts';
+import { createWalletRepository } from '../../../src/infra/keys/wallet-repository.ts';
 import { createWallets, type Wallets } from '../../../src/infra/keys/wallets.ts';
 import { silentLogger } from '../../helpers/common.ts';
-import { createTestPostgres, type TestDatabase } from '../../helpers/db.ts';
+import { createTestPglite, createTestPostgres, type TestDatabase } from '../../helpers/db.ts';
 import { fixtures, signerOf, transferTx, userIds, type KeyStoreFixture } from './support.ts';
 
 for (const kind of ['local', 'vault'] as const) {
@@ -153,6 +157,76 @@ for (const kind of ['local', 'vault'] as const) {
       for (const [expected, actual] of signed) assert.equal(actual, expected);
     });
 
+    /** The rotation as `npm run keys:rotate` runs it: its own keystore (for local, its own view of the shared file). */
+    const operatorKeystore = async (): Promise<{ keystore: KeyStore; close: () => Promise<void> }> => {
+      if (kind === 'vault') return { keystore: fx.keystore, close: () => Promise.resolve() };
+      const keystore = await createLocalKeyStore({ dataDir: fx.dataDir!, mode: 'sandbox', allowInLive: false, logger: silentLogger() });
+      return { keystore, close: () => keystore.close() };
+    };
+
+    it('a wallet sealed before the rotation and stored after it retired that version is sealed again with the new one', async () => {
+      const users = userIds(5);
+      for (const u of users) await wallets.create(u);
+      const late = `${users[0]!}-late`;
+      // The engine seals the new wallet's key, then stalls before storing it (a GC pause, a slow database)...
+      let sealed!: () => void;
+      const sealedOnce = new Promise<void>((resolve) => (sealed = resolve));
+      let resume!: () => void;
+      const stalled = new Promise<void>((resolve) => (resume = resolve));
+      const slow: KeyStore = {
+        ...fx.keystore,
+        createWallet: async (userId: string) => {
+          const wallet = await fx.keystore.createWallet(userId);
+          sealed();
+          await stalled;
+          return wallet;
+        },
+      };
+      const creating = createWallets({ db: tdb.db, keystore: slow, logger: silentLogger() }).create(late);
+      await sealedOnce;
+      // ...while a whole rotation runs: it cannot see the wallet, rewraps the rest and retires version 1.
+      const operator = await operatorKeystore();
+      const result = await runKeyRotation(rotation({ keystore: operator.keystore }));
+      await operator.close();
+      assert.equal(result.outcome, 'done');
+      assert.deepEqual(await fx.keystore.versions(), { latestVersion: 2, minDecryptionVersion: 2 });
+      resume();
+      const created = await creating;
+
+      assert.equal(created.keyVersion, 2, 'stored under the version the rotation moved to, not the one it retired');
+      const [row] = await tdb.db.sql<{ key_version: number }>('select key_version from wallets where user_id = ?', [late]);
+      assert.equal(row!.key_version, 2);
+      for (const r of await signAll([...users, late], 7)) assert.equal(r.actual, r.expected);
+    });
+
+    it('waits for a wallet being stored under the old version, counts it, and rewraps it before retiring that version', async () => {
+      const users = userIds(6);
+      for (const u of users) await wallets.create(u);
+      const late = `${users[0]!}-late`;
+      const sealed = await fx.keystore.createWallet(late);
+      assert.equal(sealed.keyVersion, 1);
+      const operator = await operatorKeystore();
+      let rotating: Promise<Awaited<ReturnType<typeof runKeyRotation>>> | null = null;
+      let settled = false;
+      // A wallet insert in flight: its transaction holds the lock shared while the rotation runs.
+      await withWalletInsertLock(tdb.db, async (tx) => {
+        rotating = runKeyRotation(rotation({ keystore: operator.keystore })).finally(() => (settled = true));
+        // The rotation rewraps all it can see, then waits for this insert before it counts and retires.
+        for (let i = 0; i < 200 && !(await waitingForAdvisoryLock(tdb)); i++) await sleep(10);
+        assert.ok(await waitingForAdvisoryLock(tdb), 'the rotation waits for the lock');
+        assert.equal(settled, false);
+        assert.equal((await fx.keystore.versions()).minDecryptionVersion, 1, 'and has not retired version 1');
+        await createWalletRepository(tdb.db).insert(late, sealed, tx.em);
+      });
+      const result = await rotating!;
+      await operator.close();
+      assert.equal(result.outcome, 'done');
+      assert.equal(result.rewrapped, users.length + 1, 'the late wallet was rewrapped too');
+      const [row] = await tdb.db.sql<{ key_version: number }>('select key_version from wallets where user_id = ?', [late]);
+      assert.equal(row!.key_version, 2);
+      for (const r of await signAll([...users, late], 8)) assert.equal(r.actual, r.expected);
+    });
+
     if (kind === 'vault') {
       it('stops when Vault goes away midway, loses nothing, and resumes when it is back', async () => {
         const users = userIds(20);
@@ -177,3 +251,30 @@ for (const kind of ['local', 'vault'] as const) {
     }
   });
 }
+
+async function waitingForAdvisoryLock(tdb: TestDatabase): Promise<boolean> {
+  const [row] = await tdb.db.sql<{ n: number }>("select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted and database = (select oid from pg_database where datname = current_database())");
+  return (row?.n ?? 0) > 0;
+}
+
+describe('Key rotation job on the embedded database (PGlite)', function () {
+  it('creates wallets and rotates with the same locks in one PGlite session', async () => {
+    const tdb = await createTestPglite('keys_rotation');
+    const fx = await fixtures.local();
+    try {
+      const wallets = createWallets({ db: tdb.db, keystore: fx.keystore, logger: silentLogger() });
+      const users = userIds(9);
+      await Promise.all(users.map((u) => wallets.create(u)));
+      const rotating = runKeyRotation({ db: tdb.db, keystore: fx.keystore, logger: silentLogger(), metrics: createKeyRotationMetrics(new Registry()), actor: 'admin:test', batchSize: 4 });
+      const during = await wallets.create(`${users[0]!}-during`);
+      const result = await rotating;
+      assert.equal(result.outcome, 'done');
+      assert.ok(during.keyVersion === 2 || result.rewrapped === users.length + 1, 'the wallet created during the rotation ends on version 2');
+      const rows = await tdb.db.sql<{ key_version: number }>('select distinct key_version from wallets');
+      assert.deepEqual(rows.map((r) => r.key_version), [2]);
+    } finally {
+      await fx.close();
+      await tdb.destroy();
+    }
+  });
+});

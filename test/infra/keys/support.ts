@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -69,4 +69,50 @@ export async function signerOf(serialized: Hex): Promise<Address> {
 export function userIds(n: number, prefix = 'user'): string[] {
   const run = randomBytes(3).toString('hex');
   return Array.from({ length: n }, (_, i) => `${prefix}-${run}-${String(i).padStart(4, '0')}`);
+}
+
+/** deploy/vault/<name>.hcl: the policies compose's vault-init writes. */
+export function deployPolicy(name: 'vanta-engine' | 'vanta-rotation'): string {
+  return readFileSync(new URL(`../../../deploy/vault/${name}.hcl`, import.meta.url), 'utf8');
+}
+
+export interface LeastPrivilegeVault {
+  readonly vault: VaultDouble;
+  /** Only the engine policy (not even `default`): proves the policy is enough on its own. */
+  readonly engineToken: string;
+  /** The rotation policy, with `default`, as `vault token create -policy=vanta-rotation` gives it. */
+  readonly operatorToken: string;
+}
+
+/** A Vault set up as compose's vault-init does: transit key vanta-wallets created by root (unless told not to), both policies written from deploy/vault. */
+export async function leastPrivilegeVault(options: { createKey?: boolean } = {}): Promise<LeastPrivilegeVault> {
+  const vault = await createVaultDouble();
+  vault.writePolicy('vanta-engine', deployPolicy('vanta-engine'));
+  vault.writePolicy('vanta-rotation', deployPolicy('vanta-rotation'));
+  if (options.createKey === false) return { vault, ...tokens(vault) };
+  const created = await fetch(`${vault.url}/v1/transit/keys/vanta-wallets`, {
+    method: 'POST',
+    headers: { 'X-Vault-Token': vault.rootToken, 'content-type': 'application/json' },
+    body: JSON.stringify({ type: 'aes256-gcm96', derived: true }),
+  });
+  if (!created.ok) throw new Error(`creating the transit key: HTTP ${created.status}`);
+  return { vault, ...tokens(vault) };
+}
+
+function tokens(vault: VaultDouble): { engineToken: string; operatorToken: string } {
+  return {
+    engineToken: vault.issueToken({ ttlSeconds: 3600, maxTtlSeconds: 86_400, policies: ['vanta-engine'] }),
+    operatorToken: vault.issueToken({ ttlSeconds: 3600, maxTtlSeconds: 3600, policies: ['default', 'vanta-rotation'] }),
+  };
+}
+
+/** A Vault keystore logged in with `token`. */
+export async function vaultKeyStoreWith(vault: VaultDouble, token: string, keyName = 'vanta-wallets'): Promise<KeyStore> {
+  const client = createVaultClient({ endpoint: vault.url, auth: { kind: 'token', token: new Secret(token) }, logger: silentLogger(), timeoutMs: 2_000 });
+  try {
+    return await createVaultKeyStore({ client, keyName, logger: silentLogger() });
+  } catch (error) {
+    client.close();
+    throw error;
+  }
 }

@@ -100,4 +100,33 @@ describe('Vault double: documented HTTP behaviour', function () {
     await new Promise((r) => setTimeout(r, 1_100));
     assert.equal((await call('GET', 'auth/token/lookup-self', undefined, token)).status, 403);
   });
+
+  it('enforces ACL policies for every token but root: capability per path, create vs update, allowed_parameters', async () => {
+    vault.writePolicy(
+      'narrow',
+      `# a comment
+      path "transit/encrypt/k" { capabilities = ["update"] }
+      path "transit/keys/+" { capabilities = ["read"] }
+      path "transit/keys/k/config" {
+        capabilities = ["update"]
+        allowed_parameters = { "min_decryption_version" = [] }
+      }`,
+    );
+    const token = vault.issueToken({ ttlSeconds: 600, maxTtlSeconds: 600, policies: ['narrow'] });
+    const denied = { status: 403, body: { errors: ['permission denied'] } };
+    assert.match((await call('POST', 'transit/encrypt/k', { plaintext: b64('x'), context: b64('alice') }, token)).body.data!.ciphertext!, /^vault:v\d+:/);
+    assert.equal((await call('GET', 'transit/keys/k', undefined, token)).status, 200);
+    assert.equal((await call('GET', 'transit/keys/missing', undefined, token)).status, 404, 'read is granted, so a missing key is a 404');
+    assert.deepEqual(await call('POST', 'transit/encrypt/absent', { plaintext: b64('x'), context: b64('a') }, token), denied, 'encrypting under a missing key needs create');
+    assert.equal(vault.key('absent'), null);
+    assert.deepEqual(await call('POST', 'transit/decrypt/k', { ciphertext: 'vault:v1:AAAA', context: b64('a') }, token), denied);
+    assert.deepEqual(await call('POST', 'transit/keys/k/rotate', {}, token), denied);
+    assert.deepEqual(await call('POST', 'transit/keys/k/config', { exportable: true }, token), denied, 'a parameter the rule does not allow');
+    assert.equal((await call('POST', 'transit/keys/k/config', { min_decryption_version: 1 }, token)).status, 200);
+    assert.deepEqual(await call('GET', 'auth/token/lookup-self', undefined, token), denied, 'without the default policy the token cannot even look itself up');
+    assert.deepEqual(await call('GET', 'nothing/here', undefined, token), denied, 'the ACL is checked before routing');
+    const withDefault = vault.issueToken({ ttlSeconds: 600, maxTtlSeconds: 600, policies: ['default', 'narrow'] });
+    assert.equal((await call('GET', 'auth/token/lookup-self', undefined, withDefault)).status, 200);
+    assert.throws(() => vault.writePolicy('bad', 'path "x" { capabilities = ["read"] max_ttl = "1h" }'), /unsupported field max_ttl/);
+  });
 });
