@@ -44,6 +44,7 @@ export type ErrorCode =
   | 'CHAIN_UNAVAILABLE'
   | 'TRADE_REJECTED'
   | 'TRADE_GONE'
+  | 'PROTOCOL_UNVERIFIED'
   | 'RISK_LIMIT'
   | 'TX_FEE_CAP'
   | 'TX_TIMEOUT'

@@ -28,6 +28,7 @@ import { createTxMetrics } from './infra/chain/tx/metrics.ts';
 import { TxPipeline } from './infra/chain/tx/pipeline.ts';
 import { BASE_MAINNET, resolveAvantisAddresses, type AvantisAddresses } from './infra/chain/avantis/addresses.ts';
 import { verifyDeployment } from './infra/chain/avantis/verify.ts';
+import { detectProtocolVersion, refusalOf } from './infra/chain/avantis/detect.ts';
 import { findRevert, rejectionFor } from './infra/chain/avantis/revert.ts';
 import { avantisAddressesOf } from './infra/devnet/deploy.ts';
 import { startDevnet } from './infra/devnet/start-devnet.ts';
@@ -36,7 +37,7 @@ import { createWallets } from './infra/keys/wallets.ts';
 import { createChainlinkReader, discoverChainlinkFeeds, startChainlinkPoller, type ChainlinkFeed } from './infra/prices/chainlink.ts';
 import { createAvantisProtocol, type AvantisProtocol } from './infra/chain/avantis/protocol.ts';
 import { price as price1e10 } from './infra/chain/avantis/units.ts';
-import { createChainOrderGateway, type OrderGateway } from './actors/order-gateway.ts';
+import { createChainOrderGateway, refusingWrites, type OrderGateway } from './actors/order-gateway.ts';
 import type { Wallets } from './infra/keys/wallets.ts';
 import type { Database } from './infra/db/database.ts';
 import { Secret } from './infra/secret.ts';
@@ -198,6 +199,11 @@ interface ChainHandle {
   readonly addresses: AvantisAddresses;
   /** False in paper mode: prices are read, nothing is ever sent. */
   readonly tradable: boolean;
+  /**
+   * Why orders are refused although the mode trades: the deployment is not one this build's
+   * adapter is verified against (Avantis v2 on today's mainnet). Null when trading is allowed.
+   */
+  readonly refusal: string | null;
   /** Sandbox only: funds a new wallet with test ETH and USDC. */
   readonly faucet?: (address: Address) => Promise<void>;
 }
@@ -214,7 +220,7 @@ async function startChain(config: Config, logger: Logger, shutdown: Shutdown, re
     shutdown.add('devnet', () => devnet.stop());
     const client = createChainClient({ urls: [new Secret(devnet.anvil.rpcUrl)], pollingIntervalMs: 250 });
     readiness.push(rpcCheck(client, devnet.anvil.chainId, true));
-    return { client, chainId: devnet.anvil.chainId, addresses: avantisAddressesOf(devnet.deployment), tradable: true, faucet: (address) => devnet.faucet(address) };
+    return { client, chainId: devnet.anvil.chainId, addresses: avantisAddressesOf(devnet.deployment), tradable: true, refusal: null, faucet: (address) => devnet.faucet(address) };
   }
   const client = createChainClient({ urls: config.chain.rpcUrls });
   readiness.push(rpcCheck(client, config.chain.chainId, true));
@@ -224,7 +230,16 @@ async function startChain(config: Config, logger: Logger, shutdown: Shutdown, re
   const addresses = await resolveAvantisAddresses(client, { tradingStorage: BASE_MAINNET.tradingStorage, multicall: BASE_MAINNET.multicall });
   const report = await verifyDeployment(client, addresses, config.chain.chainId);
   logger.info({ chain_id: report.chainId }, 'Verified the Avantis deployment on chain');
-  return { client, chainId: config.chain.chainId, addresses, tradable: config.mode === 'live' };
+  // Which generation of Avantis answers there, from its own code: v1 calls must never go to v2.
+  const verdict = await detectProtocolVersion(client, addresses.trading);
+  const refusal = verdict.version === 'v1' ? null : refusalOf(verdict, addresses.trading);
+  if (refusal && config.mode === 'live') {
+    logger.error({ admin_alert: true, deployed: verdict.version, code_at: verdict.codeAt, evidence: verdict.evidence }, `Live trading refused: ${refusal}`);
+    readiness.push({ name: 'protocol', required: true, check: () => Promise.reject(new Error(refusal)) });
+  } else {
+    logger.info({ deployed: verdict.version, evidence: verdict.evidence }, 'Avantis deployment version read from its code');
+  }
+  return { client, chainId: config.chain.chainId, addresses, tradable: config.mode === 'live', refusal };
 }
 
 /** The transaction pipeline (resuming what was signed before a stop) and the positions' gateway to Avantis. */
@@ -251,11 +266,12 @@ async function createOrders(
     receiptTimeoutMs: config.tx.receiptTimeoutMs,
     explainRevert: (error, reason) => rejectionFor(findRevert(error) ?? { kind: 'string', reason }, {}, error),
   });
-  // Transactions signed before a stop or crash are re-sent as they were, never signed anew.
-  await pipeline.recover();
+  // Transactions signed before a stop or crash are re-sent as they were, never signed anew; on a
+  // deployment this build cannot verify, nothing is sent at all (a v1 call to v2 only burns gas).
+  if (chain.refusal === null) await pipeline.recover();
   const feedOf = new Map(feeds.map((f) => [f.pairIndex, f]));
   const readPrice = createChainlinkReader(chain.client, systemClock);
-  return createChainOrderGateway({
+  const gateway = createChainOrderGateway({
     protocol,
     pipeline,
     client: chain.client,
@@ -270,6 +286,7 @@ async function createOrders(
       return price1e10((await readPrice(feed)).price);
     },
   });
+  return chain.refusal === null ? gateway : refusingWrites(gateway, chain.refusal);
 }
 
 /** The configured risk limits in the shape the pure check takes (exact decimals, no floats). */

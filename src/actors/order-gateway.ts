@@ -246,3 +246,13 @@ function openedTrade(t: Trade, block: bigint): OpenedTrade {
 function closedTrade(c: Closure): ClosedTrade {
   return { by: c.by, closePrice: c.price === null ? null : formatUnit('price', c.price), payout: c.payout === null ? null : formatUnit('usdc', c.payout) };
 }
+
+/**
+ * The gateway of an engine that must not trade (live on a deployment its adapter is not verified
+ * against): opens and closes are refused with the reason, before anything is signed; following
+ * what is already on chain goes on, since it only reads.
+ */
+export function refusingWrites(gateway: OrderGateway, reason: string): OrderGateway {
+  const refuse = () => Promise.reject(new VantaError('PROTOCOL_UNVERIFIED', `Nothing was sent: ${reason}`));
+  return { ...gateway, submitOpen: refuse, submitClose: refuse };
+}
