@@ -13,7 +13,7 @@ describe('which Avantis generation a deployment runs, read from its code', funct
   let f: SimFixture;
   useSimulator((fixture) => (f = fixture));
   const client = (): PublicClient => f.clients.publicClient;
-  const at = (n: number) => `0x${n.toString(16).padStart(40, '0')}`;
+  const at = (n: number): Address => `0x${n.toString(16).padStart(40, '0')}`;
   const setCode = (address: Address, bytecode: Hex) => f.clients.testClient.setCode({ address, bytecode });
 
   it('verifies the simulator as v1: every v1 write this build sends is in its dispatcher, no v2 sign', async () => {
