@@ -19,6 +19,17 @@ export interface UserKindDeps {
 export const userSystemId = (telegramId: number) => `user:${telegramId}`;
 
 export function createUserKind(deps: UserKindDeps): ActorKind {
+  /**
+   * A trader hears about a change only once it is durable: a message sent for a state that was
+   * then refused (another engine owns the actors now) would be a promise the owner never made.
+   * Waiting on the barrier keeps the messages in order.
+   */
+  const tell = (telegramId: number, text: string) => {
+    deps.runtime.flushed().then(
+      () => deps.notifyUser(telegramId, text),
+      (err: unknown) => deps.logger.warn({ err, telegram_id: telegramId }, 'Not telling the trader about a change that was not persisted'),
+    );
+  };
   const logic = userMachine.provide({
     guards: {
       breaksRiskLimits: (_, order) => checkOrderRisk(order, order.openPositions, deps.limits) !== null,
@@ -32,16 +43,16 @@ export function createUserKind(deps: UserKindDeps): ActorKind {
           });
         } catch (err) {
           deps.logger.warn({ err, position_id: order.positionId }, 'Could not create position actor');
-          deps.notifyUser(owner, 'Your order could not be accepted right now. Nothing was sent; please try again.');
+          tell(owner, 'Your order could not be accepted right now. Nothing was sent; please try again.');
           deps.runtime.send(userSystemId(owner), { type: 'position.finished', positionId: order.positionId, outcome: 'rejected' });
         }
       }),
-      refuse: safeEffect(deps.logger, 'refuse', (_, { telegramId, reason }) => deps.notifyUser(telegramId, reason)),
+      refuse: safeEffect(deps.logger, 'refuse', (_, { telegramId, reason }) => tell(telegramId, reason)),
       refuseRisk: safeEffect(deps.logger, 'refuseRisk', (_, { telegramId, ...order }) => {
         const refusal = checkOrderRisk(order, order.openPositions, deps.limits);
-        deps.notifyUser(telegramId, `Order refused, nothing was sent: ${refusal?.message ?? 'a risk limit applies.'}`);
+        tell(telegramId, `Order refused, nothing was sent: ${refusal?.message ?? 'a risk limit applies.'}`);
       }),
-      inform: safeEffect(deps.logger, 'inform', (_, { telegramId, news }) => deps.notifyUser(telegramId, describeOutcome(news))),
+      inform: safeEffect(deps.logger, 'inform', (_, { telegramId, news }) => tell(telegramId, describeOutcome(news))),
     },
   });
   return { kind: 'user', logic, version: userMachineVersion, migrations: { 1: migrateUserV1 } };
