@@ -14,6 +14,7 @@ import { BadInputError, ConfigError, describeError } from './errors.ts';
 import { systemClock } from './infra/clock.ts';
 import { CONFIG_EXIT_CODE, loadConfig, type Config } from './infra/config.ts';
 import { createDatabase } from './infra/db/database.ts';
+import { OWNED_OUTRIGHT } from './infra/db/fence.ts';
 import type { ReadinessCheck } from './infra/http/inspector-source.ts';
 import { createInspectorServer } from './infra/http/inspector-server.ts';
 import { createOpsServer } from './infra/http/ops-server.ts';
@@ -239,7 +240,8 @@ async function createOrders(
   const pipeline = new TxPipeline({
     client: chain.client,
     chainId: chain.chainId,
-    outbox: createOutbox(db),
+    // Until the engine lease is wired: unfenced, as before (the lease's fence goes here).
+    outbox: createOutbox(db, OWNED_OUTRIGHT),
     signer: wallets,
     fees: { maxFeePerGas: parseGwei(String(config.tx.maxFeeGwei)), minPriorityFeePerGas: 1n },
     clock: systemClock,

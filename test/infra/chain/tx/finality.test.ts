@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { parseGwei, toHex, type Hex } from 'viem';
+import { VantaError } from '../../../../src/errors.ts';
+import type { TxSigner } from '../../../../src/infra/chain/tx/pipeline.ts';
 import { proxyClient, sleep, txFixture, waitUntil, type RpcCall, type TxFixture } from './support.ts';
 
 /**
@@ -11,6 +13,7 @@ describe('transaction finality', function () {
   this.timeout(60_000);
   let f: TxFixture;
   let snapshot: Hex;
+  let baseFee: bigint;
   before(async () => {
     f = await txFixture();
   });
@@ -19,15 +22,21 @@ describe('transaction finality', function () {
   });
   beforeEach(async () => {
     snapshot = await f.sim.clients.testClient.snapshot();
+    baseFee = (await f.sim.clients.publicClient.getBlock()).baseFeePerGas!;
   });
   afterEach(async () => {
     await f.sim.clients.testClient.revert({ id: snapshot });
     await f.sim.clients.testClient.setAutomine(true);
+    // A revert keeps anvil's next-block base fee override: a failed test must not leave its own.
+    await setNextBaseFee(baseFee);
   });
 
   const test = () => f.sim.clients.testClient;
   const attemptsOf = (id: string) =>
-    f.pg.db.sql<{ hash: Hex; max_fee_per_gas: string }>('select hash, max_fee_per_gas from tx_attempts where intent_id = ? order by created_at, hash', [id]);
+    f.pg.db.sql<{ hash: Hex; max_fee_per_gas: string; status: string; error: string | null }>(
+      'select hash, max_fee_per_gas, status, error from tx_attempts where intent_id = ? order by created_at, hash',
+      [id],
+    );
   const intentRow = async (id: string) =>
     (await f.pg.db.sql<{ status: string; error: string | null; mined_hash: string | null; gas_limit: string; value: string; nonce: string }>(
       'select status, error, mined_hash, gas_limit, value, nonce from tx_intents where id = ?',
@@ -66,6 +75,9 @@ describe('transaction finality', function () {
       assert.equal(outcome.status === 'mined' && outcome.hash, first!.hash, 'the first attempt is the one mined');
       assert.equal((await intentRow(id)).status, 'mined');
       assert.equal((await f.pendingOrders(from)).length, 1);
+      const attempts = await attemptsOf(id);
+      assert.equal(attempts[0]!.status, 'sent');
+      assert.ok(attempts.slice(1).every((a) => a.status === 'refused' && /insufficient funds/i.test(a.error ?? '')), JSON.stringify(attempts.map((a) => [a.status, a.error])));
     });
 
     it('because its fee is below the base fee leaves the intent open; the first attempt mines when the base fee falls', async () => {
@@ -89,6 +101,54 @@ describe('transaction finality', function () {
       assert.equal(outcome.status, 'mined');
       assert.equal(outcome.status === 'mined' && outcome.hash, first!.hash);
       assert.equal((await intentRow(id)).status, 'mined');
+      const refused = (await attemptsOf(id)).slice(1);
+      assert.ok(refused.length >= 1 && refused.every((a) => a.status === 'refused' && /base fee/i.test(a.error ?? '')));
+    });
+  });
+
+  describe('a refused first attempt', () => {
+    it('with nothing else in flight ends the intent rejected (nothing executed) and frees its nonce', async () => {
+      const id = 'position:fin-6:open';
+      const from = await f.trader('fin-6');
+      const base = (await f.sim.clients.publicClient.getBlock()).baseFeePerGas!;
+      const pipeline = f.pipeline();
+      const nonce = await f.sim.clients.publicClient.getTransactionCount({ address: from });
+      // The next block's base fee is above what the first attempt offers: the node refuses it.
+      await setNextBaseFee(parseGwei('100'));
+      const isRejected = (err: unknown) => err instanceof VantaError && err.code === 'TX_REJECTED' && /base fee/.test(err.message);
+      await assert.rejects(pipeline.execute(f.openIntent(id, 'fin-6', from)), isRejected);
+      assert.equal((await intentRow(id)).status, 'rejected');
+      assert.deepEqual((await attemptsOf(id)).map((a) => a.status), ['refused']);
+      // Final: asking again neither signs nor sends anything new.
+      await assert.rejects(pipeline.execute(f.openIntent(id, 'fin-6', from)), isRejected);
+      await assert.rejects(pipeline.waitForOutcome(id), isRejected);
+      assert.equal((await attemptsOf(id)).length, 1);
+      await setNextBaseFee(base);
+      const next = await pipeline.execute(f.openIntent('position:fin-6b:open', 'fin-6', from));
+      assert.equal(next.status, 'mined');
+      assert.equal(Number((await intentRow('position:fin-6b:open')).nonce), nonce, 'the rejected intent left its nonce free');
+    });
+
+    it('answered "nonce too low" is no rejection: the receipts decide (here: superseded by the transaction that took the nonce)', async () => {
+      const id = 'position:fin-7:open';
+      const from = await f.trader('fin-7');
+      let other: Hex | null = null;
+      // Someone else takes the nonce between our reservation and our broadcast.
+      const signer: TxSigner = {
+        async signTransaction(userId, tx) {
+          if (other === null) {
+            const raw = await f.wallets.signTransaction(userId, { type: 'eip1559', chainId: f.sim.anvil.chainId, nonce: tx.nonce!, to: from, value: 1n, gas: 21_000n, maxFeePerGas: parseGwei('50'), maxPriorityFeePerGas: parseGwei('5') });
+            other = await f.sim.clients.publicClient.sendRawTransaction({ serializedTransaction: raw });
+          }
+          return f.wallets.signTransaction(userId, tx);
+        },
+      };
+      const outcome = await f.pipeline({ signer }).execute(f.openIntent(id, 'fin-7', from));
+      assert.equal(outcome.status, 'superseded');
+      const row = await intentRow(id);
+      assert.equal(row.status, 'superseded');
+      assert.match(row.error ?? '', new RegExp(other!, 'i'));
+      assert.equal((await f.pendingOrders(from)).length, 0);
     });
   });
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { createPublicClient, custom, encodeFunctionData, parseEther, parseGwei, parseUnits, type Address, type Hex, type PublicClient } from 'viem';
 import { systemClock, type Clock } from '../../../../src/infra/clock.ts';
+import { OWNED_OUTRIGHT } from '../../../../src/infra/db/fence.ts';
 import { createOutbox } from '../../../../src/infra/chain/tx/outbox.ts';
 import { createTxMetrics } from '../../../../src/infra/chain/tx/metrics.ts';
 import { TxPipeline, type IntentInput, type PipelineOptions } from '../../../../src/infra/chain/tx/pipeline.ts';
@@ -73,7 +74,7 @@ export function createPipeline(pg: TestDatabase, wallets: Wallets, client: Publi
   return new TxPipeline({
     client,
     chainId,
-    outbox: createOutbox(pg.db),
+    outbox: createOutbox(pg.db, OWNED_OUTRIGHT),
     signer: wallets,
     fees: { maxFeePerGas: parseGwei('200'), minPriorityFeePerGas: 1n },
     clock,
@@ -122,11 +123,11 @@ export interface RpcCall {
  * an RPC provider that lags, errors, or has no historic state.
  */
 export function proxyClient(f: TxFixture, intercept: (call: RpcCall, passThrough: () => Promise<unknown>) => Promise<unknown> | undefined): PublicClient {
-  const upstream = (call: RpcCall) => f.sim.clients.publicClient.request(call as never) as Promise<unknown>;
+  const upstream = (call: RpcCall): Promise<unknown> => f.sim.clients.publicClient.request(call as never);
   return createPublicClient({
     transport: custom({ request: (call: RpcCall) => intercept(call, () => upstream(call)) ?? upstream(call) }, { retryCount: 0 }),
     pollingInterval: 50,
-  }) as PublicClient;
+  });
 }
 
 /** Polls `condition` until it holds (or fails the test after `timeoutMs`). */
