@@ -106,6 +106,52 @@ describe('transaction finality', function () {
     });
   });
 
+  describe('re-sending', () => {
+    it('a transaction a node lost and now refuses on resume stays open (it was sent before); a speed-up gets it mined', async () => {
+      const id = 'position:fin-8:open';
+      const from = await f.trader('fin-8');
+      await test().setAutomine(false);
+      await f.pipeline().submit(f.openIntent(id, 'fin-8', from));
+      const [first] = await attemptsOf(id);
+      // The node forgets it, and the base fee rises above what it offers.
+      await test().dropTransaction({ hash: first!.hash });
+      await setNextBaseFee(parseGwei('100'));
+      const restarted = f.pipeline({ speedUpAfterMs: 150, fees: { maxFeePerGas: parseGwei('500'), minPriorityFeePerGas: 1n } });
+      assert.deepEqual((await restarted.recover()).map((i) => i.id), [id]);
+      assert.equal((await intentRow(id)).status, 'broadcast', 'a refusal of a transaction a node took before ends nothing');
+      assert.equal((await attemptsOf(id))[0]!.status, 'sent');
+      await setNextBaseFee(baseFee);
+      await test().setAutomine(true);
+      const outcome = await restarted.waitForOutcome(id);
+      assert.equal(outcome.status, 'mined');
+      assert.notEqual(outcome.status === 'mined' && outcome.hash, first!.hash, 'the lost transaction was replaced by a speed-up, which mined');
+      assert.equal((await f.pendingOrders(from)).length, 1);
+    });
+
+    it('a speed-up whose broadcast failed (no answer) is offered again, not signed anew', async () => {
+      const id = 'position:fin-9:open';
+      let failNextSend = false;
+      const client = proxyClient(f, (call) => {
+        if (call.method !== 'eth_sendRawTransaction' || !failNextSend) return undefined;
+        failNextSend = false;
+        return Promise.reject(new Error('socket hang up'));
+      });
+      const pipeline = f.pipeline({ client, speedUpAfterMs: 150 });
+      const from = await f.trader('fin-9');
+      await test().setAutomine(false);
+      await pipeline.submit(f.openIntent(id, 'fin-9', from));
+      failNextSend = true;
+      const done = pipeline.waitForOutcome(id);
+      done.catch(() => {});
+      await waitUntil(async () => (await attemptsOf(id))[1]?.status === 'sent', 'the speed-up was offered again and taken');
+      await test().mine({ blocks: 1 });
+      const outcome = await done;
+      assert.equal(outcome.status, 'mined');
+      const attempts = await attemptsOf(id);
+      assert.equal(outcome.status === 'mined' && outcome.hash, attempts[1]!.hash, 'the speed-up that failed to send the first time is the one mined');
+    });
+  });
+
   describe('a refused first attempt', () => {
     it('with nothing else in flight ends the intent rejected (nothing executed) and frees its nonce', async () => {
       const id = 'position:fin-6:open';
