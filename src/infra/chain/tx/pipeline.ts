@@ -446,7 +446,10 @@ export class TxPipeline {
       this.#lastAttemptAt.set(intent.id, now);
       return;
     }
-    if (now - last < (this.#o.speedUpAfterMs ?? 20_000)) return;
+    // Each speed-up refused in a row doubles the wait for the next (a wallet short of ETH stays
+    // short for a while): a stuck intent collects a handful of refused attempts, not dozens.
+    const refusedInARow = attempts.length - 1 - attempts.findLastIndex((a) => a.status !== 'refused');
+    if (now - last < (this.#o.speedUpAfterMs ?? 20_000) * 2 ** Math.min(refusedInARow, 6)) return;
     // From the newest attempt, refused or not: a new attempt never repeats the bytes of a refused one.
     const previous = attempts.at(-1);
     if (!previous) return;

@@ -67,8 +67,10 @@ describe('transaction finality', function () {
       const done = pipeline.waitForOutcome(id);
       done.catch(() => {});
       await waitUntil(async () => (await attemptsOf(id)).length >= 2, 'a speed-up was signed');
-      await sleep(200);
+      await sleep(500);
       assert.equal((await intentRow(id)).status, 'broadcast', 'the first attempt can still mine: the intent stays open');
+      // 150 ms between speed-ups, doubled after each refusal: one more at most in 500 ms.
+      assert.ok((await attemptsOf(id)).length <= 3, `refused speed-ups back off (${(await attemptsOf(id)).length} attempts)`);
       await test().mine({ blocks: 1 });
       const outcome = await done;
       assert.equal(outcome.status, 'mined');
