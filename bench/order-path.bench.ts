@@ -18,6 +18,7 @@ import { createChainOrderGateway } from '../src/actors/order-gateway.ts';
 import { createVantaSystem } from '../src/actors/system.ts';
 import { createAvantisProtocol } from '../src/infra/chain/avantis/protocol.ts';
 import { systemClock } from '../src/infra/clock.ts';
+import { OWNED_OUTRIGHT } from '../src/infra/db/fence.ts';
 import type { Database } from '../src/infra/db/database.ts';
 import type { Wallets } from '../src/infra/keys/wallets.ts';
 import { createMetrics } from '../src/infra/metrics.ts';
@@ -83,7 +84,7 @@ export async function run(): Promise<Record<string, unknown>> {
     const pipeline = new TxPipeline({
       client,
       chainId: anvil.chainId,
-      outbox: createOutbox(b.db),
+      outbox: createOutbox(b.db, OWNED_OUTRIGHT),
       signer: wallets,
       fees: { maxFeePerGas: parseGwei('200'), minPriorityFeePerGas: 1n },
       clock: systemClock,
@@ -159,7 +160,7 @@ async function throughActors(ctx: {
   const pipeline = new TxPipeline({
     client: ctx.client,
     chainId: ctx.anvilChainId,
-    outbox: createOutbox(ctx.db),
+    outbox: createOutbox(ctx.db, OWNED_OUTRIGHT),
     signer: ctx.wallets,
     fees: { maxFeePerGas: parseGwei('200'), minPriorityFeePerGas: 1n },
     clock: systemClock,

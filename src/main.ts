@@ -14,6 +14,7 @@ import { BadInputError, ConfigError, describeError } from './errors.ts';
 import { systemClock } from './infra/clock.ts';
 import { CONFIG_EXIT_CODE, loadConfig, type Config } from './infra/config.ts';
 import { createDatabase } from './infra/db/database.ts';
+import { OWNED_OUTRIGHT } from './infra/db/fence.ts';
 import type { ReadinessCheck } from './infra/http/inspector-source.ts';
 import { createInspectorServer } from './infra/http/inspector-server.ts';
 import { createOpsServer } from './infra/http/ops-server.ts';
@@ -22,7 +23,7 @@ import { createLogger, type Logger } from './infra/logger.ts';
 import { createMetrics, type Metrics } from './infra/metrics.ts';
 import { createRedis } from './infra/redis.ts';
 import { parseGwei, type Address, type PublicClient } from 'viem';
-import { createChainClient } from './infra/chain/rpc.ts';
+import { createChainClients } from './infra/chain/rpc.ts';
 import { createOutbox } from './infra/chain/tx/outbox.ts';
 import { createTxMetrics } from './infra/chain/tx/metrics.ts';
 import { TxPipeline } from './infra/chain/tx/pipeline.ts';
@@ -195,6 +196,8 @@ async function startActors(
 
 interface ChainHandle {
   readonly client: PublicClient;
+  /** One client per configured RPC URL, for verdicts every RPC must agree on. */
+  readonly rpcs: readonly PublicClient[];
   readonly chainId: number;
   readonly addresses: AvantisAddresses;
   /** False in paper mode: prices are read, nothing is ever sent. */
@@ -218,11 +221,11 @@ async function startChain(config: Config, logger: Logger, shutdown: Shutdown, re
   if (config.mode === 'sandbox') {
     const devnet = await startDevnet({ logger: logger.child({ component: 'devnet' }), stateDir: `${config.dataDir.replace(/\/$/, '')}/devnet` });
     shutdown.add('devnet', () => devnet.stop());
-    const client = createChainClient({ urls: [new Secret(devnet.anvil.rpcUrl)], pollingIntervalMs: 250 });
+    const { client, perUrl } = createChainClients({ urls: [new Secret(devnet.anvil.rpcUrl)], pollingIntervalMs: 250 });
     readiness.push(rpcCheck(client, devnet.anvil.chainId, true));
-    return { client, chainId: devnet.anvil.chainId, addresses: avantisAddressesOf(devnet.deployment), tradable: true, refusal: null, faucet: (address) => devnet.faucet(address) };
+    return { client, rpcs: perUrl, chainId: devnet.anvil.chainId, addresses: avantisAddressesOf(devnet.deployment), tradable: true, refusal: null, faucet: (address) => devnet.faucet(address) };
   }
-  const client = createChainClient({ urls: config.chain.rpcUrls });
+  const { client, perUrl } = createChainClients({ urls: config.chain.rpcUrls });
   readiness.push(rpcCheck(client, config.chain.chainId, true));
   // The chain id and the entry contract first, so a wrong network fails with the clearest message;
   // then the whole wiring as TradingStorage reports it.
@@ -239,7 +242,7 @@ async function startChain(config: Config, logger: Logger, shutdown: Shutdown, re
   } else {
     logger.info({ deployed: verdict.version, evidence: verdict.evidence }, 'Avantis deployment version read from its code');
   }
-  return { client, chainId: config.chain.chainId, addresses, tradable: config.mode === 'live', refusal };
+  return { client, rpcs: perUrl, chainId: config.chain.chainId, addresses, tradable: config.mode === 'live', refusal };
 }
 
 /** The transaction pipeline (resuming what was signed before a stop) and the positions' gateway to Avantis. */
@@ -256,7 +259,8 @@ async function createOrders(
   const pipeline = new TxPipeline({
     client: chain.client,
     chainId: chain.chainId,
-    outbox: createOutbox(db),
+    // Until the engine lease is wired: unfenced, as before (the lease's fence goes here).
+    outbox: createOutbox(db, OWNED_OUTRIGHT),
     signer: wallets,
     fees: { maxFeePerGas: parseGwei(String(config.tx.maxFeeGwei)), minPriorityFeePerGas: 1n },
     clock: systemClock,
@@ -264,6 +268,8 @@ async function createOrders(
     metrics: createTxMetrics(metrics.registry),
     speedUpAfterMs: config.tx.speedUpAfterMs,
     receiptTimeoutMs: config.tx.receiptTimeoutMs,
+    rpcs: chain.rpcs,
+    supersedeAfterMs: config.tx.supersedeAfterMs,
     explainRevert: (error, reason) => rejectionFor(findRevert(error) ?? { kind: 'string', reason }, {}, error),
   });
   // Transactions signed before a stop or crash are re-sent as they were, never signed anew; on a

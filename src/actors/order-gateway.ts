@@ -1,6 +1,6 @@
 import type { Address, PublicClient } from 'viem';
 import type { Logger } from 'pino';
-import { VantaError } from '../errors.ts';
+import { VantaError, isRetryable } from '../errors.ts';
 import { createChainFollower, type ChainFollower, type Closure, type TradeIdentity } from '../infra/chain/avantis/follow.ts';
 import type { AvantisProtocol } from '../infra/chain/avantis/protocol.ts';
 import type { Trade } from '../infra/chain/avantis/types.ts';
@@ -130,8 +130,14 @@ export function createChainOrderGateway(deps: ChainOrderGatewayDeps): OrderGatew
     const mine = `position:${positionId}:`;
     for (const intent of await pipeline.inFlight(wallet)) {
       if (intent.id.startsWith(mine) || (intent.kind !== 'approve' && intent.kind !== 'open')) continue;
-      const outcome = await pipeline.waitForOutcome(intent.id);
-      deps.logger.debug({ waited_for: intent.id, status: outcome.status }, 'Another order of this wallet settled first');
+      try {
+        const outcome = await pipeline.waitForOutcome(intent.id);
+        deps.logger.debug({ waited_for: intent.id, status: outcome.status }, 'Another order of this wallet settled first');
+      } catch (err) {
+        // Still pending (TX_TIMEOUT) or the lease is gone: this order waits too. Anything else
+        // (the other step was rejected) means it is final, which is all this order waited for.
+        if (isRetryable(err) || (err instanceof VantaError && err.code === 'LEASE_LOST')) throw err;
+      }
     }
   }
 

@@ -79,6 +79,9 @@ const envSchema = z.object({
   TX_MAX_FEE_GWEI: positiveNumber.default(5),
   TX_SPEEDUP_AFTER_MS: positiveInt.default(20_000),
   TX_RECEIPT_TIMEOUT_MS: positiveInt.default(120_000),
+  // Without the transaction that used our nonce in hand, "superseded" needs every RPC to show the
+  // nonce past ours and no receipt of ours, for this long (receipts can lag the nonce count).
+  TX_SUPERSEDE_AFTER_MS: positiveInt.default(30_000),
 });
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -122,7 +125,7 @@ export interface Config {
   readonly shutdownGraceMs: number;
   readonly supervisor: { readonly maxRestarts: number; readonly windowMs: number; readonly backoffBaseMs: number; readonly backoffMaxMs: number };
   readonly persistBatchMax: number;
-  readonly tx: { readonly maxFeeGwei: number; readonly speedUpAfterMs: number; readonly receiptTimeoutMs: number };
+  readonly tx: { readonly maxFeeGwei: number; readonly speedUpAfterMs: number; readonly receiptTimeoutMs: number; readonly supersedeAfterMs: number };
 }
 
 /** Sandbox defaults for risk limits; live mode insists on explicit values. */
@@ -204,7 +207,7 @@ export function loadConfig(env: Env): Config {
       backoffMaxMs: e.SUPERVISOR_BACKOFF_MAX_MS,
     },
     persistBatchMax: e.PERSIST_BATCH_MAX,
-    tx: { maxFeeGwei: e.TX_MAX_FEE_GWEI, speedUpAfterMs: e.TX_SPEEDUP_AFTER_MS, receiptTimeoutMs: e.TX_RECEIPT_TIMEOUT_MS },
+    tx: { maxFeeGwei: e.TX_MAX_FEE_GWEI, speedUpAfterMs: e.TX_SPEEDUP_AFTER_MS, receiptTimeoutMs: e.TX_RECEIPT_TIMEOUT_MS, supersedeAfterMs: e.TX_SUPERSEDE_AFTER_MS },
   };
   if (mode === 'live') requireLive(config);
   return deepFreeze(config);

@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { encodeFunctionData, parseEther, parseGwei, parseUnits, type Address, type Hex, type PublicClient } from 'viem';
+import { createPublicClient, custom, encodeFunctionData, parseEther, parseGwei, parseUnits, type Address, type Hex, type PublicClient } from 'viem';
 import { systemClock, type Clock } from '../../../../src/infra/clock.ts';
+import { OWNED_OUTRIGHT } from '../../../../src/infra/db/fence.ts';
 import { createOutbox } from '../../../../src/infra/chain/tx/outbox.ts';
 import { createTxMetrics } from '../../../../src/infra/chain/tx/metrics.ts';
 import { TxPipeline, type IntentInput, type PipelineOptions } from '../../../../src/infra/chain/tx/pipeline.ts';
@@ -73,7 +74,7 @@ export function createPipeline(pg: TestDatabase, wallets: Wallets, client: Publi
   return new TxPipeline({
     client,
     chainId,
-    outbox: createOutbox(pg.db),
+    outbox: createOutbox(pg.db, OWNED_OUTRIGHT),
     signer: wallets,
     fees: { maxFeePerGas: parseGwei('200'), minPriorityFeePerGas: 1n },
     clock,
@@ -109,3 +110,33 @@ export function openTradeData(trader: Address, overrides: { leverage?: bigint; c
     ],
   });
 }
+
+/** One JSON-RPC call as a custom transport sees it. */
+export interface RpcCall {
+  readonly method: string;
+  readonly params?: unknown;
+}
+
+/**
+ * A client over the fixture's anvil whose answers a test can bend: `intercept` returns
+ * `undefined` to pass a call through, or a value (or throws) to answer it instead. Stands in for
+ * an RPC provider that lags, errors, or has no historic state.
+ */
+export function proxyClient(f: TxFixture, intercept: (call: RpcCall, passThrough: () => Promise<unknown>) => Promise<unknown> | undefined): PublicClient {
+  const upstream = (call: RpcCall): Promise<unknown> => f.sim.clients.publicClient.request(call as never);
+  return createPublicClient({
+    transport: custom({ request: (call: RpcCall) => intercept(call, () => upstream(call)) ?? upstream(call) }, { retryCount: 0 }),
+    pollingInterval: 50,
+  });
+}
+
+/** Polls `condition` until it holds (or fails the test after `timeoutMs`). */
+export async function waitUntil(condition: () => Promise<boolean> | boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
