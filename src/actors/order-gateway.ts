@@ -58,7 +58,10 @@ export interface ChainOrderGatewayDeps {
   readonly logger: Logger;
   /** The oracle price of a pair (1e10), the reference for the slippage check. */
   readonly priceOf: (pairIndex: number) => Promise<bigint>;
-  /** Sandbox only: gives a new wallet test ETH and USDC. */
+  /**
+   * Sandbox only: gives a new wallet test USDC, then test ETH. ETH must come last: a wallet with
+   * no ETH is taken as not funded yet, so a crash between the two funds it again at its next order.
+   */
   readonly faucet?: (address: Address) => Promise<void>;
   /**
    * The per-order limits, checked again right before an open is signed: whatever asked for the
@@ -97,10 +100,18 @@ export function createChainOrderGateway(deps: ChainOrderGatewayDeps): OrderGatew
 
   async function walletOf(owner: string): Promise<Address> {
     const existing = await deps.wallets.find(owner);
-    if (existing) return existing.address;
-    const created = await deps.wallets.create(owner);
-    await deps.faucet?.(created.address);
-    return created.address;
+    const address = existing?.address ?? (await deps.wallets.create(owner)).address;
+    // Sandbox: a wallet is funded at its first order, and again if a crash came between creating
+    // it and funding it (an empty wallet could never pay for gas).
+    if (deps.faucet && (!existing || (await client.getBalance({ address })) === 0n)) {
+      try {
+        await deps.faucet(address);
+      } catch (cause) {
+        // Retried with the order; the next try funds the wallet again if it is still empty.
+        throw new VantaError('RPC_UNAVAILABLE', 'The sandbox faucet could not fund the new wallet yet; the order is retried.', { cause, retryable: true });
+      }
+    }
+    return address;
   }
 
   async function existingWallet(owner: string): Promise<Address> {

@@ -1,13 +1,8 @@
 import assert from 'node:assert/strict';
 import { createPublicClient, custom, decodeEventLog, parseEther, parseUnits, type Address, type PublicClient } from 'viem';
-import { createChainOrderGateway, type ChainOrderGatewayDeps, type OrderGateway } from '../../src/actors/order-gateway.ts';
+import type { ChainOrderGatewayDeps, OrderGateway } from '../../src/actors/order-gateway.ts';
 import type { ActorRuntime } from '../../src/actors/runtime.ts';
-import { createAvantisProtocol } from '../../src/infra/chain/avantis/protocol.ts';
-import { price as price1e10 } from '../../src/infra/chain/avantis/units.ts';
-import { systemClock } from '../../src/infra/clock.ts';
-import { avantisAddressesOf } from '../../src/infra/devnet/deploy.ts';
 import { abiOf } from '../../src/infra/devnet/artifacts.ts';
-import { readChainlink } from '../../src/infra/prices/chainlink.ts';
 import type { TxPipeline } from '../../src/infra/chain/tx/pipeline.ts';
 import { VantaError } from '../../src/errors.ts';
 import { silentLogger } from '../helpers/common.ts';
@@ -15,7 +10,8 @@ import { createLogger } from '../../src/infra/logger.ts';
 
 /** CHAIN_TEST_LOG=debug prints the engine's logs while debugging these tests. */
 const testLogger = () => (process.env['CHAIN_TEST_LOG'] ? createLogger({ level: process.env['CHAIN_TEST_LOG'], destination: process.stderr }) : silentLogger());
-import { TEST_LIMITS, testSystem, topState, waitFor } from '../helpers/runtime.ts';
+import { devnetGateway } from '../helpers/devnet-gateway.ts';
+import { testSystem, topState, waitFor } from '../helpers/runtime.ts';
 import { txFixture, type TxFixture } from '../infra/chain/tx/support.ts';
 import { PRICE } from '../infra/devnet/fixture.ts';
 
@@ -34,41 +30,33 @@ describe('positions follow the chain: what it does on its own', function () {
     f = await txFixture();
   });
   after(async () => {
-    for (const k of keepers) await k.stop();
     for (const r of runtimes) await r.stop();
     await f.close();
   });
   beforeEach(async () => {
     await f.sim.setPrice(0n, PRICE('3000'));
   });
+  // A keeper left running would fill the next test's orders before that test means it to.
+  afterEach(async () => {
+    for (const k of keepers.splice(0)) await k.stop();
+  });
 
   const d = () => f.sim.deployment;
   const chainClient = () => f.sim.clients.publicClient as unknown as PublicClient;
 
   function gateway(options: { client?: PublicClient; pipeline?: TxPipeline; priceOf?: ChainOrderGatewayDeps['priceOf'] } & Partial<Pick<ChainOrderGatewayDeps, 'watchPollMs' | 'limits'>> = {}): OrderGateway {
-    const client = options.client ?? chainClient();
-    const protocol = createAvantisProtocol({ version: 'v1', chainId: f.sim.anvil.chainId, addresses: avantisAddressesOf(d()) }, { client });
-    return createChainOrderGateway({
-      protocol,
-      pipeline: options.pipeline ?? f.pipeline({ client }),
-      client,
+    const { client, pipeline, priceOf, ...overrides } = options;
+    return devnetGateway({
+      clients: f.sim.clients,
+      chainId: f.sim.anvil.chainId,
+      deployment: d(),
       wallets: f.wallets,
-      limits: options.limits ?? TEST_LIMITS,
-      clock: systemClock,
+      pipeline: pipeline ?? f.pipeline(client ? { client } : {}),
+      minter: f.sim.deployer,
       logger: testLogger(),
-      pollMs: 50,
-      watchPollMs: options.watchPollMs ?? 100,
-      settleScans: 5,
-      priceOf:
-        options.priceOf ??
-        (async (pairIndex) => {
-          const pair = d().pairs.find((p) => p.index === pairIndex)!;
-          return price1e10((await readChainlink(chainClient(), { pair: pair.name, address: pair.chainlinkFeed }, 8, Date.now())).price);
-        }),
-      faucet: async (address: Address) => {
-        await f.sim.clients.testClient.setBalance({ address, value: parseEther('5') });
-        await f.sim.call(f.sim.deployer, 'SimUSDC', d().usdc, 'mint', [address, parseUnits('1000', 6)]);
-      },
+      overrides,
+      ...(client ? { client } : {}),
+      ...(priceOf ? { priceOf } : {}),
     });
   }
   function start(orders: OrderGateway, told: string[] = []): ActorRuntime {

@@ -1,18 +1,14 @@
 import assert from 'node:assert/strict';
-import { createPublicClient, custom, parseEther, parseUnits, type Address, type PublicClient } from 'viem';
-import { createChainOrderGateway, type OrderGateway } from '../../src/actors/order-gateway.ts';
+import { createPublicClient, custom, parseUnits, type Address, type PublicClient } from 'viem';
+import type { OrderGateway } from '../../src/actors/order-gateway.ts';
 import type { ActorRuntime } from '../../src/actors/runtime.ts';
-import { createAvantisProtocol } from '../../src/infra/chain/avantis/protocol.ts';
-import { price as price1e10 } from '../../src/infra/chain/avantis/units.ts';
-import { systemClock } from '../../src/infra/clock.ts';
-import { readChainlink } from '../../src/infra/prices/chainlink.ts';
 import { silentLogger } from '../helpers/common.ts';
+import { devnetGateway } from '../helpers/devnet-gateway.ts';
 import { createWallets, type Wallets } from '../../src/infra/keys/wallets.ts';
 import { vaultFixture } from '../infra/keys/support.ts';
-import { TEST_LIMITS, testSystem, topState, waitFor } from '../helpers/runtime.ts';
+import { testSystem, topState, waitFor } from '../helpers/runtime.ts';
 import { txFixture, type TxFixture } from '../infra/chain/tx/support.ts';
 import { PRICE } from '../infra/devnet/fixture.ts';
-import { avantisAddressesOf } from '../../src/infra/devnet/deploy.ts';
 
 describe('order flow: position actors trading on the devnet simulator', function () {
   this.timeout(90_000);
@@ -27,29 +23,13 @@ describe('order flow: position actors trading on the devnet simulator', function
   });
 
   function gateway(pipelineClient?: PublicClient, wallets: Wallets = f.wallets): OrderGateway {
-    const client = f.sim.clients.publicClient as unknown as PublicClient;
-    const d = f.sim.deployment;
-    const protocol = createAvantisProtocol(
-      { version: 'v1', chainId: f.sim.anvil.chainId, addresses: avantisAddressesOf(d) },
-      { client },
-    );
-    return createChainOrderGateway({
-      protocol,
-      pipeline: f.pipeline({ signer: wallets, ...(pipelineClient ? { client: pipelineClient } : {}) }),
-      client,
+    return devnetGateway({
+      clients: f.sim.clients,
+      chainId: f.sim.anvil.chainId,
+      deployment: f.sim.deployment,
       wallets,
-      limits: TEST_LIMITS,
-      clock: systemClock,
-      logger: silentLogger(),
-      pollMs: 50,
-      priceOf: async (pairIndex) => {
-        const pair = d.pairs.find((p) => p.index === pairIndex)!;
-        return price1e10((await readChainlink(client, { pair: pair.name, address: pair.chainlinkFeed }, 8, Date.now())).price);
-      },
-      faucet: async (address: Address) => {
-        await f.sim.clients.testClient.setBalance({ address, value: parseEther('5') });
-        await f.sim.call(f.sim.deployer, 'SimUSDC', d.usdc, 'mint', [address, parseUnits('1000', 6)]);
-      },
+      pipeline: f.pipeline({ signer: wallets, ...(pipelineClient ? { client: pipelineClient } : {}) }),
+      minter: f.sim.deployer,
     });
   }
   function start(told: string[] = [], orders: OrderGateway = gateway()): ActorRuntime {

@@ -70,7 +70,7 @@ export async function txFixture(): Promise<TxFixture> {
   };
 }
 
-export function createPipeline(pg: TestDatabase, wallets: Wallets, client: PublicClient, chainId: number, clock: Clock, overrides: Partial<PipelineOptions> = {}): TxPipeline {
+export function createPipeline(pg: Pick<TestDatabase, 'db'>, wallets: Wallets, client: PublicClient, chainId: number, clock: Clock, overrides: Partial<PipelineOptions> = {}): TxPipeline {
   return new TxPipeline({
     client,
     chainId,
