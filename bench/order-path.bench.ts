@@ -18,6 +18,7 @@ import { createChainOrderGateway } from '../src/actors/order-gateway.ts';
 import { createVantaSystem } from '../src/actors/system.ts';
 import { createAvantisProtocol } from '../src/infra/chain/avantis/protocol.ts';
 import { systemClock } from '../src/infra/clock.ts';
+import { OWNED_OUTRIGHT } from '../src/infra/db/fence.ts';
 import type { Database } from '../src/infra/db/database.ts';
 import type { Wallets } from '../src/infra/keys/wallets.ts';
 import { createMetrics } from '../src/infra/metrics.ts';
@@ -188,6 +189,8 @@ async function throughActors(ctx: {
     priceOf: async () => price1e10((await readPrice({ pair: eth.name, address: eth.chainlinkFeed })).price),
   });
   const runtime = createVantaSystem({
+    // Today's baseline: no lease (bench/takeover.bench.ts measures the order path with it).
+    fence: OWNED_OUTRIGHT,
     db: ctx.db,
     logger,
     metrics: createMetrics({ version: 'bench', mode: 'sandbox', collectDefault: false }),

@@ -14,6 +14,7 @@ import { BadInputError, ConfigError, describeError } from './errors.ts';
 import { systemClock } from './infra/clock.ts';
 import { CONFIG_EXIT_CODE, loadConfig, type Config } from './infra/config.ts';
 import { createDatabase } from './infra/db/database.ts';
+import { OWNED_OUTRIGHT } from './infra/db/fence.ts';
 import type { ReadinessCheck } from './infra/http/inspector-source.ts';
 import { createInspectorServer } from './infra/http/inspector-server.ts';
 import { createOpsServer } from './infra/http/ops-server.ts';
@@ -162,6 +163,8 @@ async function startActors(
     : undefined;
   const system = createVantaSystem({
     db,
+    // Until the engine lease is wired (next commit): unfenced, as before.
+    fence: OWNED_OUTRIGHT,
     logger,
     metrics,
     clock: systemClock,

@@ -26,13 +26,17 @@ export function createPositionKind(deps: PositionKindDeps): ActorKind {
     actors: {
       deadline: createDeadlineLogic(deps.clock),
       // Submissions first make the position's own state (and its owner's) durable: see RuntimeHandle.flushed.
-      submitOpen: fromPromise<SubmittedOrder, PositionInput>(async ({ input }) => {
-        await deps.runtime.flushed();
+      // If that write was refused (lease lost, or another writer has the row) flushed() rejects, and
+      // an actor stopped meanwhile has its signal aborted: either way nothing is sent.
+      submitOpen: fromPromise<SubmittedOrder, PositionInput>(async ({ input, signal }) => {
+        await deps.runtime.flushed([`position:${input.positionId}`, input.owner]);
+        signal.throwIfAborted();
         return orders ? orders.submitOpen(input) : noChain();
       }),
       awaitOpenFill: fromPromise<OpenFill, { owner: string; orderId: string; fromBlock: string }>(({ input, signal }) => (orders ? orders.awaitOpenFill(input, signal) : noChain())),
-      submitClose: fromPromise<SubmittedOrder, { positionId: string; owner: string; pairIndex: number; tradeIndex: number; collateral: string }>(async ({ input }) => {
-        await deps.runtime.flushed();
+      submitClose: fromPromise<SubmittedOrder, { positionId: string; owner: string; pairIndex: number; tradeIndex: number; collateral: string }>(async ({ input, signal }) => {
+        await deps.runtime.flushed([`position:${input.positionId}`, input.owner]);
+        signal.throwIfAborted();
         return orders ? orders.submitClose(input) : noChain();
       }),
       awaitCloseFill: fromPromise<CloseFill, { owner: string; orderId: string; fromBlock: string }>(({ input, signal }) => (orders ? orders.awaitCloseFill(input, signal) : noChain())),

@@ -31,6 +31,13 @@ export interface Fence {
 /** The fence of a database that only this process can open (PGlite under its DATA_DIR lock). */
 export const OWNED_OUTRIGHT: Fence = { epoch: 0, sql: 'true', assert: () => Promise.resolve() };
 
+/**
+ * The fence of an operator command's writes (`npm run actors -- release`): the command is not the
+ * owner and holds no lease. It only changes what the owner never writes meanwhile (a quarantined
+ * row), so it cannot race the owner's writes; the owner picks the change up at its next boot.
+ */
+export const OPERATOR_WRITE: Fence = { epoch: 0, sql: 'true', assert: () => Promise.resolve() };
+
 export const LEASE_NAME = 'engine';
 
 /** The fence of lease `epoch` on the `engine_lease` row. */
