@@ -76,9 +76,9 @@ const envSchema = z.object({
   TX_SPEEDUP_AFTER_MS: positiveInt.default(20_000),
   TX_RECEIPT_TIMEOUT_MS: positiveInt.default(120_000),
   // One owner at a time (ADR 0010): a dead owner is replaced within about TTL + poll + boot.
-  LEASE_TTL_MS: positiveInt.min(500, { message: 'must be at least 500 (ms)' }).default(3_000),
+  LEASE_TTL_MS: positiveInt.min(500, { message: 'must be at least 500 (ms)' }).default(2_500),
   LEASE_RENEW_MS: positiveInt.optional(),
-  LEASE_POLL_MS: positiveInt.default(500),
+  LEASE_POLL_MS: positiveInt.default(250),
 });
 
 export type Env = Readonly<Record<string, string | undefined>>;

@@ -70,7 +70,7 @@ describe('config', () => {
   });
 
   it('reads the engine lease settings with defaults that replace a dead owner within 5 s, and refuses unsafe ones', () => {
-    assert.deepEqual(loadConfig({}).lease, { ttlMs: 3_000, renewEveryMs: 1_000, pollMs: 500 });
+    assert.deepEqual(loadConfig({}).lease, { ttlMs: 2_500, renewEveryMs: 833, pollMs: 250 });
     assert.deepEqual(loadConfig({ LEASE_TTL_MS: '6000', LEASE_POLL_MS: '250' }).lease, { ttlMs: 6_000, renewEveryMs: 2_000, pollMs: 250 });
     const found = problems({ LEASE_TTL_MS: '2000', LEASE_RENEW_MS: '1500', LEASE_POLL_MS: '2000' });
     assert.equal(found.length, 2);
