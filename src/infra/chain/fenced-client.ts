@@ -5,13 +5,15 @@ import type { Fence } from '../db/fence.ts';
 const SENDS = new Set(['eth_sendRawTransaction', 'eth_sendTransaction']);
 
 /**
- * The chain client an engine sends through: before every broadcast it checks, in the database,
- * that this engine still holds its lease (ADR 0010), and refuses with FencedError otherwise.
+ * The chain client an engine sends through: before every broadcast it checks that this engine
+ * still holds its lease (ADR 0010: the epoch in the database, then that the answer is not stale by
+ * the lease's own clock) and refuses otherwise (FencedError, or a retryable LEASE_UNCONFIRMED).
  * Reads go straight through. This sits under everything that sends (the transaction pipeline,
  * allowances), so an owner that was paused past its lease and wakes up mid-order cannot put a
  * transaction on the network, whatever step it was at. The outbox's own fenced steps keep its
- * rows right; this keeps the network right. A pause between this check and the send itself can
- * only re-send bytes the outbox already holds for that order (same hash), which is harmless.
+ * rows right; this keeps the network right. What is left is a pause between the last check and
+ * the socket write (microseconds): it can only send bytes the outbox already held for that order
+ * before the pause (same nonce), so the chain still takes one transaction for it at most.
  *
  * On a database owned outright (the embedded one) there is nothing to check: the client is returned as is.
  */

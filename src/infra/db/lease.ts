@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { FencedError } from '../../errors.ts';
+import { FencedError, VantaError } from '../../errors.ts';
 import type { Secret } from '../secret.ts';
 import type { Database } from './database.ts';
 import { LEASE_NAME, leaseFence, type Fence } from './fence.ts';
@@ -54,6 +54,9 @@ interface CurrentHolder {
   readonly expiresInMs: number;
 }
 
+/** Room left for clock-rate differences between this host and the database over one TTL. */
+const SAFETY_MARGIN_MS = 100;
+
 /** Only this many connection failures are logged in a row; then one line every 60 attempts. */
 const LOG_EVERY = 60;
 
@@ -96,7 +99,7 @@ export class EngineLease {
           this.#status = { role: 'owner', epoch: taken, renewedAgoMs: 0 };
           this.#log.info({ epoch: taken, previous_holder: seen?.holder ?? null, waited_ms: Math.round(performance.now() - started) }, `Took the engine lease (epoch ${taken}); this engine owns the actors now`);
           this.#scheduleRenewal();
-          return leaseFence(this.#o.db, taken);
+          return this.#fence(taken);
         }
         if (taken) {
           if (!seen || seen.holder !== taken.holder || seen.epoch !== taken.epoch) {
@@ -171,6 +174,32 @@ export class EngineLease {
   }
 
   // ---- internals ---------------------------------------------------------
+
+  /**
+   * The fence of `epoch`, whose assert() (the check before a broadcast) also makes sure the
+   * database's "yes" is not stale: an engine paused while that answer was on its way would read
+   * it after another engine took over. So after the database answers, the engine must also still be
+   * inside its own lease by its monotonic clock (counted from when its last renewal was sent, which
+   * is before the database set the expiry): until then nobody can have taken over.
+   */
+  #fence(epoch: number): Fence {
+    const inDatabase = leaseFence(this.#o.db, epoch);
+    return {
+      epoch,
+      sql: inDatabase.sql,
+      assert: async (what) => {
+        await inDatabase.assert(what);
+        const left = this.#renewedAt + this.#o.ttlMs - SAFETY_MARGIN_MS - performance.now();
+        if (this.#status.role !== 'owner' || left <= 0) {
+          throw new VantaError(
+            'LEASE_UNCONFIRMED',
+            `This engine could not confirm its lease in time (it was paused, or renewals are slow) and did not ${what}; it is retried once the lease is renewed.`,
+            { retryable: true, details: { epoch } },
+          );
+        }
+      },
+    };
+  }
 
   /** The epoch if we took the lease; otherwise who holds it (null if the row vanished meanwhile). */
   async #tryTake(): Promise<number | CurrentHolder | null> {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { FencedError } from '../../../src/errors.ts';
+import { FencedError, VantaError } from '../../../src/errors.ts';
 import { EngineLease, type LeaseSettings } from '../../../src/infra/db/lease.ts';
 import { Secret } from '../../../src/infra/secret.ts';
 import { silentLogger } from '../../helpers/common.ts';
@@ -100,6 +100,20 @@ describe('engine lease (PostgreSQL)', function () {
     await a.release();
     assert.equal((await taking).epoch, 2);
     assert.ok(performance.now() - released < 1_000);
+  });
+
+  it('a broadcast check whose answer may be stale (the lease was not renewed for a TTL) is refused, retryably, even though the epoch is still ours', async () => {
+    const a = lease('engine-a');
+    const fence = await a.acquire();
+    await fence.assert('broadcast a transaction');
+    await a.close(); // renewals stop, as in a pause: the database still says epoch 1 is the holder
+    await sleep(FAST.ttlMs);
+    await assert.rejects(fence.assert('broadcast a transaction'), (err: unknown) => {
+      assert.ok(err instanceof VantaError && !(err instanceof FencedError));
+      assert.equal(err.code, 'LEASE_UNCONFIRMED');
+      assert.equal(err.retryable, true);
+      return true;
+    });
   });
 
   it('never hands out an epoch twice, even if an operator deletes the lease row', async () => {
