@@ -147,6 +147,14 @@ describe('two engines on one PostgreSQL database (npm start, sandbox)', function
     const rows = await t.db.sql<{ id: string; version: number }>(`select id, version from actor_snapshots order by id`);
     assert.ok(rows.every((r) => (before.find((b) => b.id === r.id)?.version ?? 0) <= r.version), 'nothing went backwards');
     assert.equal(exit.code, 75);
+    // A standby stopped while it waits exits cleanly too.
+    const fourth = startEngine({ DATABASE_URL: t.url, DATA_DIR: otherDir });
+    engines.push(fourth);
+    await waitFor(() => logged(fourth, /^Standby: the engine lease is held by/) !== undefined, 'the fourth engine to wait', 30_000);
+    killGroup(fourth, 'SIGTERM');
+    assert.equal((await fourth.exited).code, 0, 'a standby stopped by SIGTERM exits 0');
+    assert.equal(logged(fourth, /^Failed to start/), undefined);
+
     killGroup(third, 'SIGTERM');
     assert.equal((await third.exited).code, 0, 'a standby-turned-owner shuts down cleanly');
     const lease = await t.db.sql<{ expired: boolean }>(`select expires_at <= now() as expired from engine_lease`);
