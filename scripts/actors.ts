@@ -32,7 +32,7 @@ try {
 }
 let db;
 try {
-  db = await createDatabase({ target: config.database, logger: createLogger({ level: 'silent' }) });
+  db = await createDatabase({ target: config.database, logger: createLogger({ level: 'warn' }) });
 } catch (err) {
   process.stderr.write(`actors: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
