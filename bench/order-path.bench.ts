@@ -189,7 +189,7 @@ async function throughActors(ctx: {
     priceOf: async () => price1e10((await readPrice({ pair: eth.name, address: eth.chainlinkFeed })).price),
   });
   const runtime = createVantaSystem({
-    // Today's baseline: no lease (bench/takeover.bench.ts measures the order path with it).
+    // Without the engine lease, as these figures were first taken; bench/takeover.bench.ts measures with and without it.
     fence: OWNED_OUTRIGHT,
     db: ctx.db,
     logger,

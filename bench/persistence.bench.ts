@@ -23,7 +23,7 @@ function system(db: Parameters<typeof createVantaSystem>[0]['db']): ActorRuntime
   const late: { runtime?: ActorRuntime } = {};
   const hub = createInspectionHub({ describe: (ref) => late.runtime?.describe(ref.id) });
   late.runtime = createVantaSystem({
-    // Today's baseline: no lease (bench/takeover.bench.ts measures the order path with it).
+    // Without the engine lease, as these figures were first taken; bench/takeover.bench.ts measures with and without it.
     fence: OWNED_OUTRIGHT,
     db,
     logger: createLogger({ level: 'silent' }),
