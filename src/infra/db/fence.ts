@@ -24,6 +24,9 @@ export interface Fence {
   /**
    * Throws FencedError unless the lease is still held, as the database sees it now. For the steps
    * that leave the database (a broadcast): `what` says what was not done, for the message.
+   * The engine lease's fence (src/infra/db/lease.ts) also throws a retryable VantaError
+   * LEASE_UNCONFIRMED when the database's answer may be stale (the engine was paused, or has not
+   * renewed within its TTL): do not act, try again later.
    */
   assert(what: string): Promise<void>;
 }
