@@ -10,6 +10,7 @@ import { createInspectionHub } from '../src/actors/inspection-hub.ts';
 import type { ActorRuntime } from '../src/actors/runtime.ts';
 import { createVantaSystem } from '../src/actors/system.ts';
 import { systemClock } from '../src/infra/clock.ts';
+import { OWNED_OUTRIGHT } from '../src/infra/db/fence.ts';
 import { createLogger } from '../src/infra/logger.ts';
 import { createMetrics } from '../src/infra/metrics.ts';
 import { benchDatabase, round, seconds } from './support.ts';
@@ -22,6 +23,8 @@ function system(db: Parameters<typeof createVantaSystem>[0]['db']): ActorRuntime
   const late: { runtime?: ActorRuntime } = {};
   const hub = createInspectionHub({ describe: (ref) => late.runtime?.describe(ref.id) });
   late.runtime = createVantaSystem({
+    // Without the engine lease, as these figures were first taken; bench/takeover.bench.ts measures with and without it.
+    fence: OWNED_OUTRIGHT,
     db,
     logger: createLogger({ level: 'silent' }),
     metrics: createMetrics({ version: 'bench', mode: 'sandbox', collectDefault: false }),

@@ -8,12 +8,17 @@
  *   npm run actors -- release <id>       mark a quarantined actor active again (audited);
  *                                        a running engine restores it at its next start
  *
- * With the embedded database (PGlite) the engine must be stopped first: PGlite allows one process.
+ * With the embedded database (PGlite) the engine must be stopped first: only one process may open
+ * it, and this command fails at once (LEASE_HELD, naming the engine's pid) while one runs.
+ * On PostgreSQL it works beside a running engine: `release` is an operator write outside the lease
+ * (OPERATOR_WRITE) that only touches a quarantined row, which the owner never writes meanwhile; the
+ * owner (or the standby that takes over) restores the actor at its next boot. See ADR 0010.
  */
 import { createSnapshotStore } from '../src/actors/snapshot-store.ts';
 import { ConfigError } from '../src/errors.ts';
 import { CONFIG_EXIT_CODE, loadConfig } from '../src/infra/config.ts';
 import { createDatabase } from '../src/infra/db/database.ts';
+import { OPERATOR_WRITE } from '../src/infra/db/fence.ts';
 import { createLogger } from '../src/infra/logger.ts';
 
 const [command, id] = process.argv.slice(2);
@@ -25,7 +30,13 @@ try {
   process.stderr.write(`actors: ${err.message}\n`);
   process.exit(CONFIG_EXIT_CODE);
 }
-const db = await createDatabase({ target: config.database, logger: createLogger({ level: 'warn' }) });
+let db;
+try {
+  db = await createDatabase({ target: config.database, logger: createLogger({ level: 'warn' }) });
+} catch (err) {
+  process.stderr.write(`actors: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+}
 const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 try {
   switch (command) {
@@ -42,7 +53,7 @@ try {
       break;
     }
     case 'release': {
-      if (!(await createSnapshotStore(db).release(id ?? ''))) throw new Error(`${id ?? '(missing id)'} is not quarantined`);
+      if (!(await createSnapshotStore(db, OPERATOR_WRITE).release(id ?? ''))) throw new Error(`${id ?? '(missing id)'} is not quarantined`);
       await db.audit({ actor: `operator:${process.env['USER'] ?? 'cli'}`, action: 'actor.released', subject: id ?? null });
       print({ released: id, next: 'restart the engine (or let it restart) to restore this actor; if it fails again it returns to quarantine' });
       break;

@@ -11,9 +11,11 @@ export type ErrorCode =
   | 'CONFIG_INVALID'
   | 'CONFIG_LIVE_PREREQUISITE'
   | 'DB_UNAVAILABLE'
+  | 'DB_MISSING'
   | 'PERSIST_CONFLICT'
   | 'LEASE_LOST'
   | 'LEASE_HELD'
+  | 'LEASE_UNCONFIRMED'
   | 'SNAPSHOT_CORRUPT'
   | 'SNAPSHOT_VERSION_UNKNOWN'
   | 'ACTOR_UNKNOWN_KIND'
@@ -107,6 +109,17 @@ export class FencedError extends VantaError {
     super('LEASE_LOST', `This engine lost its lease on the database (epoch ${epoch}) and did not ${what}: another engine owns the actors now. This process stops; it can rejoin as a standby.`, {
       details: { epoch },
     });
+  }
+}
+
+/**
+ * Another live process already uses this database where only one may (the embedded database
+ * under its DATA_DIR lock). Nothing was opened or changed.
+ */
+export class LeaseHeldError extends VantaError {
+  override readonly name = 'LeaseHeldError';
+  constructor(message: string, details: Readonly<Record<string, string | number | boolean | null>>) {
+    super('LEASE_HELD', message, { details });
   }
 }
 

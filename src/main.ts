@@ -1,8 +1,14 @@
 /**
  * The composition root and the only place that instantiates anything:
- * config → logger, metrics, shutdown → database, redis → actor system →
- * price sources → HTTP (ops, inspector). Every resource registers its close
- * with the shutdown registry as it starts, so SIGTERM closes them in reverse.
+ * config → logger, metrics, shutdown → database, redis → the engine lease →
+ * chain, trading → actor system → price sources → HTTP (ops, inspector).
+ * Every resource registers its close with the shutdown registry as it starts,
+ * so SIGTERM closes them in reverse.
+ *
+ * One owner at a time (ADR 0010): on PostgreSQL nothing past the lease starts
+ * until this engine holds it; meanwhile it is a standby (logged, and in /readyz).
+ * An engine that loses its lease stops every actor at once and exits with
+ * LEASE_LOST_EXIT_CODE; restarted, it comes back as a standby.
  */
 import type { InspectionEvent } from 'xstate';
 import pkg from '../package.json' with { type: 'json' };
@@ -10,11 +16,13 @@ import { createInspectionHub, type InspectionHub } from './actors/inspection-hub
 import { priceFeedSystemId } from './actors/kinds/price-feed.actor.ts';
 import type { ActorRuntime } from './actors/runtime.ts';
 import { createVantaSystem } from './actors/system.ts';
-import { BadInputError, ConfigError, describeError } from './errors.ts';
+import { BadInputError, ConfigError, describeError, type FencedError } from './errors.ts';
 import { systemClock } from './infra/clock.ts';
 import { CONFIG_EXIT_CODE, loadConfig, type Config } from './infra/config.ts';
 import { createDatabase } from './infra/db/database.ts';
-import { OWNED_OUTRIGHT } from './infra/db/fence.ts';
+import { OWNED_OUTRIGHT, type Fence } from './infra/db/fence.ts';
+import { EngineLease } from './infra/db/lease.ts';
+import { fencedChainClient } from './infra/chain/fenced-client.ts';
 import type { ReadinessCheck } from './infra/http/inspector-source.ts';
 import { createInspectorServer } from './infra/http/inspector-server.ts';
 import { createOpsServer } from './infra/http/ops-server.ts';
@@ -46,6 +54,8 @@ import type { RiskLimits } from './machines/risk.ts';
 import { createShutdown, installProcessHandlers, type Shutdown } from './infra/shutdown.ts';
 
 const PRICE_HEARTBEAT_MS = 10_000;
+/** Exit code after losing the lease (sysexits EX_TEMPFAIL): restart me; I will wait as a standby. */
+const LEASE_LOST_EXIT_CODE = 75;
 /** Snapshot writes waiting beyond this make the instance unready: the database is not keeping up. */
 const MAX_PENDING_WRITES = 50_000;
 
@@ -69,6 +79,8 @@ async function main(): Promise<void> {
   try {
     await start(config, logger, metrics, shutdown);
   } catch (err) {
+    // A standby stopped by SIGTERM while it waited: the signal handler is already shutting down.
+    if (shutdown.isShuttingDown) return;
     logger.fatal({ err }, `Failed to start: ${describeError(err).message}`);
     process.exit(await shutdown.run('start-up failed', 1));
   }
@@ -77,20 +89,24 @@ async function main(): Promise<void> {
 async function start(config: Config, logger: Logger, metrics: Metrics, shutdown: Shutdown): Promise<void> {
   // Health answers from the first moment; readiness stays false until everything below is up.
   const readiness: ReadinessCheck[] = [];
-  const booted = { done: false };
+  const booted = { done: false, phase: 'still starting' };
   readiness.push({
     name: 'boot',
     required: true,
-    check: () => (booted.done ? Promise.resolve() : Promise.reject(new Error('still starting'))),
+    check: () => (booted.done ? Promise.resolve() : Promise.reject(new Error(booted.phase))),
   });
   const ops = await createOpsServer({ host: config.ops.host, port: config.ops.port, metrics, readiness, logger, version: pkg.version, mode: config.mode });
   shutdown.add('ops http', () => ops.close());
 
   const db = await startStorage(config, logger, shutdown, readiness);
+  // Before anything is restored or resumed (the sandbox's chain, the outbox, the actors).
+  booted.phase = 'waiting for the engine lease';
+  const ownership = await takeOwnership(config, db, logger, shutdown, readiness);
+  booted.phase = 'still starting';
   // The chain side comes before the actors: restored positions resume their on-chain steps at boot.
   const chain = await startChain(config, logger, shutdown, readiness);
-  const { orders, feeds } = await startTrading(config, chain, db, logger, metrics, shutdown, readiness);
-  const { system, hub } = await startActors(config, db, orders, logger, metrics, shutdown, readiness);
+  const { orders, feeds } = await startTrading(config, chain, db, ownership.fence, logger, metrics, shutdown, readiness);
+  const { system, hub } = await startActors(config, db, ownership, orders, logger, metrics, shutdown, readiness);
   startPriceFeeds(system, chain.client, feeds, logger, shutdown);
 
   if (config.inspector.enabled) {
@@ -113,11 +129,52 @@ async function startStorage(config: Config, logger: Logger, shutdown: Shutdown, 
   return db;
 }
 
+interface Ownership {
+  /** What every owner-only write and broadcast carries. */
+  readonly fence: Fence;
+  /** Called when the lease is found lost, by the lease itself or by a refused write. */
+  readonly lost: (error: FencedError) => void;
+  /** Set once the actor system exists, so a lost lease halts it first. */
+  halt: ((error: FencedError) => void) | null;
+}
+
+/**
+ * PostgreSQL: wait as a standby until this engine holds the engine lease. The embedded database
+ * is owned outright (its DATA_DIR lock was taken when it opened).
+ */
+async function takeOwnership(config: Config, db: Database, logger: Logger, shutdown: Shutdown, readiness: ReadinessCheck[]): Promise<Ownership> {
+  let handled = false;
+  const ownership: Ownership = {
+    fence: OWNED_OUTRIGHT,
+    halt: null,
+    lost: (error) => {
+      if (handled) return;
+      handled = true;
+      ownership.halt?.(error);
+      logger.fatal(
+        { err: error, code: error.code, exit_code: LEASE_LOST_EXIT_CODE },
+        'This engine lost its lease to another engine: every actor stopped without writing and nothing more is sent. Exiting; restarted, it waits as a standby.',
+      );
+      void shutdown.run('lease lost', LEASE_LOST_EXIT_CODE).then((code) => process.exit(code));
+    },
+  };
+  if (config.database.kind !== 'postgres') return ownership;
+  const lease = new EngineLease({ url: config.database.url, db, logger, ...config.lease });
+  readiness.push({ name: 'lease', required: true, check: () => lease.check() });
+  // Registered after the database, so it closes before it: once everything else has stopped,
+  // the lease is handed over at once instead of expiring.
+  shutdown.add('engine lease', () => lease.release());
+  lease.onLost(ownership.lost);
+  const fence = await lease.acquire({ signal: shutdown.signal });
+  return Object.assign(ownership, { fence });
+}
+
 /** Keys, the protocol, the pairs' price feeds and, where this mode trades, the order gateway. */
 async function startTrading(
   config: Config,
   chain: ChainHandle,
   db: Database,
+  fence: Fence,
   logger: Logger,
   metrics: Metrics,
   shutdown: Shutdown,
@@ -137,7 +194,7 @@ async function startTrading(
   const protocol = createAvantisProtocol({ version: 'v1', addresses: chain.addresses, chainId: chain.chainId }, { client: chain.client });
   // Each pair's Chainlink-style feed, as the protocol itself lists it (PairStorage): devnet and Base alike.
   const feeds = await discoverChainlinkFeeds(protocol.reads);
-  const orders = chain.tradable ? await createOrders(config, chain, protocol, feeds, wallets, db, logger, metrics) : null;
+  const orders = chain.tradable ? await createOrders(config, chain, protocol, feeds, wallets, db, fence, logger, metrics) : null;
   return { orders, feeds };
 }
 
@@ -145,6 +202,7 @@ async function startTrading(
 async function startActors(
   config: Config,
   db: Database,
+  ownership: Ownership,
   orders: OrderGateway | null,
   logger: Logger,
   metrics: Metrics,
@@ -165,6 +223,8 @@ async function startActors(
     : undefined;
   const system = createVantaSystem({
     db,
+    fence: ownership.fence,
+    onFenced: ownership.lost,
     logger,
     metrics,
     clock: systemClock,
@@ -180,16 +240,19 @@ async function startActors(
     onQuarantine: (info) => logger.error({ admin_alert: true, ...info }, 'Admin alert: an actor was quarantined'),
   });
   late.runtime = system;
+  ownership.halt = (error) => system.halt(error);
   shutdown.add('actor system', () => system.stop());
   await system.boot();
   for (const q of system.quarantined()) hub.setStatus(q.id, 'quarantined', { kind: q.kind, parent: q.parent });
   readiness.push({
     name: 'actors',
     required: true,
-    check: () =>
-      system.pendingWrites > MAX_PENDING_WRITES
+    check: () => {
+      if (system.fenced) return Promise.reject(new Error(`stopped: ${system.fenced.message}`));
+      return system.pendingWrites > MAX_PENDING_WRITES
         ? Promise.reject(new Error(`${system.pendingWrites} snapshot writes are waiting; the database is not keeping up`))
-        : Promise.resolve(),
+        : Promise.resolve();
+    },
   });
   return { system, hub };
 }
@@ -253,14 +316,17 @@ async function createOrders(
   feeds: readonly (ChainlinkFeed & { pairIndex: number })[],
   wallets: Wallets,
   db: Database,
+  fence: Fence,
   logger: Logger,
   metrics: Metrics,
 ): Promise<OrderGateway> {
+  // Every broadcast of this engine first checks its lease in the database (ADR 0010).
+  const client = fencedChainClient(chain.client, fence);
   const pipeline = new TxPipeline({
-    client: chain.client,
+    client,
     chainId: chain.chainId,
-    // Until the engine lease is wired: unfenced, as before (the lease's fence goes here).
-    outbox: createOutbox(db, OWNED_OUTRIGHT),
+    // Every outbox step is fenced by the lease too: a stale owner changes no row (ADR 0008, 0010).
+    outbox: createOutbox(db, fence),
     signer: wallets,
     fees: { maxFeePerGas: parseGwei(String(config.tx.maxFeeGwei)), minPriorityFeePerGas: 1n },
     clock: systemClock,
@@ -280,7 +346,7 @@ async function createOrders(
   const gateway = createChainOrderGateway({
     protocol,
     pipeline,
-    client: chain.client,
+    client,
     wallets,
     limits: riskLimitsOf(config),
     clock: systemClock,

@@ -1,8 +1,9 @@
 import { createActor, type Actor, type AnyActorRef, type AnyStateMachine, type EventObject, type InspectionEvent, type Subscription } from 'xstate';
 import type { Logger } from 'pino';
-import { PersistConflictError, SnapshotError, VantaError, describeError } from '../errors.ts';
+import { PersistConflictError, SnapshotError, VantaError, describeError, type FencedError } from '../errors.ts';
 import type { Clock } from '../infra/clock.ts';
 import type { Database } from '../infra/db/database.ts';
+import type { Fence } from '../infra/db/fence.ts';
 import type { ActorRunStatus } from '../infra/http/inspector-source.ts';
 import type { Metrics } from '../infra/metrics.ts';
 import { decideOnFailure, type SupervisionPolicy } from '../machines/supervision.ts';
@@ -26,8 +27,10 @@ import { stopDetached } from './xstate-internals.ts';
  * - Supervision: a failed actor is restarted from its last persisted snapshot
  *   after an exponential backoff; too many failures in a window quarantine it.
  *   Events sent to an actor while it restarts are held and delivered after.
- * - Ownership: an optimistic-lock conflict means another instance wrote the
- *   row, so the local copy stops without writing.
+ * - Ownership: every write carries the engine's lease fence (ADR 0010). A
+ *   refused batch means the lease is lost: every actor stops at once, without
+ *   writing, and `onFenced` tells the engine. An optimistic-lock conflict on
+ *   one row means another writer has that actor, so that local copy stops.
  */
 
 /** Any event for any actor; each machine validates what it receives. */
@@ -45,9 +48,11 @@ export interface RuntimeHandle {
   /**
    * Resolves once every snapshot change made so far is durable: effects with consequences
    * outside the process (a transaction) wait for it, so a crash can never leave an on-chain
-   * action that no persisted actor knows about.
+   * action that no persisted actor knows about. Rejects when such a change was refused (the
+   * lease is lost, or another writer has the row): the effect must then do nothing. With `ids`,
+   * only refusals of those actors count (the ones the effect's decision rests on).
    */
-  flushed(): Promise<void>;
+  flushed(ids?: readonly string[]): Promise<void>;
 }
 
 export interface QuarantineInfo {
@@ -66,6 +71,10 @@ export interface BootReport {
 
 export interface ActorRuntimeOptions {
   readonly db: Database;
+  /** The lease fence every snapshot write carries (OWNED_OUTRIGHT on the embedded database). */
+  readonly fence: Fence;
+  /** Called once when a write was refused because the lease is lost, after every actor has stopped. */
+  readonly onFenced?: (error: FencedError) => void;
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly clock: Clock;
@@ -109,10 +118,11 @@ export class ActorRuntime implements RuntimeHandle {
   readonly #failures = new Map<string, readonly number[]>();
   readonly #transitions = new Map<string, { inc(): void }>();
   #draining = false;
+  #fencedBy: FencedError | null = null;
 
   constructor(options: ActorRuntimeOptions) {
     this.#o = options;
-    this.#store = createSnapshotStore(options.db);
+    this.#store = createSnapshotStore(options.db, options.fence);
     this.#writer = new SnapshotWriter({
       store: this.#store,
       logger: options.logger.child({ component: 'snapshot-writer' }),
@@ -120,6 +130,7 @@ export class ActorRuntime implements RuntimeHandle {
       clock: options.clock,
       batchMax: options.batchMax,
       onConflict: (id) => this.#onConflict(id),
+      onFenced: (error) => this.#onFenced(error),
     });
     for (const kind of options.kinds(this)) this.#kinds.set(kind.kind, kind);
     const root = supervisorMachine.provide({
@@ -154,6 +165,8 @@ export class ActorRuntime implements RuntimeHandle {
     let migrated = 0;
     let quarantined = 0;
     for (const row of parentsFirst(rows)) {
+      // Lease lost mid-boot: another engine owns these actors; restore nothing more.
+      if (this.#fencedBy) break;
       const outcome = await this.#restoreRow(row);
       if (outcome === 'quarantined') quarantined += 1;
       else {
@@ -171,6 +184,7 @@ export class ActorRuntime implements RuntimeHandle {
   }
 
   spawn(id: string, options: { input: unknown; parent?: string | null }): void {
+    if (this.#fencedBy) throw this.#fencedBy;
     if (this.#draining) throw new VantaError('SHUTTING_DOWN', 'The engine is shutting down; try again in a moment.', { retryable: true });
     const kind = this.#kindFor(id);
     if (this.#actors.has(id)) throw new VantaError('ACTOR_EXISTS', `Actor ${id} already exists.`, { details: { actorId: id } });
@@ -215,9 +229,22 @@ export class ActorRuntime implements RuntimeHandle {
     return [...this.#quarantined.values()];
   }
 
-  /** Resolves once every change made so far is durable. */
-  flushed(): Promise<void> {
-    return this.#writer.flushed();
+  /** Resolves once every change made so far is durable; rejects if one was refused (see RuntimeHandle). */
+  flushed(ids?: readonly string[]): Promise<void> {
+    return this.#writer.flushed(ids);
+  }
+
+  /**
+   * The lease is lost (the engine learnt it from the lease itself rather than from a refused
+   * write): stop every actor at once and write nothing more. Idempotent.
+   */
+  halt(error: FencedError): void {
+    this.#writer.fence(error);
+  }
+
+  /** Why this runtime stopped every actor, if it lost its lease. */
+  get fenced(): FencedError | null {
+    return this.#fencedBy;
   }
 
   get pendingWrites(): number {
@@ -240,13 +267,21 @@ export class ActorRuntime implements RuntimeHandle {
 
   /** Persists everything, then stops every actor and the root. */
   async stop(): Promise<void> {
-    if (this.#draining) return;
+    if (this.#draining) {
+      if (this.#fencedBy && this.root.getSnapshot().status === 'active') this.root.stop();
+      return;
+    }
     this.#draining = true;
     this.root.send({ type: 'system.drain' });
     for (const managed of this.#actors.values()) {
       if (managed.restartTimer !== undefined) this.#o.clock.clearTimeout(managed.restartTimer);
     }
-    await this.#writer.close();
+    try {
+      await this.#writer.close();
+    } catch (err) {
+      // Refused writes (lease lost meanwhile): the actors were halted already; nothing to persist.
+      this.#o.logger.warn({ err }, 'Stopping without persisting: the last writes were refused');
+    }
     for (const managed of this.#actors.values()) this.#halt(managed);
     this.#actors.clear();
     this.root.stop();
@@ -357,8 +392,9 @@ export class ActorRuntime implements RuntimeHandle {
   async #restart(managed: Managed): Promise<void> {
     const { id, kind, parent } = managed;
     try {
-      // The last good snapshot may still be on its way to the database.
-      await this.#writer.flushed();
+      // The last good snapshot may still be on its way to the database. If it was refused, the
+      // actor was stopped (conflict) or everything was (lease lost): the checks below return.
+      await this.#writer.flushed([id]).catch(() => {});
       if (this.#draining || this.#actors.get(id) !== managed) return;
       this.#forgetLive(managed);
       const row = await this.#store.loadOne(id);
@@ -397,10 +433,11 @@ export class ActorRuntime implements RuntimeHandle {
     } catch (err) {
       this.#o.logger.error({ err }, 'The quarantine notification hook failed');
     }
+    if (this.#fencedBy) return;
     try {
       this.#writer.forget(row.id);
       // Let an in-flight batch land first, so it cannot flip the row back to active.
-      await this.#writer.flushed();
+      await this.#writer.flushed([row.id]).catch(() => {});
       await this.#store.quarantine({ id: row.id, kind, parent: row.parent }, `${code}: ${reason}`);
       await this.#o.db.audit({ actor: 'system', action: 'actor.quarantined', subject: row.id, details: { code, reason } });
     } catch (err) {
@@ -426,6 +463,26 @@ export class ActorRuntime implements RuntimeHandle {
     this.#halt(managed);
     this.#forgetLive(managed);
     this.#o.onStatus?.(id, 'stopped');
+  }
+
+  /**
+   * The lease is lost: another engine owns these actors now, and may already be running them.
+   * Stop every one at once, without writing, before anything else runs: stopping aborts their
+   * in-flight effects (each effect's signal), and flushed() waiters only hear of it after.
+   */
+  #onFenced(error: FencedError): void {
+    if (this.#fencedBy) return;
+    this.#fencedBy = error;
+    this.#draining = true;
+    const halted = this.#actors.size;
+    for (const managed of this.#actors.values()) {
+      this.#halt(managed);
+      this.#o.metrics.actorsLive.dec({ kind: managed.kind.kind });
+      this.#o.onStatus?.(managed.id, 'stopped');
+    }
+    this.#actors.clear();
+    this.#o.logger.fatal({ err: error, halted }, `Lease lost: stopped all ${halted} actors without writing; another engine owns them now`);
+    this.#o.onFenced?.(error);
   }
 
   #halt(managed: Managed): void {

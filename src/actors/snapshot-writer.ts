@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { FencedError, PersistConflictError } from '../errors.ts';
 import type { Clock } from '../infra/clock.ts';
 import type { Metrics } from '../infra/metrics.ts';
 import type { SnapshotStore, SnapshotWrite } from './snapshot-store.ts';
@@ -16,7 +17,11 @@ import type { SnapshotStore, SnapshotWrite } from './snapshot-store.ts';
  *
  * `flushed()` resolves once everything dirty at the time of the call is
  * durable: the barrier for effects that must not run before their state is
- * on disk.
+ * on disk. It rejects when a write it waited for was refused, so an effect
+ * behind it never runs on state that will never be durable: an optimistic
+ * conflict (PersistConflictError: another writer has that row) or a lost lease
+ * (FencedError). A lost lease is final: the writer drops everything pending,
+ * writes nothing more, and every later flushed() rejects at once.
  */
 export interface DirtyEntry {
   readonly id: string;
@@ -32,6 +37,16 @@ interface Queued {
   seq: number;
 }
 
+interface Waiter {
+  /** The last seq the caller waits for. */
+  readonly target: number;
+  /** Only refusals of these actors fail the wait (all actors when absent). */
+  readonly ids: ReadonlySet<string> | null;
+  refused: Error | null;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
 export interface SnapshotWriterOptions {
   readonly store: SnapshotStore;
   readonly logger: Logger;
@@ -40,6 +55,12 @@ export interface SnapshotWriterOptions {
   readonly batchMax: number;
   /** Called when a row was written by someone else since we read it. */
   readonly onConflict: (id: string, kind: string) => void;
+  /**
+   * Called once, synchronously, when a batch was refused because this engine lost its lease,
+   * before any flushed() waiter hears of it: the runtime halts every actor first, so no effect
+   * waiting on the barrier can still act.
+   */
+  readonly onFenced?: (error: FencedError) => void;
   readonly retryBaseMs?: number;
   readonly retryMaxMs?: number;
   /** Batches written at once over the pool (default 2). */
@@ -56,11 +77,12 @@ export class SnapshotWriter {
   /** Lowest seq of each batch in flight. */
   readonly #inflightBatches = new Set<{ minSeq: number }>();
   #seq = 0;
-  #waiters: { target: number; resolve: () => void }[] = [];
+  #waiters: Waiter[] = [];
   #scheduled = false;
   #pausedUntilRetry = false;
   #failures = 0;
   #closed = false;
+  #fenced: FencedError | null = null;
 
   constructor(options: SnapshotWriterOptions) {
     this.#o = options;
@@ -95,17 +117,51 @@ export class SnapshotWriter {
     this.#schedule();
   }
 
-  /** Resolves when every change made before this call is durable. */
-  flushed(): Promise<void> {
+  /**
+   * Resolves when every change made before this call (and in the same synchronous turn) is
+   * durable; rejects if one of them was refused (see the class comment). With `ids`, only refusals of those actors count: an effect
+   * names the actors whose state it depends on, so an unrelated actor's conflict does not fail it.
+   */
+  flushed(ids?: readonly string[]): Promise<void> {
+    // The barrier is drawn after the current synchronous turn, not at the call: XState starts an
+    // invoked effect *before* it reports the transition that started it (deferred actions run
+    // ahead of observers), so an effect calling this at once would not wait for its own new state,
+    // nor for its owner's, which reach markDirty a moment later in the same turn.
+    return Promise.resolve().then(() => this.#barrier(ids));
+  }
+
+  #barrier(ids?: readonly string[]): Promise<void> {
+    if (this.#fenced) return Promise.reject(this.#fenced);
     const target = this.#seq;
     if (this.#minPendingSeq() > target) return Promise.resolve();
-    return new Promise((resolve) => this.#waiters.push({ target, resolve }));
+    return new Promise((resolve, reject) => this.#waiters.push({ target, ids: ids ? new Set(ids) : null, refused: null, resolve, reject }));
   }
 
   /** Writes what is pending, then refuses new work. */
   async close(): Promise<void> {
-    await this.flushed();
+    try {
+      await this.flushed();
+    } finally {
+      this.#closed = true;
+    }
+  }
+
+  /**
+   * The lease is lost (from a refused batch or from the lease itself): drop every pending change,
+   * write nothing more, and fail every waiter. Idempotent.
+   */
+  fence(error: FencedError): void {
+    if (this.#fenced) return;
+    this.#fenced = error;
     this.#closed = true;
+    this.#dirty.clear();
+    this.#o.metrics.persistPending.set(0);
+    this.#o.onFenced?.(error);
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
+  }
+
+  get fenced(): FencedError | null {
+    return this.#fenced;
   }
 
   #minPendingSeq(): number {
@@ -133,12 +189,13 @@ export class SnapshotWriter {
       if (!batch.length) return;
       const token = { minSeq: batch[0]!.seq };
       this.#inflightBatches.add(token);
-      void this.#writeBatch(batch).then((ok) => {
+      void this.#writeBatch(batch).then((outcome) => {
         this.#inflightBatches.delete(token);
         for (const q of batch) this.#inflightIds.delete(q.entry.id);
+        if (outcome === 'fenced') return;
         this.#o.metrics.persistPending.set(this.#dirty.size);
         this.#resolveWaiters();
-        if (ok) this.#pump();
+        if (outcome === 'ok') this.#pump();
         else this.#retryLater();
       });
     }
@@ -158,7 +215,8 @@ export class SnapshotWriter {
     return batch;
   }
 
-  async #writeBatch(batch: readonly Queued[]): Promise<boolean> {
+  async #writeBatch(batch: readonly Queued[]): Promise<'ok' | 'retry' | 'fenced'> {
+    if (this.#fenced) return 'fenced';
     const rows: SnapshotWrite[] = [];
     const written: Queued[] = [];
     for (const q of batch) {
@@ -168,22 +226,29 @@ export class SnapshotWriter {
       rows.push({ id, kind, parent, machine_version: machineVersion, snapshot: read.snapshot, status: read.status, expected: this.version(id) });
       written.push(q);
     }
-    if (!rows.length) return true;
+    if (!rows.length) return 'ok';
     const stop = this.#o.metrics.persistFlushSeconds.startTimer();
     try {
       const versions = await this.#o.store.write(rows);
       stop();
+      if (this.#fenced) return 'fenced';
       this.#applyResult(rows, written, versions);
       this.#failures = 0;
-      return true;
+      return 'ok';
     } catch (err) {
+      if (err instanceof FencedError) {
+        this.#o.metrics.persistWrites.inc({ outcome: 'fenced' }, rows.length);
+        this.#o.logger.fatal({ err, rows: rows.length }, 'Snapshot batch refused: this engine lost its lease; nothing more is written');
+        this.fence(err);
+        return 'fenced';
+      }
       this.#failures += 1;
       this.#o.metrics.persistWrites.inc({ outcome: 'error' }, rows.length);
       if (this.#failures === 1 || this.#failures % 20 === 0) {
         this.#o.logger.error({ err, rows: rows.length, attempt: this.#failures }, 'Failed to persist actor snapshots; retrying');
       }
       this.#requeue(batch);
-      return false;
+      return 'retry';
     }
   }
 
@@ -197,6 +262,7 @@ export class SnapshotWriter {
         this.#dirty.delete(row.id);
         this.#versions.delete(row.id);
         this.#o.metrics.persistConflicts.inc({ kind: row.kind });
+        this.#refuse(row.id, written[i]!.seq);
         this.#o.onConflict(row.id, written[i]!.entry.kind);
         continue;
       }
@@ -226,8 +292,19 @@ export class SnapshotWriter {
     }, delay);
   }
 
+  /** A change of `id` made at `seq` will never be durable: fail the waits that covered it. */
+  #refuse(id: string, seq: number): void {
+    for (const waiter of this.#waiters) {
+      if (waiter.target >= seq && (!waiter.ids || waiter.ids.has(id))) waiter.refused ??= new PersistConflictError(id);
+    }
+  }
+
   #resolveWaiters(): void {
     const min = this.#minPendingSeq();
-    while (this.#waiters.length && this.#waiters[0]!.target < min) this.#waiters.shift()!.resolve();
+    while (this.#waiters.length && this.#waiters[0]!.target < min) {
+      const waiter = this.#waiters.shift()!;
+      if (waiter.refused) waiter.reject(waiter.refused);
+      else waiter.resolve();
+    }
   }
 }

@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import type { Clock } from '../infra/clock.ts';
 import type { Config } from '../infra/config.ts';
 import type { Database } from '../infra/db/database.ts';
+import type { Fence } from '../infra/db/fence.ts';
+import type { FencedError } from '../errors.ts';
 import type { ActorRunStatus } from '../infra/http/inspector-source.ts';
 import type { Metrics } from '../infra/metrics.ts';
 import type { RiskLimits } from '../machines/risk.ts';
@@ -15,6 +17,10 @@ import { ActorRuntime, type QuarantineInfo, type RuntimeHandle } from './runtime
 
 export interface VantaSystemDeps {
   readonly db: Database;
+  /** The engine's lease fence (OWNED_OUTRIGHT on the embedded database). */
+  readonly fence: Fence;
+  /** The lease was found lost by a refused write; every actor has stopped. */
+  readonly onFenced?: (error: FencedError) => void;
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly clock: Clock;
@@ -40,6 +46,8 @@ export function createVantaSystem(deps: VantaSystemDeps): ActorRuntime {
   const log = deps.logger.child({ component: 'actors' });
   return new ActorRuntime({
     db: deps.db,
+    fence: deps.fence,
+    ...(deps.onFenced ? { onFenced: deps.onFenced } : {}),
     logger: log,
     metrics: deps.metrics,
     clock: deps.clock,

@@ -82,6 +82,10 @@ const envSchema = z.object({
   // Without the transaction that used our nonce in hand, "superseded" needs every RPC to show the
   // nonce past ours and no receipt of ours, for this long (receipts can lag the nonce count).
   TX_SUPERSEDE_AFTER_MS: positiveInt.default(30_000),
+  // One owner at a time (ADR 0010): a dead owner is replaced within about TTL + poll + boot.
+  LEASE_TTL_MS: positiveInt.min(500, { message: 'must be at least 500 (ms)' }).default(2_500),
+  LEASE_RENEW_MS: positiveInt.optional(),
+  LEASE_POLL_MS: positiveInt.default(250),
 });
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -126,6 +130,8 @@ export interface Config {
   readonly supervisor: { readonly maxRestarts: number; readonly windowMs: number; readonly backoffBaseMs: number; readonly backoffMaxMs: number };
   readonly persistBatchMax: number;
   readonly tx: { readonly maxFeeGwei: number; readonly speedUpAfterMs: number; readonly receiptTimeoutMs: number; readonly supersedeAfterMs: number };
+  /** The engine lease on PostgreSQL (unused on the embedded database, which one process owns outright). */
+  readonly lease: { readonly ttlMs: number; readonly renewEveryMs: number; readonly pollMs: number };
 }
 
 /** Sandbox defaults for risk limits; live mode insists on explicit values. */
@@ -153,6 +159,13 @@ export function loadConfig(env: Env): Config {
   }
   if (e.VAULT_ROLE_ID !== undefined && e.VAULT_SECRET_ID === undefined) {
     problems.push('VAULT_SECRET_ID: AppRole login needs both VAULT_ROLE_ID and VAULT_SECRET_ID');
+  }
+  const leaseRenewMs = e.LEASE_RENEW_MS ?? Math.floor(e.LEASE_TTL_MS / 3);
+  if (leaseRenewMs * 2 > e.LEASE_TTL_MS) {
+    problems.push(`LEASE_RENEW_MS: renew at least twice per lease (LEASE_TTL_MS=${e.LEASE_TTL_MS}), so one slow renewal does not lose it; use at most ${Math.floor(e.LEASE_TTL_MS / 2)}`);
+  }
+  if (e.LEASE_POLL_MS >= e.LEASE_TTL_MS) {
+    problems.push(`LEASE_POLL_MS: a standby must check more often than the lease lasts (LEASE_TTL_MS=${e.LEASE_TTL_MS}); use less, e.g. ${Math.floor(e.LEASE_TTL_MS / 6)}`);
   }
   if (problems.length) throw new ConfigError('CONFIG_INVALID', problems);
   if (mode === 'paper') requirePaper(e);
@@ -208,6 +221,7 @@ export function loadConfig(env: Env): Config {
     },
     persistBatchMax: e.PERSIST_BATCH_MAX,
     tx: { maxFeeGwei: e.TX_MAX_FEE_GWEI, speedUpAfterMs: e.TX_SPEEDUP_AFTER_MS, receiptTimeoutMs: e.TX_RECEIPT_TIMEOUT_MS, supersedeAfterMs: e.TX_SUPERSEDE_AFTER_MS },
+    lease: { ttlMs: e.LEASE_TTL_MS, renewEveryMs: leaseRenewMs, pollMs: e.LEASE_POLL_MS },
   };
   if (mode === 'live') requireLive(config);
   return deepFreeze(config);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { ActorRuntime } from '../../src/actors/runtime.ts';
+import { PersistConflictError } from '../../src/errors.ts';
 import { captureLogger, testMetrics } from '../helpers/common.ts';
 import { createTestPostgres, type TestDatabase } from '../helpers/db.ts';
 import { testSystem, waitFor } from '../helpers/runtime.ts';
@@ -89,7 +90,7 @@ describe('restoring stored snapshots', function () {
     // Another instance writes the same actor.
     await t.db.sql(`update actor_snapshots set version = version + 1, snapshot = jsonb_set(snapshot, '{context,revision}', '9') where id = 'user:5'`);
     runtime.send('user:5', { type: 'settings.update', slippageBps: 20 });
-    await runtime.flushed();
+    await assert.rejects(runtime.flushed(), PersistConflictError, 'the change was refused, and flushed() says so');
     await waitFor(() => !runtime!.ids().includes('user:5'), 'local copy to stop');
     const rows = await t.db.sql<{ snapshot: { context: { revision: number } } }>('select snapshot from actor_snapshots where id = ?', ['user:5']);
     assert.equal(rows[0]!.snapshot.context.revision, 9, "the other instance's write is kept");

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { SnapshotWriter, type DirtyEntry } from '../../src/actors/snapshot-writer.ts';
+import { PersistConflictError } from '../../src/errors.ts';
 import type { SnapshotStore, SnapshotWrite } from '../../src/actors/snapshot-store.ts';
 import { systemClock } from '../../src/infra/clock.ts';
 import { silentLogger, testMetrics } from '../helpers/common.ts';
@@ -95,7 +96,7 @@ describe('snapshot writer', () => {
     assert.equal(rows.get('hot')!.snapshot, 50);
   });
 
-  it('reports a row written by someone else as a conflict and stops tracking it', async () => {
+  it('reports a row written by someone else as a conflict, stops tracking it, and flushed() rejects for it', async () => {
     const { store, rows } = memoryStore();
     const conflicts: string[] = [];
     const writer = new SnapshotWriter({ store, logger: silentLogger(), metrics: testMetrics(), clock: systemClock, batchMax: 10, onConflict: (id) => conflicts.push(id) });
@@ -103,7 +104,10 @@ describe('snapshot writer', () => {
     await writer.flushed();
     rows.set('c:1', { version: 7, snapshot: 'theirs' });
     writer.markDirty(entry('c:1', () => 'mine again'));
-    await writer.flushed();
+    writer.markDirty(entry('c:2', () => 'unrelated'));
+    const forOther = writer.flushed(['c:2']);
+    await assert.rejects(writer.flushed(), PersistConflictError, 'the change it waited for will never be durable');
+    await forOther;
     assert.deepEqual(conflicts, ['c:1']);
     assert.equal(rows.get('c:1')!.snapshot, 'theirs');
     assert.equal(writer.version('c:1'), 0);

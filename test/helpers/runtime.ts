@@ -3,6 +3,7 @@ import { createVantaSystem, type VantaSystemDeps } from '../../src/actors/system
 import type { ActorRuntime } from '../../src/actors/runtime.ts';
 import { systemClock } from '../../src/infra/clock.ts';
 import type { Database } from '../../src/infra/db/database.ts';
+import { OWNED_OUTRIGHT } from '../../src/infra/db/fence.ts';
 import { silentLogger, testMetrics } from './common.ts';
 import { ordersDouble } from './orders-double.ts';
 
@@ -15,6 +16,7 @@ export const FAST_SUPERVISOR = { maxRestarts: 3, windowMs: 5_000, backoffBaseMs:
 export function testSystem(db: Database, overrides: Partial<VantaSystemDeps> & { logger?: Logger } = {}): ActorRuntime {
   return createVantaSystem({
     db,
+    fence: OWNED_OUTRIGHT,
     logger: silentLogger(),
     metrics: testMetrics(),
     clock: systemClock,

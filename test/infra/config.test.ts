@@ -71,6 +71,16 @@ describe('config', () => {
     assert.deepEqual(problems({ ...LIVE, VAULT_ADDR: '', VAULT_TOKEN: '', ALLOW_LOCAL_KEYSTORE_IN_LIVE: 'true' }), []);
   });
 
+  it('reads the engine lease settings with defaults that replace a dead owner within 5 s, and refuses unsafe ones', () => {
+    assert.deepEqual(loadConfig({}).lease, { ttlMs: 2_500, renewEveryMs: 833, pollMs: 250 });
+    assert.deepEqual(loadConfig({ LEASE_TTL_MS: '6000', LEASE_POLL_MS: '250' }).lease, { ttlMs: 6_000, renewEveryMs: 2_000, pollMs: 250 });
+    const found = problems({ LEASE_TTL_MS: '2000', LEASE_RENEW_MS: '1500', LEASE_POLL_MS: '2000' });
+    assert.equal(found.length, 2);
+    assert.match(found[0]!, /^LEASE_RENEW_MS: renew at least twice per lease .* use at most 1000$/);
+    assert.match(found[1]!, /^LEASE_POLL_MS: a standby must check more often than the lease lasts/);
+    assert.match(problems({ LEASE_TTL_MS: '100' })[0]!, /^LEASE_TTL_MS: must be at least 500/);
+  });
+
   it('refuses to expose the inspector beyond loopback without a token', () => {
     assert.match(problems({ INSPECTOR_HOST: '0.0.0.0' })[0]!, /INSPECTOR_HOST: .*set INSPECTOR_TOKEN/);
     assert.deepEqual(problems({ INSPECTOR_HOST: '0.0.0.0', INSPECTOR_TOKEN: 'a-long-enough-token-123' }), []);

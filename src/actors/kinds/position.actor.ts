@@ -43,10 +43,11 @@ export function createPositionKind(deps: PositionKindDeps): ActorKind {
    * write was refused (another engine owns it, or this one lost its lease) is stopped by the
    * runtime, which aborts `signal`: it must then send nothing.
    */
-  const submission = <I, O>(submit: (gateway: OrderGateway, input: I) => Promise<O>) =>
+  const submission = <I extends { readonly positionId: string; readonly owner: string }, O>(submit: (gateway: OrderGateway, input: I) => Promise<O>) =>
     fromPromise<O, I>(async ({ input, signal }) => {
-      await deps.runtime.flushed();
-      if (signal.aborted) throw Object.assign(new Error('The position was stopped before sending; nothing was sent.'), { code: 'SHUTTING_DOWN', retryable: true });
+      // flushed() rejects when either write was refused (the lease lost, another writer of the row).
+      await deps.runtime.flushed([`position:${input.positionId}`, input.owner]);
+      signal.throwIfAborted();
       return orders ? submit(orders, input) : noChain();
     });
 

@@ -25,7 +25,7 @@ export function createUserKind(deps: UserKindDeps): ActorKind {
    * Waiting on the barrier keeps the messages in order.
    */
   const tell = (telegramId: number, text: string) => {
-    deps.runtime.flushed().then(
+    deps.runtime.flushed([userSystemId(telegramId)]).then(
       () => deps.notifyUser(telegramId, text),
       (err: unknown) => deps.logger.warn({ err, telegram_id: telegramId }, 'Not telling the trader about a change that was not persisted'),
     );

@@ -5,6 +5,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { VantaError } from '../../errors.ts';
 import type { Secret } from '../secret.ts';
+import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
 import { AuditLogSchema, entities } from './entities.ts';
 import { migrations } from './migrations/index.ts';
 
@@ -23,6 +24,13 @@ export interface AuditEntry {
  * set, PGlite (PostgreSQL compiled to WASM, files under DATA_DIR) when not.
  * Both speak the PostgreSQL dialect, so one migration set and the same raw SQL
  * serve both.
+ *
+ * Opening it is where "one owner at a time" starts (ADR 0010), so no caller can forget it:
+ * - PGlite: the DATA_DIR lock is taken before PGlite touches a file; a second process (an
+ *   engine, npm run actors, npm run keys:rotate) fails at once with LEASE_HELD.
+ * - PostgreSQL: a missing database is an error (DB_MISSING), never created on the fly (a
+ *   misspelt DATABASE_URL would otherwise start a fresh, empty engine); migrations run under an
+ *   advisory lock, so engines starting together on a fresh database both come up.
  */
 export interface Database {
   readonly kind: 'postgres' | 'pglite';
@@ -52,11 +60,14 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
     allowGlobalContext: false,
     logger: (message: string) => logger.debug({ component: 'mikro-orm' }, message),
   };
+  // Before PGlite opens (or creates) a single file: a second process fails here and touches nothing.
+  const lock: DataDirLock | null = target.kind === 'pglite' ? lockDataDir(target.dir, 'the embedded database') : null;
   let orm: MikroORM;
   try {
     if (target.kind === 'postgres') {
       const { MikroORM: PgORM } = await import('@mikro-orm/postgresql');
-      orm = await PgORM.init({ ...common, clientUrl: target.url.reveal(), pool: { min: 0, max: options.poolMax ?? 10 } });
+      // ensureDatabase would CREATE DATABASE when the name is wrong: a typo must be an error instead.
+      orm = await PgORM.init({ ...common, ensureDatabase: false, clientUrl: target.url.reveal(), pool: { min: 0, max: options.poolMax ?? 10 } });
     } else {
       mkdirSync(target.dir, { recursive: true });
       const { MikroORM: PgliteORM } = await import('@mikro-orm/pglite');
@@ -64,22 +75,67 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
     }
     await orm.em.getConnection().execute('select 1');
   } catch (cause) {
-    const where = target.kind === 'postgres' ? target.display : target.dir;
-    throw new VantaError('DB_UNAVAILABLE', `Cannot open the database at ${where}: ${cause instanceof Error ? cause.message : String(cause)}. Check DATABASE_URL (or DATA_DIR for the embedded database).`, {
-      cause,
-      retryable: true,
-    });
+    lock?.release();
+    throw openError(target, cause);
   }
-  if (options.migrate ?? true) {
-    const applied = await orm.migrator.up();
-    if (applied.length) logger.info({ migrations: applied.map((m) => m.name) }, 'Applied migrations');
+  try {
+    if (options.migrate ?? true) {
+      const applied = target.kind === 'postgres' ? await underMigrationLock(target.url, () => orm.migrator.up()) : await orm.migrator.up();
+      if (applied.length) logger.info({ migrations: applied.map((m) => m.name) }, 'Applied migrations');
+    }
+  } catch (err) {
+    await orm.close(true).catch(() => {});
+    lock?.release();
+    throw err;
   }
-  if (target.kind === 'pglite') return wrap(orm, 'pglite', viaOrm(orm), async () => {});
+  // The lock is released only once PGlite has closed its files.
+  if (target.kind === 'pglite') return wrap(orm, 'pglite', viaOrm(orm), async () => {}, () => lock?.release());
   // On PostgreSQL the hot path (snapshot batches) goes straight to a small pg pool: MikroORM's
   // execute() costs about a fifth of the throughput on megabyte-sized parameters (bench/persistence).
   const pool = new pg.Pool({ connectionString: target.url.reveal(), max: options.poolMax ?? 10 });
   pool.on('error', (err) => logger.error({ err: { message: err.message } }, 'Idle PostgreSQL connection failed'));
   return wrap(orm, 'postgres', viaPool(pool), () => pool.end());
+}
+
+/** PostgreSQL's "database does not exist". */
+const INVALID_CATALOG_NAME = '3D000';
+
+function openError(target: DatabaseTarget, cause: unknown): VantaError {
+  const message = cause instanceof Error ? cause.message : String(cause);
+  if (target.kind === 'postgres' && (cause as { code?: unknown } | null)?.code === INVALID_CATALOG_NAME) {
+    return new VantaError(
+      'DB_MISSING',
+      `The database in DATABASE_URL (${target.display}) does not exist: ${message}. Vanta never creates a database, so a misspelt name cannot start a fresh, empty engine. Check DATABASE_URL, or create the database (createdb) and start again.`,
+      { cause },
+    );
+  }
+  const where = target.kind === 'postgres' ? target.display : target.dir;
+  return new VantaError('DB_UNAVAILABLE', `Cannot open the database at ${where}: ${message}. Check DATABASE_URL (or DATA_DIR for the embedded database).`, {
+    cause,
+    retryable: true,
+  });
+}
+
+/** An arbitrary, fixed advisory-lock key ("vanta mig" in ASCII): migrations of any Vanta engine on this database. */
+const MIGRATION_LOCK_KEY = 0x76616e7461206d69n;
+
+/**
+ * Runs migrations while holding a session advisory lock on a connection of its own, so engines
+ * starting at once on a fresh database apply them one after the other (the second finds nothing
+ * left to do) instead of both creating the same tables and one failing on a duplicate type.
+ * The lock goes with the connection if this process dies mid-way.
+ */
+async function underMigrationLock<T>(url: Secret, run: () => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url.reveal(), application_name: 'vanta-migrations' });
+  await client.connect();
+  try {
+    await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY.toString()]);
+    return await run();
+  } finally {
+    // Ending the session releases the lock too; unlock first so a pooled proxy cannot keep it.
+    await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY.toString()]).catch(() => {});
+    await client.end().catch(() => {});
+  }
 }
 
 type RawQuery = (query: string, params: readonly unknown[]) => Promise<unknown[]>;
@@ -104,7 +160,7 @@ function viaPool(pool: pg.Pool): RawQuery {
   };
 }
 
-function wrap(orm: MikroORM, kind: 'postgres' | 'pglite', raw: RawQuery, closeRaw: () => Promise<void>): Database {
+function wrap(orm: MikroORM, kind: 'postgres' | 'pglite', raw: RawQuery, closeRaw: () => Promise<void>, afterClose: () => void = () => {}): Database {
   return {
     kind,
     orm,
@@ -125,8 +181,12 @@ function wrap(orm: MikroORM, kind: 'postgres' | 'pglite', raw: RawQuery, closeRa
       });
     },
     async close() {
-      await closeRaw();
-      await orm.close(true);
+      try {
+        await closeRaw();
+        await orm.close(true);
+      } finally {
+        afterClose();
+      }
     },
   };
 }

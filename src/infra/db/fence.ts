@@ -24,12 +24,22 @@ export interface Fence {
   /**
    * Throws FencedError unless the lease is still held, as the database sees it now. For the steps
    * that leave the database (a broadcast): `what` says what was not done, for the message.
+   * The engine lease's fence (src/infra/db/lease.ts) also throws a retryable VantaError
+   * LEASE_UNCONFIRMED when the database's answer may be stale (the engine was paused, or has not
+   * renewed within its TTL): do not act, try again later.
    */
   assert(what: string): Promise<void>;
 }
 
 /** The fence of a database that only this process can open (PGlite under its DATA_DIR lock). */
 export const OWNED_OUTRIGHT: Fence = { epoch: 0, sql: 'true', assert: () => Promise.resolve() };
+
+/**
+ * The fence of an operator command's writes (`npm run actors -- release`): the command is not the
+ * owner and holds no lease. It only changes what the owner never writes meanwhile (a quarantined
+ * row), so it cannot race the owner's writes; the owner picks the change up at its next boot.
+ */
+export const OPERATOR_WRITE: Fence = { epoch: 0, sql: 'true', assert: () => Promise.resolve() };
 
 export const LEASE_NAME = 'engine';
 

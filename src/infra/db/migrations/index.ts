@@ -2,6 +2,7 @@ import { Migration20261125000000_actor_snapshots_audit_log } from './Migration20
 import { Migration20261201000000_wallets_key_rotations } from './Migration20261201000000_wallets_key_rotations.ts';
 import { Migration20261202000000_tx_outbox } from './Migration20261202000000_tx_outbox.ts';
 import { Migration20261203000000_engine_lease } from './Migration20261203000000_engine_lease.ts';
+import { Migration20261203000001_engine_lease_epochs } from './Migration20261203000001_engine_lease_epochs.ts';
 import { Migration20261203000100_tx_attempt_fate } from './Migration20261203000100_tx_attempt_fate.ts';
 
 /**
@@ -13,5 +14,6 @@ export const migrations = [
   { name: 'Migration20261201000000_wallets_key_rotations', class: Migration20261201000000_wallets_key_rotations },
   { name: 'Migration20261202000000_tx_outbox', class: Migration20261202000000_tx_outbox },
   { name: 'Migration20261203000000_engine_lease', class: Migration20261203000000_engine_lease },
+  { name: 'Migration20261203000001_engine_lease_epochs', class: Migration20261203000001_engine_lease_epochs },
   { name: 'Migration20261203000100_tx_attempt_fate', class: Migration20261203000100_tx_attempt_fate },
 ];
