@@ -182,7 +182,8 @@ describe('positions follow the chain: what it does on its own', function () {
     await f.sim.call(f.sim.keeperAddress, 'Trading', d().trading, 'cancelPendingMarketOrder', [BigInt(String(contextOf(runtime, 'position:cc1')['closeOrderId']))]);
     // Version 2 waited in awaitingClose forever.
     await waitFor(() => stateOf(runtime, 'position:cc1') === 'open', 'the position back to open', 30_000);
-    assert.match(told.at(-1)!, /^Order cc1 was not closed: Avantis canceled the close request\. It is still open/);
+    // The trader hears of it once that state is durable.
+    await waitFor(() => /^Order cc1 was not closed: Avantis canceled the close request\. It is still open/.test(told.at(-1) ?? ''), 'the trader to be told', 5_000);
     keeper();
     runtime.send('position:cc1', { type: 'close.requested' });
     await waitFor(() => !runtime.ids().includes('position:cc1'), 'the second close', 30_000);
