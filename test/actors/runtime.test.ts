@@ -108,6 +108,24 @@ for (const engine of ['postgres', 'pglite'] as const) {
       assert.match(told[0]!, /^Order np was refused before anything was executed\. This engine trades on no chain/);
     });
 
+    it('sends nothing for an order that reuses the id of an earlier one, and its owner stops listing it', async () => {
+      const orders = ordersDouble();
+      const told: string[] = [];
+      const runtime = start({ orders, notifyUser: (_id, text) => told.push(text) });
+      await runtime.boot();
+      runtime.spawn('user:31', { input: { telegramId: 31, maxOpenPositions: 5 } });
+      runtime.send('user:31', { type: 'order.requested', positionId: 'same', pair: 'ETH/USD', pairIndex: 0, side: 'long', collateral: '10', leverage: 2 });
+      await waitFor(() => orders.submitted.length === 1, 'the first order');
+      orders.cancel('same');
+      await waitFor(() => !runtime.ids().includes('position:same'), 'the first order to end');
+      // Another trader (a forged or replayed button) asks for an order under the same id.
+      runtime.spawn('user:32', { input: { telegramId: 32, maxOpenPositions: 5 } });
+      runtime.send('user:32', { type: 'order.requested', positionId: 'same', pair: 'ETH/USD', pairIndex: 0, side: 'short', collateral: '20', leverage: 3 });
+      await waitFor(() => told.some((t) => t.includes('already used by an earlier order')), 'the second trader to be told');
+      assert.deepEqual(orders.submitted, ['open:same'], 'nothing was sent for the reused id');
+      assert.deepEqual((runtime.get('user:32')!.getSnapshot() as { context: { positions: string[] } }).context.positions, [], 'it does not count against the limit');
+    });
+
     it('persists only the latest state of an actor that changes faster than the database writes', async () => {
       const runtime = start();
       await runtime.boot();

@@ -1,5 +1,6 @@
 import { fromCallback, fromPromise, type EventObject } from 'xstate';
 import type { Logger } from 'pino';
+import { PersistConflictError } from '../../errors.ts';
 import type { Clock } from '../../infra/clock.ts';
 import {
   positionMachine,
@@ -43,10 +44,16 @@ export function createPositionKind(deps: PositionKindDeps): ActorKind {
    * write was refused (another engine owns it, or this one lost its lease) is stopped by the
    * runtime, which aborts `signal`: it must then send nothing.
    */
-  const submission = <I extends { readonly positionId: string; readonly owner: string }, O>(submit: (gateway: OrderGateway, input: I) => Promise<O>) =>
+  const submission = <I extends { readonly positionId: string; readonly owner: string }, O>(submit: (gateway: OrderGateway, input: I) => Promise<O>, first = false) =>
     fromPromise<O, I>(async ({ input, signal }) => {
       // flushed() rejects when either write was refused (the lease lost, another writer of the row).
-      await deps.runtime.flushed([`position:${input.positionId}`, input.owner]);
+      try {
+        await deps.runtime.flushed([`position:${input.positionId}`, input.owner]);
+      } catch (err) {
+        // Only a position's first write can meet a row it did not write itself.
+        if (first && err instanceof PersistConflictError && err.details['actorId'] === `position:${input.positionId}`) forgetReusedId(input);
+        throw err;
+      }
       signal.throwIfAborted();
       return orders ? submit(orders, input) : noChain();
     });
@@ -80,10 +87,25 @@ export function createPositionKind(deps: PositionKindDeps): ActorKind {
       return () => controller.abort();
     });
 
+  /**
+   * The position's very row was already there: its id belongs to an earlier order (a replayed or
+   * forged button, another trader's id). The runtime stopped this copy and nothing is sent; the
+   * owner, who listed it, is told so it does not wait (or count it) forever.
+   */
+  const forgetReusedId = (input: { positionId: string; owner: string }) => {
+    deps.logger.warn({ position_id: input.positionId, owner: input.owner }, 'An order reused the id of an earlier order; nothing was sent');
+    deps.runtime.send(input.owner, {
+      type: 'position.finished',
+      positionId: input.positionId,
+      outcome: 'rejected',
+      detail: 'This order id was already used by an earlier order, so nothing was sent. Place the order again.',
+    });
+  };
+
   const logic = positionMachine.provide({
     actors: {
       deadline: createDeadlineLogic(deps.clock),
-      submitOpen: submission<PositionInput, SubmittedOrder>((gateway, input) => gateway.submitOpen(input)),
+      submitOpen: submission<PositionInput, SubmittedOrder>((gateway, input) => gateway.submitOpen(input), true),
       submitClose: submission<CloseRequest, SubmittedOrder>((gateway, input) => gateway.submitClose(input)),
       followOpen: follow<FollowOpenInput>('followOpen', async (gateway, input, hooks) => {
         const settled = await gateway.followOpen(input, hooks);
