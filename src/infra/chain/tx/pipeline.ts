@@ -76,6 +76,12 @@ export interface PipelineOptions {
   readonly explainRevert?: (error: unknown, reason: string, intent: TxIntent) => VantaError;
   /** Called after each durable step: a seam for tracing and for the crash tests. */
   readonly onStep?: (step: PipelineStep, intent: TxIntent) => void;
+  /**
+   * Sandbox only: resolves once the local chain's saved state holds `block`. An outcome is
+   * recorded only after it, so a crash never leaves the outbox remembering a transaction the
+   * restored chain lacks (docs/adr/0011-durable-sandbox-chain.md).
+   */
+  readonly chainDurable?: (block: bigint) => Promise<void>;
 }
 
 export class TxPipeline {
@@ -253,6 +259,7 @@ export class TxPipeline {
     for (const attempt of attempts) {
       const receipt = await client.getTransactionReceipt({ hash: attempt.hash }).catch(() => null);
       if (!receipt) continue;
+      await this.#o.chainDurable?.(receipt.blockNumber);
       const reverted = receipt.status !== 'success';
       await outbox.setStatus(intent.id, reverted ? 'reverted' : 'mined', { minedHash: attempt.hash, blockNumber: receipt.blockNumber });
       this.#lastAttemptAt.delete(intent.id);
