@@ -1,0 +1,319 @@
+/**
+ * The sandbox (`npm start`) against what a laptop does to it: the engine killed alone, its whole
+ * process group killed, a kill in the middle of a chain save, Ctrl-C, a lost state file. Each run
+ * is the real engine as a child process on its own DATA_DIR; orders go through the real order
+ * path (position actor → order gateway → outbox pipeline → devnet keeper).
+ *
+ * Every crash lands right after the database recorded a new chain fact (an order's open
+ * transaction mined, the position waiting for its fill), the moment a chain that lags the
+ * database would show. After each, the restart must come back on a chain holding everything the
+ * database remembers, or refuse with a message naming the fix.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, watch } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { Address, Hex } from 'viem';
+import type { OrderGateway } from '../src/actors/order-gateway.ts';
+import { createDatabase } from '../src/infra/db/database.ts';
+import { createDevnetClients } from '../src/infra/devnet/clients.ts';
+import type { AvantisDeployment } from '../src/infra/devnet/deploy.ts';
+import { createSimReads } from '../src/infra/devnet/sim-reads.ts';
+import { silentLogger } from './helpers/common.ts';
+import { testSystem, waitFor } from './helpers/runtime.ts';
+
+const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+const USER = 'user:601';
+
+interface Engine {
+  readonly child: ChildProcess;
+  readonly lines: Record<string, unknown>[];
+  readonly inspectorUrl: string;
+  readonly rpcUrl: string;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** `node src/main.ts` as `npm start` runs it, in its own process group (like a terminal's job). */
+function spawnEngine(dataDir: string): { child: ChildProcess; lines: Record<string, unknown>[]; exited: Engine['exited']; onLine: (fn: (l: Record<string, unknown>) => void) => void } {
+  const child = spawn(process.execPath, [MAIN], {
+    detached: true,
+    env: { PATH: process.env['PATH'] ?? '', DATA_DIR: dataDir, OPS_PORT: '0', INSPECTOR_PORT: '0', LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines: Record<string, unknown>[] = [];
+  const listeners: ((l: Record<string, unknown>) => void)[] = [];
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    let entry: Record<string, unknown>;
+    try {
+      entry = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      entry = { msg: line };
+    }
+    lines.push(entry);
+    for (const fn of listeners) fn(entry);
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  return { child, lines, exited, onLine: (fn) => listeners.push(fn) };
+}
+
+async function startEngine(dataDir: string): Promise<Engine> {
+  const { child, lines, exited, onLine } = spawnEngine(dataDir);
+  const urls: Record<string, string> = {};
+  await new Promise<void>((resolve, reject) => {
+    void exited.then(({ code, signal }) => {
+      reject(new Error(`the engine exited (${code ?? signal}) before it was running: ${fatalMessage(lines) || 'no fatal line'}`));
+    });
+    onLine((entry) => {
+      if (entry['component'] === 'inspector-http' && typeof entry['url'] === 'string') urls['inspector'] = entry['url'];
+      if (entry['msg'] === 'Devnet running' && typeof entry['rpcUrl'] === 'string') urls['rpc'] = entry['rpcUrl'];
+      if (entry['msg'] === 'Vanta is running') resolve();
+    });
+  });
+  return { child, lines, exited, inspectorUrl: urls['inspector']!, rpcUrl: urls['rpc']! };
+}
+
+/** An engine that must refuse to start: resolves with its exit code and its log. */
+async function refusedStart(dataDir: string): Promise<{ code: number | null; lines: Record<string, unknown>[] }> {
+  const { lines, exited, onLine } = spawnEngine(dataDir);
+  onLine((entry) => {
+    if (entry['msg'] === 'Vanta is running') assert.fail('the engine started when it should have refused');
+  });
+  const { code } = await exited;
+  return { code, lines };
+}
+
+function fatalMessage(lines: readonly Record<string, unknown>[]): string {
+  const msg = lines.find((l) => l['level'] === 60)?.['msg'];
+  return typeof msg === 'string' ? msg : '';
+}
+
+async function actorState(engine: Engine, id: string): Promise<string | undefined> {
+  const body = (await (await fetch(`${engine.inspectorUrl}/api/actors`)).json()) as { actors: { id: string; state: string }[] };
+  return body.actors.find((a) => a.id === id)?.state;
+}
+
+async function waitForState(engine: Engine, id: string, state: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const now = await actorState(engine, id);
+    if (now === state) return;
+    if (Date.now() > deadline) throw new Error(`${id} is ${now ?? 'absent'}, not ${state}, after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Every live anvil serving this DATA_DIR's chain, found by its command line or its environment. */
+function sandboxAnvils(dataDir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'latin1');
+      if (!cmdline.includes('anvil')) continue;
+      const environ = readFileSync(`/proc/${entry}/environ`, 'latin1');
+      if (!cmdline.includes(dataDir) && !environ.includes(dataDir)) continue;
+      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+      if (stat.slice(stat.lastIndexOf(')') + 2)[0] === 'Z') continue;
+      pids.push(Number(entry));
+    } catch {
+      // gone meanwhile, or not ours
+    }
+  }
+  return pids;
+}
+
+/** A gateway that never sends: seeding leaves the order exactly where a trader's request leaves it. */
+function neverSubmits(): OrderGateway {
+  const never = <T>() => new Promise<T>(() => {});
+  return { submitOpen: never, awaitOpenFill: never, submitClose: never, awaitCloseFill: never };
+}
+
+/** Adds a trader's market order to a stopped sandbox's database, as the bot front end will. */
+async function placeOrder(dataDir: string, positionId: string): Promise<void> {
+  const db = await createDatabase({ target: { kind: 'pglite', dir: join(dataDir, 'pglite') }, logger: silentLogger() });
+  try {
+    const runtime = testSystem(db, { orders: neverSubmits(), fillTimeoutMs: 120_000 });
+    await runtime.boot();
+    if (!runtime.get(USER)) runtime.spawn(USER, { input: { telegramId: 601, maxOpenPositions: 10 } });
+    runtime.send(USER, { type: 'order.requested', positionId, pair: 'ETH/USD', pairIndex: 0, side: 'long', collateral: '50', leverage: 5 });
+    await waitFor(() => runtime.get(`position:${positionId}`) !== undefined, `position:${positionId}`, 10_000);
+    await runtime.flushed();
+    await runtime.stop();
+  } finally {
+    await db.close();
+  }
+}
+
+interface Ledger {
+  readonly wallets: Address[];
+  readonly mined: { id: string; hash: Hex; block: bigint; wallet: Address; nonce: number }[];
+  readonly positions: Record<string, { value: string; tradeIndex: number | null }>;
+}
+
+/** What the database of a stopped sandbox remembers about the chain. */
+async function readLedger(dataDir: string): Promise<Ledger> {
+  const db = await createDatabase({ target: { kind: 'pglite', dir: join(dataDir, 'pglite') }, logger: silentLogger() });
+  try {
+    const wallets = await db.sql<{ address: string }>('select address from wallets');
+    const mined = await db.sql<{ id: string; mined_hash: string; block_number: string; wallet: string; nonce: string }>(
+      "select id, mined_hash, block_number, wallet, nonce from tx_intents where status = 'mined' order by block_number",
+    );
+    const positions = await db.sql<{ id: string; snapshot: { value: string; context: { tradeIndex?: number | null } } }>("select id, snapshot from actor_snapshots where kind = 'position'");
+    return {
+      wallets: wallets.map((w) => w.address as Address),
+      mined: mined.map((m) => ({ id: m.id, hash: m.mined_hash as Hex, block: BigInt(m.block_number), wallet: m.wallet as Address, nonce: Number(m.nonce) })),
+      positions: Object.fromEntries(positions.map((p) => [p.id, { value: p.snapshot.value, tradeIndex: p.snapshot.context.tradeIndex ?? null }])),
+    };
+  } finally {
+    await db.close();
+  }
+}
+
+/** The restarted chain holds every fact the database remembered before the restart. */
+async function assertChainHolds(engine: Engine, dataDir: string, ledger: Ledger): Promise<void> {
+  const clients = createDevnetClients(engine.rpcUrl, 31337);
+  const { publicClient } = clients;
+  assert.ok(ledger.mined.length > 0, 'the database remembers mined transactions');
+  for (const m of ledger.mined) {
+    const receipt = await publicClient.getTransactionReceipt({ hash: m.hash }).catch(() => null);
+    assert.ok(receipt, `${m.id} (${m.hash}, block ${m.block}) is mined according to the database but missing from the restarted chain`);
+    assert.equal(receipt.blockNumber, m.block, `${m.id} is in the block the database recorded`);
+  }
+  for (const wallet of ledger.wallets) {
+    const used = ledger.mined.filter((m) => m.wallet.toLowerCase() === wallet.toLowerCase());
+    const nonce = await publicClient.getTransactionCount({ address: wallet });
+    assert.ok(nonce >= used.length, `wallet ${wallet}: ${used.length} transactions mined according to the database, ${nonce} on the chain`);
+    assert.ok((await publicClient.getBalance({ address: wallet })) > 0n, `wallet ${wallet} still has its test ETH`);
+  }
+  // Open positions are trades on chain (a fill the last save missed is filled again by the keeper).
+  const deployment = JSON.parse(readFileSync(join(dataDir, 'devnet', 'deployment.json'), 'utf8')) as AvantisDeployment;
+  const reads = createSimReads(publicClient, deployment);
+  const trader = ledger.wallets[0]!;
+  for (const [id, p] of Object.entries(ledger.positions)) {
+    if (p.value !== 'open' || p.tradeIndex === null) continue;
+    await waitFor(async () => (await reads.openTrade(trader, 0n, BigInt(p.tradeIndex!))).leverage > 0n, `${id}'s trade on the restarted chain`, 10_000);
+  }
+}
+
+async function killAndWait(engine: Engine, target: 'engine' | 'group'): Promise<void> {
+  if (target === 'engine') engine.child.kill('SIGKILL');
+  else process.kill(-engine.child.pid!, 'SIGKILL');
+  const { signal } = await engine.exited;
+  assert.equal(signal, 'SIGKILL');
+}
+
+describe('npm start survives what a laptop does to it (crashes, Ctrl-C, a lost state file)', function () {
+  this.timeout(180_000);
+  const dataDir = mkdtempSync(join(tmpdir(), 'vanta-crash-'));
+  const stateFile = join(dataDir, 'devnet', 'anvil-state.json');
+  let engine: Engine | undefined;
+  after(async () => {
+    if (engine && engine.child.exitCode === null && engine.child.signalCode === null) {
+      process.kill(-engine.child.pid!, 'SIGKILL');
+      await engine.exited;
+    }
+    for (const pid of sandboxAnvils(dataDir)) process.kill(pid, 'SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('SIGKILL of the engine alone: anvil dies with it, and the restart is on a chain holding every mined transaction', async () => {
+    await placeOrder(dataDir, 'o1');
+    engine = await startEngine(dataDir);
+    await waitForState(engine, 'position:o1', 'awaitingFill');
+    await killAndWait(engine, 'engine');
+    const started = Date.now();
+    while (sandboxAnvils(dataDir).length > 0) {
+      assert.ok(Date.now() - started < 2_000, `anvil kept running after the engine was killed (pids ${sandboxAnvils(dataDir).join(', ')})`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const ledger = await readLedger(dataDir);
+    assert.equal(ledger.wallets.length, 1, 'the order created and funded a wallet');
+
+    await placeOrder(dataDir, 'o2');
+    engine = await startEngine(dataDir);
+    await assertChainHolds(engine, dataDir, ledger);
+    await waitForState(engine, 'position:o1', 'open');
+  });
+
+  it('SIGKILL of the whole process group right after an order was mined: the restart has that order on chain', async () => {
+    await waitForState(engine!, 'position:o2', 'awaitingFill');
+    await killAndWait(engine!, 'group');
+    assert.deepEqual(sandboxAnvils(dataDir), []);
+    const ledger = await readLedger(dataDir);
+    assert.ok(ledger.mined.some((m) => m.id === 'position:o2:open'), 'the database recorded the open as mined');
+
+    await placeOrder(dataDir, 'o3');
+    engine = await startEngine(dataDir);
+    await assertChainHolds(engine, dataDir, ledger);
+    await waitForState(engine, 'position:o2', 'open');
+  });
+
+  it('SIGKILL in the middle of a chain save: the state file is whole and the restart holds every mined transaction', async () => {
+    await waitForState(engine!, 'position:o3', 'awaitingFill');
+    const running = engine!;
+    // Kill the group the moment the next save starts writing (anvil-state.json or its temp file).
+    let fired = false;
+    const watcher = watch(join(dataDir, 'devnet'), (_event, name) => {
+      if (!fired && name?.startsWith('anvil-state.json')) {
+        fired = true;
+        process.kill(-running.child.pid!, 'SIGKILL');
+      }
+    });
+    try {
+      await running.exited;
+    } finally {
+      watcher.close();
+    }
+    assert.ok(fired, 'killed during a save');
+    const ledger = await readLedger(dataDir);
+    assert.ok(ledger.mined.some((m) => m.id === 'position:o3:open'));
+
+    engine = await startEngine(dataDir);
+    await assertChainHolds(engine, dataDir, ledger);
+    await waitForState(engine, 'position:o3', 'open');
+  });
+
+  it('Ctrl-C (SIGINT to the process group) exits 0 within about 2 s with the database closed, every time', async () => {
+    const stops: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      engine ??= await startEngine(dataDir);
+      // At a different moment of the price simulator's cycle each time.
+      await new Promise((r) => setTimeout(r, 300 + Math.random() * 1_200));
+      const started = Date.now();
+      process.kill(-engine.child.pid!, 'SIGINT');
+      const { code } = await engine.exited;
+      stops.push(Date.now() - started);
+      const done = engine.lines.find((l) => l['msg'] === 'Shut down');
+      assert.equal(code, 0, `round ${round}: exit code (${JSON.stringify(done ?? engine.lines.slice(-3))})`);
+      assert.ok(done, 'the shutdown finished');
+      assert.deepEqual(done['failed'], [], 'every resource closed');
+      assert.ok((done['closed'] as string[]).includes('database'), 'the database was closed');
+      assert.deepEqual(sandboxAnvils(dataDir), [], 'anvil stopped with it');
+      engine = undefined;
+    }
+    console.log(`      stop times after SIGINT: ${stops.join(', ')} ms`);
+    assert.ok(Math.max(...stops) < 2_500, `every stop within ~2 s (${stops.join(', ')} ms)`);
+  });
+
+  it('a missing state file with a non-empty database is refused with the fix; putting the file back brings the sandbox back', async () => {
+    const ledger = await readLedger(dataDir);
+    renameSync(stateFile, `${stateFile}.bak`);
+    const refused = await refusedStart(dataDir);
+    assert.notEqual(refused.code, 0);
+    const fatal = fatalMessage(refused.lines);
+    assert.match(fatal, new RegExp(`${stateFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is missing, but the database has 1 wallets and \\d+ transactions`));
+    assert.match(fatal, /Restore .* from a backup, or start a fresh sandbox: stop the engine and delete /);
+    assert.equal(existsSync(stateFile), false, 'no fresh chain was saved in its place');
+    assert.deepEqual(sandboxAnvils(dataDir), []);
+
+    renameSync(`${stateFile}.bak`, stateFile);
+    engine = await startEngine(dataDir);
+    await assertChainHolds(engine, dataDir, ledger);
+    process.kill(-engine.child.pid!, 'SIGINT');
+    assert.equal((await engine.exited).code, 0);
+    engine = undefined;
+  });
+});
