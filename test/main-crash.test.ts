@@ -75,14 +75,18 @@ async function startEngine(dataDir: string): Promise<Engine> {
   return { child, lines, exited, inspectorUrl: urls['inspector']!, rpcUrl: urls['rpc']! };
 }
 
-/** An engine that must refuse to start: resolves with its exit code and its log. */
-async function refusedStart(dataDir: string): Promise<{ code: number | null; lines: Record<string, unknown>[] }> {
-  const { lines, exited, onLine } = spawnEngine(dataDir);
+/** An engine that must refuse to start: resolves with its exit code and log (or stops it, if it started anyway). */
+async function refusedStart(dataDir: string): Promise<{ code: number | null; started: boolean; lines: Record<string, unknown>[] }> {
+  const { child, lines, exited, onLine } = spawnEngine(dataDir);
+  let started = false;
   onLine((entry) => {
-    if (entry['msg'] === 'Vanta is running') assert.fail('the engine started when it should have refused');
+    if (entry['msg'] === 'Vanta is running') {
+      started = true;
+      process.kill(-child.pid!, 'SIGINT');
+    }
   });
   const { code } = await exited;
-  return { code, lines };
+  return { code, started, lines };
 }
 
 function fatalMessage(lines: readonly Record<string, unknown>[]): string {
@@ -207,101 +211,123 @@ async function killAndWait(engine: Engine, target: 'engine' | 'group'): Promise<
 
 describe('npm start survives what a laptop does to it (crashes, Ctrl-C, a lost state file)', function () {
   this.timeout(180_000);
-  const dataDir = mkdtempSync(join(tmpdir(), 'vanta-crash-'));
-  const stateFile = join(dataDir, 'devnet', 'anvil-state.json');
-  let engine: Engine | undefined;
-  after(async () => {
-    if (engine && engine.child.exitCode === null && engine.child.signalCode === null) {
-      process.kill(-engine.child.pid!, 'SIGKILL');
-      await engine.exited;
+  const dirs: string[] = [];
+  const engines: Engine[] = [];
+  const track = (engine: Engine) => (engines.push(engine), engine);
+  const sandboxDir = (label: string) => {
+    const dir = mkdtempSync(join(tmpdir(), `vanta-crash-${label}-`));
+    dirs.push(dir);
+    return dir;
+  };
+  afterEach(async () => {
+    // Whatever a failed case left behind must not leak into the next one.
+    for (const engine of engines.splice(0)) {
+      if (engine.child.exitCode === null && engine.child.signalCode === null) {
+        process.kill(-engine.child.pid!, 'SIGKILL');
+        await engine.exited;
+      }
     }
-    for (const pid of sandboxAnvils(dataDir)) process.kill(pid, 'SIGKILL');
-    rmSync(dataDir, { recursive: true, force: true });
+    for (const dir of dirs) for (const pid of sandboxAnvils(dir)) process.kill(pid, 'SIGKILL');
+  });
+  after(() => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('SIGKILL of the engine alone: anvil dies with it, and the restart is on a chain holding every mined transaction', async () => {
+  /** A sandbox whose first order has just been mined: the outbox says so, the fill is pending. */
+  async function orderJustMined(label: string): Promise<{ dataDir: string; engine: Engine }> {
+    const dataDir = sandboxDir(label);
     await placeOrder(dataDir, 'o1');
-    engine = await startEngine(dataDir);
+    const engine = track(await startEngine(dataDir));
     await waitForState(engine, 'position:o1', 'awaitingFill');
+    return { dataDir, engine };
+  }
+
+  /** Restarts after a crash and checks the chain against what the database held before it. */
+  async function restartHolds(dataDir: string, expectMined: string): Promise<Engine> {
+    const ledger = await readLedger(dataDir);
+    assert.ok(ledger.mined.some((m) => m.id === expectMined), `the database recorded ${expectMined} as mined`);
+    const engine = track(await startEngine(dataDir));
+    await assertChainHolds(engine, dataDir, ledger);
+    await waitForState(engine, 'position:o1', 'open');
+    return engine;
+  }
+
+  async function stopWithCtrlC(engine: Engine): Promise<{ code: number | null; ms: number }> {
+    const started = Date.now();
+    process.kill(-engine.child.pid!, 'SIGINT');
+    const { code } = await engine.exited;
+    return { code, ms: Date.now() - started };
+  }
+
+  it('SIGKILL of the engine alone: anvil dies with it, and the restart is on a chain holding every mined transaction', async () => {
+    const { dataDir, engine } = await orderJustMined('alone');
     await killAndWait(engine, 'engine');
     const started = Date.now();
     while (sandboxAnvils(dataDir).length > 0) {
       assert.ok(Date.now() - started < 2_000, `anvil kept running after the engine was killed (pids ${sandboxAnvils(dataDir).join(', ')})`);
       await new Promise((r) => setTimeout(r, 20));
     }
-    const ledger = await readLedger(dataDir);
-    assert.equal(ledger.wallets.length, 1, 'the order created and funded a wallet');
-
-    await placeOrder(dataDir, 'o2');
-    engine = await startEngine(dataDir);
-    await assertChainHolds(engine, dataDir, ledger);
-    await waitForState(engine, 'position:o1', 'open');
+    const again = await restartHolds(dataDir, 'position:o1:open');
+    assert.equal((await stopWithCtrlC(again)).code, 0);
   });
 
   it('SIGKILL of the whole process group right after an order was mined: the restart has that order on chain', async () => {
-    await waitForState(engine!, 'position:o2', 'awaitingFill');
-    await killAndWait(engine!, 'group');
+    const { dataDir, engine } = await orderJustMined('group');
+    await killAndWait(engine, 'group');
     assert.deepEqual(sandboxAnvils(dataDir), []);
-    const ledger = await readLedger(dataDir);
-    assert.ok(ledger.mined.some((m) => m.id === 'position:o2:open'), 'the database recorded the open as mined');
-
-    await placeOrder(dataDir, 'o3');
-    engine = await startEngine(dataDir);
-    await assertChainHolds(engine, dataDir, ledger);
-    await waitForState(engine, 'position:o2', 'open');
+    const again = await restartHolds(dataDir, 'position:o1:open');
+    assert.equal((await stopWithCtrlC(again)).code, 0);
   });
 
   it('SIGKILL in the middle of a chain save: the state file is whole and the restart holds every mined transaction', async () => {
-    await waitForState(engine!, 'position:o3', 'awaitingFill');
-    const running = engine!;
+    const { dataDir, engine } = await orderJustMined('mid-save');
     // Kill the group the moment the next save starts writing (anvil-state.json or its temp file).
     let fired = false;
     const watcher = watch(join(dataDir, 'devnet'), (_event, name) => {
       if (!fired && name?.startsWith('anvil-state.json')) {
         fired = true;
-        process.kill(-running.child.pid!, 'SIGKILL');
+        process.kill(-engine.child.pid!, 'SIGKILL');
       }
     });
     try {
-      await running.exited;
+      await engine.exited;
     } finally {
       watcher.close();
     }
     assert.ok(fired, 'killed during a save');
-    const ledger = await readLedger(dataDir);
-    assert.ok(ledger.mined.some((m) => m.id === 'position:o3:open'));
-
-    engine = await startEngine(dataDir);
-    await assertChainHolds(engine, dataDir, ledger);
-    await waitForState(engine, 'position:o3', 'open');
+    const again = await restartHolds(dataDir, 'position:o1:open');
+    assert.equal((await stopWithCtrlC(again)).code, 0);
   });
 
   it('Ctrl-C (SIGINT to the process group) exits 0 within about 2 s with the database closed, every time', async () => {
+    const dataDir = sandboxDir('ctrl-c');
     const stops: number[] = [];
     for (let round = 0; round < 3; round++) {
-      engine ??= await startEngine(dataDir);
+      const engine = track(await startEngine(dataDir));
       // At a different moment of the price simulator's cycle each time.
       await new Promise((r) => setTimeout(r, 300 + Math.random() * 1_200));
-      const started = Date.now();
-      process.kill(-engine.child.pid!, 'SIGINT');
-      const { code } = await engine.exited;
-      stops.push(Date.now() - started);
+      const { code, ms } = await stopWithCtrlC(engine);
+      stops.push(ms);
       const done = engine.lines.find((l) => l['msg'] === 'Shut down');
-      assert.equal(code, 0, `round ${round}: exit code (${JSON.stringify(done ?? engine.lines.slice(-3))})`);
+      assert.equal(code, 0, `round ${round}: exit code after ${ms} ms (${JSON.stringify(done ?? engine.lines.slice(-3))})`);
+      assert.ok(ms < 2_500, `round ${round}: stopped in ${ms} ms`);
       assert.ok(done, 'the shutdown finished');
       assert.deepEqual(done['failed'], [], 'every resource closed');
       assert.ok((done['closed'] as string[]).includes('database'), 'the database was closed');
       assert.deepEqual(sandboxAnvils(dataDir), [], 'anvil stopped with it');
-      engine = undefined;
     }
     console.log(`      stop times after SIGINT: ${stops.join(', ')} ms`);
     assert.ok(Math.max(...stops) < 2_500, `every stop within ~2 s (${stops.join(', ')} ms)`);
   });
 
   it('a missing state file with a non-empty database is refused with the fix; putting the file back brings the sandbox back', async () => {
+    const { dataDir, engine } = await orderJustMined('missing');
+    assert.equal((await stopWithCtrlC(engine)).code, 0);
+    const stateFile = join(dataDir, 'devnet', 'anvil-state.json');
     const ledger = await readLedger(dataDir);
     renameSync(stateFile, `${stateFile}.bak`);
     const refused = await refusedStart(dataDir);
+    assert.equal(refused.started, false, 'a fresh chain was started under the old wallets and orders');
     assert.notEqual(refused.code, 0);
     const fatal = fatalMessage(refused.lines);
     assert.match(fatal, new RegExp(`${stateFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is missing, but the database has 1 wallets and \\d+ transactions`));
@@ -310,10 +336,8 @@ describe('npm start survives what a laptop does to it (crashes, Ctrl-C, a lost s
     assert.deepEqual(sandboxAnvils(dataDir), []);
 
     renameSync(`${stateFile}.bak`, stateFile);
-    engine = await startEngine(dataDir);
-    await assertChainHolds(engine, dataDir, ledger);
-    process.kill(-engine.child.pid!, 'SIGINT');
-    assert.equal((await engine.exited).code, 0);
-    engine = undefined;
+    const again = track(await startEngine(dataDir));
+    await assertChainHolds(again, dataDir, ledger);
+    assert.equal((await stopWithCtrlC(again)).code, 0);
   });
 });
