@@ -165,6 +165,34 @@ describe('sandbox chain durability', function () {
       }
     });
 
+    it('gives up the last save on stop after its budget, keeping the previous file (a long chain takes seconds to dump)', async function () {
+      const file = path.join(tempDir('slow-dump'), 'anvil-state.json');
+      let head = 1n;
+      let slow = false;
+      const saver = createStateSaver(
+        {
+          file,
+          head: () => Promise.resolve(head),
+          dump: async () => {
+            const block = head;
+            if (slow) await new Promise((r) => setTimeout(r, 1_000));
+            return { block, json: Buffer.from(JSON.stringify({ best_block_number: Number(block) })) };
+          },
+          logger: silentLogger(),
+        },
+        { minIntervalMs: 60_000 },
+      );
+      await saver.save();
+      saver.start();
+      head = 2n;
+      slow = true;
+      const started = Date.now();
+      await saver.stop({ finalSave: true, finalSaveBudgetMs: 200 });
+      assert.ok(Date.now() - started < 800, `stop took ${Date.now() - started} ms`);
+      assert.equal(saver.savedThrough, 1n);
+      assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), { best_block_number: 1 });
+    });
+
     it('refuses, retryably, when no save can hold the block (anvil is gone)', async function () {
       const dir = tempDir('barrier-dead');
       const anvil = await startAnvil({ ownerDir: dir });
