@@ -330,7 +330,7 @@ describe('npm start survives what a laptop does to it (crashes, Ctrl-C, a lost s
     assert.equal(refused.started, false, 'a fresh chain was started under the old wallets and orders');
     assert.notEqual(refused.code, 0);
     const fatal = fatalMessage(refused.lines);
-    assert.match(fatal, new RegExp(`${stateFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is missing, but the database has 1 wallets and \\d+ transactions`));
+    assert.match(fatal, new RegExp(`${stateFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is missing, but the database has 1 wallet and \\d+ transactions`));
     assert.match(fatal, /Restore .* from a backup, or start a fresh sandbox: stop the engine and delete /);
     assert.equal(existsSync(stateFile), false, 'no fresh chain was saved in its place');
     assert.deepEqual(sandboxAnvils(dataDir), []);

@@ -58,7 +58,7 @@ export async function checkRestoredChain(input: ChainCheckInput): Promise<ChainC
     throw new DevnetError(
       'DEVNET_STATE_MISMATCH',
       [
-        `The sandbox chain in ${input.statePath} is behind the database (${facts.walletCount} wallets, ${facts.transactionCount} transactions):`,
+        `The sandbox chain in ${input.statePath} is behind the database (${count(facts.walletCount, 'wallet')}, ${count(facts.transactionCount, 'transaction')}):`,
         ...shown,
         `The state file is older than the database, or belongs to another sandbox. Put back the ${input.statePath} that goes with this database (from the same backup), or start a fresh sandbox: ${input.resetHint}.`,
       ].join('\n'),
@@ -78,7 +78,7 @@ export async function checkRestoredChain(input: ChainCheckInput): Promise<ChainC
 export function missingStateError(statePath: string, facts: LedgerFacts, resetHint: string): DevnetError {
   return new DevnetError(
     'DEVNET_STATE_MISSING',
-    `${statePath} is missing, but the database has ${facts.walletCount} wallets and ${facts.transactionCount} transactions on that chain. ` +
+    `${statePath} is missing, but the database has ${count(facts.walletCount, 'wallet')} and ${count(facts.transactionCount, 'transaction')} on that chain. ` +
       `A fresh chain would not have their funds, orders or positions. Restore ${statePath} from a backup, or start a fresh sandbox: ${resetHint}.`,
   );
 }
@@ -98,6 +98,10 @@ export function deploymentMismatchError(statePath: string, deploymentPath: strin
     `The saved sandbox chain ${statePath} and ${deploymentPath} do not belong together (${detail}), and the database remembers that chain. ` +
       `Put back the pair of files from the same backup, or start a fresh sandbox: ${resetHint}.`,
   );
+}
+
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
 async function inBatches<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {

@@ -311,7 +311,7 @@ describe('sandbox chain durability', function () {
       const behind = { ...facts, latestMined: [{ id: 'position:p1:open', hash: lost as Hex, blockNumber: mint.blockNumber + 1_000_000n }], usedNonces: [{ wallet: funded, nonce: 4 }] };
       await assert.rejects(startDevnet({ logger: silentLogger(), stateDir: dir, resetHint, ledger: ledger(behind) }), (err: unknown) => {
         assert.ok(err instanceof DevnetError && err.code === 'DEVNET_STATE_MISMATCH', String(err));
-        assert.match(err.message, /is behind the database \(2 wallets, 1 transactions\)/);
+        assert.match(err.message, /is behind the database \(2 wallets, 1 transaction\)/);
         assert.ok(err.message.includes(`transaction ${lost} (position:p1:open) was mined in block ${mint.blockNumber + 1_000_000n} according to the database, but the chain has no such transaction`));
         assert.ok(err.message.includes(`wallet ${funded} sent 5 transactions according to the database, but only 0 on the chain`));
         assert.match(err.message, /start a fresh sandbox: delete the test directory/);
