@@ -142,6 +142,8 @@ interface PersistentState {
   readonly deploymentPath: string;
   /** A state file exists and anvil is to load it. */
   readonly restored: boolean;
+  /** Its size: anvil loads about 40 MB a second, and a long-lived sandbox's chain is large. */
+  readonly bytes: number;
   readonly facts: LedgerFacts;
 }
 
@@ -162,15 +164,16 @@ async function prepareStateDir(stateDir: string, options: DevnetOptions, logger:
   if (status.kind === 'missing') {
     if (!isEmptyLedger(facts)) throw missingStateError(statePath, facts, resetHint);
     logger.info({ statePath }, 'No saved sandbox chain: starting a fresh one');
-    return { statePath, deploymentPath, restored: false, facts };
+    return { statePath, deploymentPath, restored: false, bytes: 0, facts };
   }
   if (status.kind === 'empty') throw damagedStateError(statePath, 'the file is empty', resetHint);
-  return { statePath, deploymentPath, restored: true, facts };
+  return { statePath, deploymentPath, restored: true, bytes: status.bytes, facts };
 }
 
 async function startAnvilFor(persistent: PersistentState | null, stateDir: string | undefined, resetHint: string, logger: Logger): Promise<Anvil> {
   try {
-    return await startAnvil({ logger, ...(stateDir ? { ownerDir: stateDir } : {}), ...(persistent?.restored ? { loadStatePath: persistent.statePath } : {}) });
+    const loading = persistent?.restored ? { loadStatePath: persistent.statePath, startupTimeoutMs: 15_000 + Math.ceil(persistent.bytes / 20e6) * 1_000 } : {};
+    return await startAnvil({ logger, ...(stateDir ? { ownerDir: stateDir } : {}), ...loading });
   } catch (err) {
     // anvil names the file in its refusal ("invalid value '…' for '--load-state <PATH>': …").
     if (persistent?.restored && err instanceof DevnetError && err.message.includes('--load-state')) {
