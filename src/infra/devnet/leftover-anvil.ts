@@ -41,6 +41,9 @@ export async function findSandboxAnvils(stateDir: string, proc = PROC): Promise<
     if (environ === null) continue; // gone, or another user's process
     const vars = environ.split('\0');
     if (!vars.includes(marker)) continue;
+    // The mark is inherited by anything anvil's launcher ran in between (setpriv, a shell): only anvil counts.
+    const cmdline = await readFile(path.join(proc, entry, 'cmdline'), 'latin1').catch(() => '');
+    if (path.basename(cmdline.split('\0')[0] ?? '') !== 'anvil') continue;
     const stat = await readFile(path.join(proc, entry, 'stat'), 'latin1').catch(() => null);
     if (stat === null || processState(stat) === 'Z') continue;
     const ownerPid = Number(vars.find((v) => v.startsWith(`${OWNER_PID_ENV}=`))?.slice(OWNER_PID_ENV.length + 1) ?? -1);
