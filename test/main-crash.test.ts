@@ -302,7 +302,10 @@ describe('npm start survives what a laptop does to it (crashes, Ctrl-C, a lost s
       watcher.close();
     }
     assert.ok(fired, 'killed during a save');
+    const torn = readdirSync(join(dataDir, 'devnet')).filter((n) => n.includes('.tmp-'));
+    console.log(`      ${torn.length ? `the kill landed mid-write (${torn.join(', ')} left behind)` : 'the save finished its rename before the kill landed'}`);
     const again = await restartHolds(dataDir, 'position:o1:open');
+    for (const name of torn) assert.equal(existsSync(join(dataDir, 'devnet', name)), false, `the restart removed the half-written ${name}`);
     assert.equal((await stopWithCtrlC(again)).code, 0);
   });
 
