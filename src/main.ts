@@ -40,6 +40,7 @@ import { verifyDeployment } from './infra/chain/avantis/verify.ts';
 import { detectProtocolVersion, refusalOf } from './infra/chain/avantis/detect.ts';
 import { findRevert, rejectionFor } from './infra/chain/avantis/revert.ts';
 import { avantisAddressesOf } from './infra/devnet/deploy.ts';
+import { createSandboxLedger } from './infra/devnet/ledger.ts';
 import { startDevnet } from './infra/devnet/start-devnet.ts';
 import { createKeyStoreFromConfig } from './infra/keys/from-config.ts';
 import { createWallets } from './infra/keys/wallets.ts';
@@ -104,7 +105,7 @@ async function start(config: Config, logger: Logger, metrics: Metrics, shutdown:
   const ownership = await takeOwnership(config, db, logger, shutdown, readiness);
   booted.phase = 'still starting';
   // The chain side comes before the actors: restored positions resume their on-chain steps at boot.
-  const chain = await startChain(config, logger, shutdown, readiness);
+  const chain = await startChain(config, db, logger, shutdown, readiness);
   const { orders, feeds } = await startTrading(config, chain, db, ownership.fence, logger, metrics, shutdown, readiness);
   const { system, hub } = await startActors(config, db, ownership, orders, logger, metrics, shutdown, readiness);
   startPriceFeeds(system, chain.client, feeds, logger, shutdown);
@@ -272,6 +273,8 @@ interface ChainHandle {
   readonly refusal: string | null;
   /** Sandbox only: funds a new wallet with test ETH and USDC. */
   readonly faucet?: (address: Address) => Promise<void>;
+  /** Sandbox only: resolves once the saved local chain holds `block` (record chain facts only after it). */
+  readonly chainDurable?: (block: bigint) => Promise<void>;
 }
 
 /**
@@ -280,13 +283,30 @@ interface ChainHandle {
  * wiring as TradingStorage reports it; live first checks the chain id and that every contract has
  * code, and refuses to start otherwise.
  */
-async function startChain(config: Config, logger: Logger, shutdown: Shutdown, readiness: ReadinessCheck[]): Promise<ChainHandle> {
+async function startChain(config: Config, db: Database, logger: Logger, shutdown: Shutdown, readiness: ReadinessCheck[]): Promise<ChainHandle> {
   if (config.mode === 'sandbox') {
-    const devnet = await startDevnet({ logger: logger.child({ component: 'devnet' }), stateDir: `${config.dataDir.replace(/\/$/, '')}/devnet` });
-    shutdown.add('devnet', () => devnet.stop());
+    const dataDir = config.dataDir.replace(/\/$/, '');
+    const stateDir = `${dataDir}/devnet`;
+    // The chain is checked against what the database remembers; a mismatch names this fix.
+    const resetHint =
+      config.database.kind === 'pglite'
+        ? `stop the engine and delete ${dataDir} (the embedded database and the chain go together; this deletes the sandbox's wallets, orders and positions)`
+        : `stop the engine, delete ${stateDir} and point DATABASE_URL at an empty database (this deletes the sandbox's wallets, orders and positions)`;
+    const devnet = await startDevnet({ logger: logger.child({ component: 'devnet' }), stateDir, ledger: createSandboxLedger(db), resetHint });
+    // Its stop includes a last save of the chain, which grows with the chain's history.
+    shutdown.add('devnet', () => devnet.stop(), { timeoutMs: Math.max(2_500, Math.floor(config.shutdownGraceMs / 2)) });
     const { client, perUrl } = createChainClients({ urls: [new Secret(devnet.anvil.rpcUrl)], pollingIntervalMs: 250 });
     readiness.push(rpcCheck(client, devnet.anvil.chainId, true));
-    return { client, rpcs: perUrl, chainId: devnet.anvil.chainId, addresses: avantisAddressesOf(devnet.deployment), tradable: true, refusal: null, faucet: (address) => devnet.faucet(address) };
+    return {
+      client,
+      rpcs: perUrl,
+      chainId: devnet.anvil.chainId,
+      addresses: avantisAddressesOf(devnet.deployment),
+      tradable: true,
+      refusal: null,
+      faucet: (address) => devnet.faucet(address),
+      chainDurable: (block) => devnet.durableThrough(block),
+    };
   }
   const { client, perUrl } = createChainClients({ urls: config.chain.rpcUrls });
   readiness.push(rpcCheck(client, config.chain.chainId, true));
@@ -336,6 +356,7 @@ async function createOrders(
     receiptTimeoutMs: config.tx.receiptTimeoutMs,
     rpcs: chain.rpcs,
     supersedeAfterMs: config.tx.supersedeAfterMs,
+    ...(chain.chainDurable ? { chainDurable: chain.chainDurable } : {}),
     explainRevert: (error, reason) => rejectionFor(findRevert(error) ?? { kind: 'string', reason }, {}, error),
   });
   // Transactions signed before a stop or crash are re-sent as they were, never signed anew; on a
@@ -352,6 +373,8 @@ async function createOrders(
     clock: systemClock,
     logger: logger.child({ component: 'orders' }),
     ...(chain.faucet ? { faucet: chain.faucet } : {}),
+    // The sandbox: a fill or a close is acted on only once the saved chain holds it (ADR 0011).
+    ...(chain.chainDurable ? { durable: chain.chainDurable } : {}),
     priceOf: async (pairIndex) => {
       const feed = feedOf.get(pairIndex);
       if (!feed) throw new BadInputError(`No price feed is known for pair ${pairIndex}; it cannot be traded.`);

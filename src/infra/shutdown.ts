@@ -5,12 +5,19 @@ import type { Logger } from 'pino';
  * close function as they start, and `run()` closes them in reverse order
  * (last started, first closed) within a grace timeout. SIGTERM and SIGINT both
  * lead here. A second signal, or the grace timeout, forces the exit.
+ *
+ * Each close has its own time budget: one that fails or hangs is reported and
+ * left behind, and the closes after it still run. Otherwise one stuck resource
+ * (a receipt wait on a dead node) would keep the database from ever closing.
  */
 export interface Shutdown {
   /** Aborted as soon as shutdown begins: long loops watch it. */
   readonly signal: AbortSignal;
-  /** Registers a close; returns a function that unregisters it (for resources closed early). */
-  add(name: string, close: () => Promise<void> | void): () => void;
+  /**
+   * Registers a close; returns a function that unregisters it (for resources closed early).
+   * `timeoutMs` overrides the default budget of this one close.
+   */
+  add(name: string, close: () => Promise<void> | void, options?: { readonly timeoutMs?: number }): () => void;
   /** Closes everything once; later calls return the same promise. Resolves with the exit code to use. */
   run(reason: string, exitCode?: number): Promise<number>;
   readonly isShuttingDown: boolean;
@@ -19,12 +26,21 @@ export interface Shutdown {
 export interface ShutdownOptions {
   readonly logger: Logger;
   readonly graceMs: number;
+  /** Budget of one close unless it names its own; default a quarter of the grace, at least 1 s. */
+  readonly closeTimeoutMs?: number;
   readonly onDuration?: (seconds: number) => void;
+}
+
+interface Closer {
+  readonly name: string;
+  readonly close: () => Promise<void> | void;
+  readonly timeoutMs: number | undefined;
 }
 
 export function createShutdown(options: ShutdownOptions): Shutdown {
   const controller = new AbortController();
-  const closers: { name: string; close: () => Promise<void> | void }[] = [];
+  const closers: Closer[] = [];
+  const defaultBudget = options.closeTimeoutMs ?? Math.max(1_000, Math.floor(options.graceMs / 4));
   let running: Promise<number> | null = null;
 
   const closeAll = async (reason: string, exitCode: number): Promise<number> => {
@@ -32,18 +48,34 @@ export function createShutdown(options: ShutdownOptions): Shutdown {
     options.logger.info({ reason, resources: closers.length }, 'Shutting down');
     controller.abort(new Error(`shutdown: ${reason}`));
     let code = exitCode;
-    for (const { name, close } of closers.splice(0).reverse()) {
+    const closed: string[] = [];
+    const failed: string[] = [];
+    for (const { name, close, timeoutMs } of closers.splice(0).reverse()) {
+      const budget = timeoutMs ?? defaultBudget;
+      const t0 = performance.now();
       try {
-        await close();
-        options.logger.debug({ resource: name }, 'Closed resource');
+        const outcome = await withTimeout(
+          Promise.resolve().then(close).then(() => 'closed' as const),
+          budget,
+          () => 'timed out' as const,
+        );
+        if (outcome === 'timed out') {
+          code = code || 1;
+          failed.push(name);
+          options.logger.error({ resource: name, budget_ms: budget }, `Resource did not close within ${budget} ms; left behind so the rest can close`);
+          continue;
+        }
+        closed.push(name);
+        options.logger.debug({ resource: name, ms: Math.round(performance.now() - t0) }, 'Closed resource');
       } catch (err) {
         code = code || 1;
+        failed.push(name);
         options.logger.error({ err, resource: name }, 'Failed to close resource');
       }
     }
     const seconds = (performance.now() - started) / 1000;
     options.onDuration?.(seconds);
-    options.logger.info({ seconds: Number(seconds.toFixed(3)), exit_code: code }, 'Shut down');
+    options.logger.info({ seconds: Number(seconds.toFixed(3)), exit_code: code, closed, failed }, 'Shut down');
     return code;
   };
 
@@ -52,8 +84,8 @@ export function createShutdown(options: ShutdownOptions): Shutdown {
     get isShuttingDown() {
       return running !== null;
     },
-    add(name, close) {
-      const entry = { name, close };
+    add(name, close, addOptions = {}) {
+      const entry: Closer = { name, close, timeoutMs: addOptions.timeoutMs };
       closers.push(entry);
       return () => {
         const i = closers.indexOf(entry);

@@ -30,8 +30,20 @@ describe('shutdown registry', () => {
     assert.deepEqual(closed, ['db']);
   });
 
+  it('leaves a hung close behind after its budget and still closes what comes after it (the database)', async () => {
+    const shutdown = createShutdown({ logger: silentLogger(), graceMs: 2_000, closeTimeoutMs: 100 });
+    const closed: string[] = [];
+    shutdown.add('database', () => void closed.push('database'));
+    shutdown.add('devnet', () => new Promise(() => {})); // a receipt wait on a node that is gone
+    shutdown.add('quick, with its own budget', () => new Promise<void>((r) => setTimeout(r, 150)).then(() => void closed.push('own budget')), { timeoutMs: 1_000 });
+    const started = Date.now();
+    assert.equal(await shutdown.run('test'), 1, 'a close that had to be left behind is not a clean stop');
+    assert.deepEqual(closed, ['own budget', 'database']);
+    assert.ok(Date.now() - started < 600, `took ${Date.now() - started} ms`);
+  });
+
   it('gives up after the grace period when a resource hangs', async () => {
-    const shutdown = createShutdown({ logger: silentLogger(), graceMs: 50 });
+    const shutdown = createShutdown({ logger: silentLogger(), graceMs: 50, closeTimeoutMs: 10_000 });
     shutdown.add('hangs', () => new Promise(() => {}));
     const started = Date.now();
     assert.equal(await shutdown.run('test'), 1);

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
@@ -9,6 +10,9 @@ import { DevnetError } from './errors.ts';
 export interface Anvil {
   readonly rpcUrl: string;
   readonly chainId: number;
+  readonly pid: number;
+  /** True when the kernel kills anvil if this process dies, however it dies (setpriv --pdeathsig). */
+  readonly diesWithParent: boolean;
   /** Kills the process (SIGTERM, then SIGKILL) and resolves once it has exited. Idempotent. */
   readonly stop: () => Promise<void>;
 }
@@ -23,12 +27,21 @@ export interface AnvilOptions {
   readonly binaryPath?: string;
   readonly startupTimeoutMs?: number;
   /**
-   * Keep the chain across restarts: anvil loads this file at start if it exists, dumps its state
-   * there every `stateIntervalSeconds` and on a clean exit (the sandbox uses it; tests do not).
+   * A state file to start from (`--load-state`, anvil's JSON dump format). anvil itself never
+   * writes state: its own `--state` writes are not atomic (a crash mid-write leaves a torn file),
+   * so the sandbox saves through `anvil_dumpState` instead (see state-saver.ts).
    */
-  readonly statePath?: string;
-  readonly stateIntervalSeconds?: number;
+  readonly loadStatePath?: string;
+  /**
+   * Marks the process as the anvil of this state directory (an environment variable readable in
+   * /proc), so a later start can find and stop one left behind (see leftover-anvil.ts).
+   */
+  readonly ownerDir?: string;
 }
+
+/** Environment variables that mark an anvil as a sandbox's: its state directory and its parent. */
+export const OWNER_DIR_ENV = 'VANTA_DEVNET_STATE_DIR';
+export const OWNER_PID_ENV = 'VANTA_DEVNET_OWNER_PID';
 
 const DEFAULT_CHAIN_ID = 31337;
 const STOP_GRACE_MS = 3_000;
@@ -43,16 +56,27 @@ export function defaultAnvilBinary(): string {
 
 /**
  * Starts anvil on 127.0.0.1 at a free port and resolves once `eth_chainId` answers.
- * The process is killed if this Node process exits first, so none is left behind.
+ *
+ * anvil must never outlive this process, or it would keep a chain running that nobody saves:
+ * - the kernel kills it when this process dies, even by SIGKILL (`setpriv --pdeathsig KILL`,
+ *   util-linux; without setpriv the next start finds it instead, see leftover-anvil.ts);
+ * - it runs in its own process group, so a terminal's Ctrl-C reaches only the engine, which
+ *   saves the chain and then stops anvil itself (a Ctrl-C that also hit anvil would kill the
+ *   chain under the engine's last receipts and the final save);
+ * - it is killed when Node exits without stop().
  */
 export async function startAnvil(options: AnvilOptions = {}): Promise<Anvil> {
   const chainId = options.chainId ?? DEFAULT_CHAIN_ID;
   const port = await freePort();
   const args = ['--host', '127.0.0.1', '--port', String(port), '--chain-id', String(chainId), '--silent'];
   if (options.blockTimeSeconds !== undefined) args.push('--block-time', String(options.blockTimeSeconds));
-  if (options.statePath !== undefined) args.push('--state', options.statePath, '--state-interval', String(options.stateIntervalSeconds ?? 5));
+  if (options.loadStatePath !== undefined) args.push('--load-state', options.loadStatePath);
 
-  const child = spawn(options.binaryPath ?? defaultAnvilBinary(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const binary = options.binaryPath ?? defaultAnvilBinary();
+  const setpriv = setprivPath();
+  const [command, commandArgs] = setpriv ? [setpriv, ['--pdeathsig', 'KILL', '--', binary, ...args]] : [binary, args];
+  const env = { ...process.env, [OWNER_PID_ENV]: String(process.pid), ...(options.ownerDir ? { [OWNER_DIR_ENV]: path.resolve(options.ownerDir) } : {}) };
+  const child = spawn(command, commandArgs, { stdio: ['ignore', 'ignore', 'pipe'], detached: true, env });
   const anvilProcess = trackProcess(child);
   const rpcUrl = `http://127.0.0.1:${port}`;
   try {
@@ -61,8 +85,24 @@ export async function startAnvil(options: AnvilOptions = {}): Promise<Anvil> {
     await anvilProcess.stop();
     throw error;
   }
-  options.logger?.debug({ rpcUrl, chainId, pid: child.pid }, 'anvil started');
-  return { rpcUrl, chainId, stop: anvilProcess.stop };
+  if (!setpriv) options.logger?.warn('setpriv (util-linux) was not found: if the engine is killed, anvil keeps running until the next start stops it');
+  options.logger?.debug({ rpcUrl, chainId, pid: child.pid, diesWithParent: setpriv !== null }, 'anvil started');
+  return { rpcUrl, chainId, pid: child.pid ?? -1, diesWithParent: setpriv !== null, stop: anvilProcess.stop };
+}
+
+/** setpriv from util-linux (Debian's base system has it), or null where it is missing. */
+function setprivPath(): string | null {
+  for (const dir of (process.env['PATH'] ?? '').split(path.delimiter).concat('/usr/bin', '/bin')) {
+    if (!dir) continue;
+    const candidate = path.join(dir, 'setpriv');
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return null;
 }
 
 interface TrackedProcess {

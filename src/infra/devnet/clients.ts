@@ -62,11 +62,22 @@ export interface ContractCall {
   readonly value?: bigint;
 }
 
+/** How long any devnet helper waits for a receipt: anvil mines at once, so this only bounds a dead node. */
+export const RECEIPT_TIMEOUT_MS = 30_000;
+
+export interface SendOptions {
+  /** Ends the wait at once (the devnet is stopping); the transaction may still be mined. */
+  readonly signal?: AbortSignal;
+  readonly timeoutMs?: number;
+}
+
 /**
  * Sends one contract call and waits for its receipt. viem estimates gas first, so a call that
  * would revert throws with the revert reason before anything is sent; a mined revert throws too.
+ * The wait is bounded (`timeoutMs`) and abortable (`signal`): a stop never waits on a dead node.
  */
-export async function sendCall(publicClient: PublicClient, wallet: DevnetWallet, call: ContractCall): Promise<TransactionReceipt> {
+export async function sendCall(publicClient: PublicClient, wallet: DevnetWallet, call: ContractCall, options: SendOptions = {}): Promise<TransactionReceipt> {
+  options.signal?.throwIfAborted();
   // Simulating first turns a revert into an error carrying the decoded reason, before anything
   // is sent (anvil would otherwise mine the reverting transaction).
   const { request } = await publicClient.simulateContract({
@@ -82,8 +93,9 @@ export async function sendCall(publicClient: PublicClient, wallet: DevnetWallet,
   // land in (oracle freshness, first writes), and the transaction then runs out of gas when mined:
   // send with headroom, as the engine's pipeline does.
   const estimate = await publicClient.estimateContractGas(request as unknown as Parameters<PublicClient['estimateContractGas']>[0]);
+  options.signal?.throwIfAborted();
   const hash = await wallet.writeContract({ ...(request as object), gas: (estimate * 13n) / 10n + 20_000n } as unknown as Parameters<DevnetWallet['writeContract']>[0]);
-  return confirmed(publicClient, hash, call.functionName);
+  return confirmed(publicClient, hash, call.functionName, options);
 }
 
 /** Deploys a contract and returns its address. */
@@ -92,15 +104,22 @@ export async function deployContract(
   wallet: DevnetWallet,
   artifact: { readonly contractName: string; readonly abi: Abi; readonly bytecode: Hex },
   args: readonly unknown[] = [],
+  options: SendOptions = {},
 ): Promise<Address> {
+  options.signal?.throwIfAborted();
   const hash = await wallet.deployContract({ abi: artifact.abi, bytecode: artifact.bytecode, args });
-  const receipt = await confirmed(publicClient, hash, `deploy ${artifact.contractName}`);
+  const receipt = await confirmed(publicClient, hash, `deploy ${artifact.contractName}`, options);
   if (!receipt.contractAddress) throw new DevnetError('DEVNET_DEPLOY_FAILED', `deploy ${artifact.contractName} created no contract (tx ${hash})`);
   return receipt.contractAddress;
 }
 
-async function confirmed(publicClient: PublicClient, hash: Hex, what: string): Promise<TransactionReceipt> {
-  const receipt = await publicClient.waitForTransactionReceipt({ hash, pollingInterval: 20 });
+async function confirmed(publicClient: PublicClient, hash: Hex, what: string, options: SendOptions): Promise<TransactionReceipt> {
+  const receipt = await publicClient.waitForTransactionReceipt({
+    hash,
+    pollingInterval: 20,
+    timeout: options.timeoutMs ?? RECEIPT_TIMEOUT_MS,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
   if (receipt.status !== 'success') {
     throw new DevnetError('DEVNET_TX_FAILED', `${what} reverted on the devnet (tx ${hash}): ${await revertReason(publicClient, hash)}`);
   }

@@ -18,10 +18,11 @@ import { createSimReads, type OpenLimitOrder, type Trade } from './sim-reads.ts'
  * event costs a read, never a wrong fill.
  */
 export interface Keeper {
-  /** One pass: fill, trigger, and report what was sent. Ticks never overlap. */
-  tick(): Promise<KeeperReport>;
+  /** One pass: fill, trigger, and report what was sent. Ticks never overlap; `signal` ends it early. */
+  tick(signal?: AbortSignal): Promise<KeeperReport>;
   /** Ticks every `pollIntervalMs` until stop(). */
   start(): void;
+  /** Aborts the tick in progress (its receipt waits end at once) and stops the loop. */
   stop(): Promise<void>;
 }
 
@@ -107,9 +108,10 @@ export function createKeeper(deps: KeeperDeps, options: KeeperOptions = {}): Kee
     };
   }
 
-  async function executeMarketOrders(priceOf: ReturnType<typeof priceCache>): Promise<bigint[]> {
+  async function executeMarketOrders(priceOf: ReturnType<typeof priceCache>, signal: AbortSignal | undefined): Promise<bigint[]> {
     const byPair = new Map<bigint, bigint[]>();
     for (const orderId of pending) {
+      signal?.throwIfAborted();
       const order = await reads.pendingOrder(orderId);
       if (order.trade.trader === '0x0000000000000000000000000000000000000000') {
         pending.delete(orderId);
@@ -122,33 +124,36 @@ export function createKeeper(deps: KeeperDeps, options: KeeperOptions = {}): Kee
       try {
         const { priceUpdateData } = await priceOf(pairIndex);
         const spreadP = await reads.pairSpreadP(pairIndex);
-        await send('executeMarketOrders', [orderIds, priceUpdateData, PYTH_SOURCING_CORE, spreadP], priceUpdateData);
+        await send('executeMarketOrders', [orderIds, priceUpdateData, PYTH_SOURCING_CORE, spreadP], priceUpdateData, signal);
         for (const id of orderIds) pending.delete(id);
         executed.push(...orderIds);
         logger.debug({ pairIndex, orderIds: orderIds.map(String) }, 'Filled market orders');
       } catch (err) {
+        if (signal?.aborted) throw err;
         logger.warn({ err, pairIndex, orderIds: orderIds.map(String) }, 'executeMarketOrders failed; will retry');
       }
     }
     return executed;
   }
 
-  async function executeLimitOpens(priceOf: ReturnType<typeof priceCache>): Promise<LimitExecution[]> {
+  async function executeLimitOpens(priceOf: ReturnType<typeof priceCache>, signal: AbortSignal | undefined): Promise<LimitExecution[]> {
     const executed: LimitExecution[] = [];
     for (const order of await reads.openLimitOrders()) {
+      signal?.throwIfAborted();
       const { price, priceUpdateData } = await priceOf(order.pairIndex);
       const kind = await reads.openLimitOrderType(order.trader, order.pairIndex, order.index);
       const spreadP = await reads.pairSpreadP(order.pairIndex);
       if (!limitOpenFillable(order, kind, price, spreadP)) continue;
       const job = { kind: LIMIT_KIND.OPEN, trader: order.trader, pairIndex: order.pairIndex, index: order.index } as const;
-      if (await executeLimit(job, priceUpdateData, spreadP)) executed.push(job);
+      if (await executeLimit(job, priceUpdateData, spreadP, signal)) executed.push(job);
     }
     return executed;
   }
 
-  async function executeTriggers(priceOf: ReturnType<typeof priceCache>): Promise<LimitExecution[]> {
+  async function executeTriggers(priceOf: ReturnType<typeof priceCache>, signal: AbortSignal | undefined): Promise<LimitExecution[]> {
     const executed: LimitExecution[] = [];
     for (const [key, ref] of watchedTrades) {
+      signal?.throwIfAborted();
       const trade = await reads.openTrade(ref.trader, ref.pairIndex, ref.index);
       if (trade.leverage === 0n) {
         watchedTrades.delete(key);
@@ -159,37 +164,39 @@ export function createKeeper(deps: KeeperDeps, options: KeeperOptions = {}): Kee
       const kind = closeTrigger(trade, price, await reads.liquidationPrice(trade));
       if (kind === null) continue;
       const job = { kind, trader: trade.trader, pairIndex: trade.pairIndex, index: trade.index };
-      if (await executeLimit(job, priceUpdateData, 0n)) executed.push(job);
+      if (await executeLimit(job, priceUpdateData, 0n, signal)) executed.push(job);
     }
     return executed;
   }
 
-  async function executeLimit(job: LimitExecution, priceUpdateData: readonly Hex[], spreadP: bigint): Promise<boolean> {
+  async function executeLimit(job: LimitExecution, priceUpdateData: readonly Hex[], spreadP: bigint, signal: AbortSignal | undefined): Promise<boolean> {
     try {
-      await send('executeLimitOrder', [job.kind, job.trader, job.pairIndex, job.index, priceUpdateData, PYTH_SOURCING_CORE, spreadP], priceUpdateData);
+      await send('executeLimitOrder', [job.kind, job.trader, job.pairIndex, job.index, priceUpdateData, PYTH_SOURCING_CORE, spreadP], priceUpdateData, signal);
       logger.debug({ ...job, pairIndex: String(job.pairIndex), index: String(job.index) }, 'Executed limit order');
       return true;
     } catch (err) {
+      if (signal?.aborted) throw err;
       logger.warn({ err, ...job, pairIndex: String(job.pairIndex), index: String(job.index) }, 'executeLimitOrder failed; will retry');
       return false;
     }
   }
 
-  function send(functionName: string, args: readonly unknown[], priceUpdateData: readonly Hex[]) {
+  function send(functionName: string, args: readonly unknown[], priceUpdateData: readonly Hex[], signal: AbortSignal | undefined) {
     // The Pyth fee: 1 wei per update on the simulator, as on Base.
-    return sendCall(publicClient, deps.wallet, { address: deployment.trading, abi: abiOf('Trading'), functionName, args, value: BigInt(priceUpdateData.length) });
+    const call = { address: deployment.trading, abi: abiOf('Trading'), functionName, args, value: BigInt(priceUpdateData.length) };
+    return sendCall(publicClient, deps.wallet, call, signal ? { signal } : {});
   }
 
-  async function runTick(): Promise<KeeperReport> {
+  async function runTick(signal: AbortSignal | undefined): Promise<KeeperReport> {
     await scanEvents();
     const priceOf = priceCache();
-    const marketOrdersExecuted = await executeMarketOrders(priceOf);
-    const limitOrdersExecuted = [...(await executeLimitOpens(priceOf)), ...(await executeTriggers(priceOf))];
+    const marketOrdersExecuted = await executeMarketOrders(priceOf, signal);
+    const limitOrdersExecuted = [...(await executeLimitOpens(priceOf, signal)), ...(await executeTriggers(priceOf, signal))];
     return { marketOrdersExecuted, limitOrdersExecuted };
   }
 
-  const tick = (): Promise<KeeperReport> => {
-    running = (running ?? Promise.resolve(emptyReport())).catch(() => emptyReport()).then(runTick);
+  const tick = (signal?: AbortSignal): Promise<KeeperReport> => {
+    running = (running ?? Promise.resolve(emptyReport())).catch(() => emptyReport()).then(() => runTick(signal));
     return running;
   };
 

@@ -13,11 +13,12 @@ import { createSimReads } from './sim-reads.ts';
  * price on the devnet. Same seed and same start prices give the same path, step by step.
  */
 export interface PriceSimulator {
-  /** Moves every pair one step and publishes the new answers; resolves with them (1e10). */
-  step(): Promise<ReadonlyMap<number, bigint>>;
+  /** Moves every pair one step and publishes the new answers; resolves with them (1e10). `signal` ends it early. */
+  step(signal?: AbortSignal): Promise<ReadonlyMap<number, bigint>>;
   /** Publishes an exact price for one pair (tests, demos); the walk continues from it. */
   setPrice(pairIndex: number, price: bigint): Promise<void>;
   start(): void;
+  /** Aborts the step in progress (its receipt waits end at once) and stops the loop. */
   stop(): Promise<void>;
 }
 
@@ -53,13 +54,9 @@ export function createPriceSimulator(deps: PriceSimDeps, options: PriceSimOption
     return prices;
   }
 
-  async function publish(pair: DeployedPair, price: bigint, updatedAt: bigint): Promise<void> {
-    await sendCall(deps.publicClient, deps.wallet, {
-      address: pair.chainlinkFeed,
-      abi: abiOf('SimChainlinkAggregator'),
-      functionName: 'setAnswer',
-      args: [toChainlinkAnswer(price), updatedAt],
-    });
+  async function publish(pair: DeployedPair, price: bigint, updatedAt: bigint, signal?: AbortSignal): Promise<void> {
+    const call = { address: pair.chainlinkFeed, abi: abiOf('SimChainlinkAggregator'), functionName: 'setAnswer', args: [toChainlinkAnswer(price), updatedAt] };
+    await sendCall(deps.publicClient, deps.wallet, call, signal ? { signal } : {});
   }
 
   /** Steps are serialised so the walk stays in order whoever calls. */
@@ -69,13 +66,13 @@ export function createPriceSimulator(deps: PriceSimDeps, options: PriceSimOption
     return next;
   }
 
-  const step = () =>
+  const step = (signal?: AbortSignal) =>
     serial(async () => {
       const current = await currentPrices();
       const next = nextPrices(current, random, volatility);
       const { timestamp } = await deps.publicClient.getBlock();
       // One after another: anvil refuses parallel sends from one unlocked account (nonce clash).
-      for (const [index, price] of next) await publish(pairs.get(index) as DeployedPair, price, timestamp);
+      for (const [index, price] of next) await publish(pairs.get(index) as DeployedPair, price, timestamp, signal);
       prices = next;
       return next;
     });
@@ -97,6 +94,8 @@ export function createPriceSimulator(deps: PriceSimDeps, options: PriceSimOption
       ticker.start();
     },
     async stop() {
+      // The loop's own step is aborted by the ticker; a step a caller started is awaited too,
+      // so nothing is sent after stop() (its receipt wait is bounded by sendCall's timeout).
       await ticker.stop();
       await stepping;
     },

@@ -118,5 +118,33 @@ describe('devnet runtime: anvil, price simulator, keeper loop', function () {
       await new Promise((resolve) => setTimeout(resolve, 600));
       assert.equal(await f.clients.publicClient.getBlockNumber({ cacheTime: 0 }), blockAfterStop, 'no transaction after stop()');
     });
+
+    it('stops at once while its transaction waits for a receipt that will not come', async function () {
+      // With mining off, the price simulator's first setAnswer stays pending: the receipt wait
+      // that used to keep Ctrl-C hanging for the whole grace period (viem's default is 180 s).
+      const { testClient } = f.clients;
+      await testClient.setAutomine(false);
+      const sim = f.priceSim(3);
+      try {
+        sim.start();
+        const deadline = Date.now() + 10_000;
+        while ((await txpoolPending()) === 0) {
+          assert.ok(Date.now() < deadline, 'the simulator sent a transaction');
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        const started = Date.now();
+        await sim.stop();
+        assert.ok(Date.now() - started < 1_000, `stop() took ${Date.now() - started} ms`);
+      } finally {
+        await testClient.request<{ Method: 'anvil_dropAllTransactions'; Parameters: []; ReturnType: null }>({ method: 'anvil_dropAllTransactions', params: [] });
+        await testClient.setAutomine(true);
+      }
+      assert.equal(await txpoolPending(), 0);
+
+      async function txpoolPending(): Promise<number> {
+        const status = await testClient.request<{ Method: 'txpool_status'; Parameters: []; ReturnType: { pending: string } }>({ method: 'txpool_status', params: [] });
+        return Number(status.pending);
+      }
+    });
   });
 });

@@ -102,6 +102,12 @@ export interface PipelineOptions {
   readonly explainRevert?: (error: unknown, reason: string, intent: TxIntent) => VantaError;
   /** Called after each durable step: a seam for tracing and for the crash tests. */
   readonly onStep?: (step: PipelineStep, intent: TxIntent) => void;
+  /**
+   * Sandbox only: resolves once the local chain's saved state holds `block`. An outcome is
+   * recorded only after it, so a crash never leaves the outbox remembering a transaction the
+   * restored chain lacks (docs/adr/0011-durable-sandbox-chain.md).
+   */
+  readonly chainDurable?: (block: bigint) => Promise<void>;
 }
 
 export class TxPipeline {
@@ -434,6 +440,8 @@ export class TxPipeline {
   }
 
   async #finish(intent: TxIntent, attempt: TxAttempt, receipt: TransactionReceipt): Promise<TxOutcome> {
+    // The sandbox: recorded as mined only once the saved chain holds its block (ADR 0011).
+    await this.#o.chainDurable?.(receipt.blockNumber);
     const reverted = receipt.status !== 'success';
     await this.#o.outbox.setStatus(intent.id, reverted ? 'reverted' : 'mined', { minedHash: attempt.hash, blockNumber: receipt.blockNumber });
     this.#forget(intent.id);
