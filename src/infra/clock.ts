@@ -10,3 +10,23 @@ export const systemClock: Clock = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
+
+/**
+ * Waits `ms` on `clock`, or less when `signal` aborts: a stopped loop leaves no timer behind
+ * (and never keeps a test or a shutdown waiting).
+ */
+export function pause(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const handle = clock.setTimeout(done, ms);
+    function done() {
+      signal.removeEventListener('abort', abort);
+      resolve();
+    }
+    function abort() {
+      clock.clearTimeout(handle);
+      resolve();
+    }
+    signal.addEventListener('abort', abort, { once: true });
+  });
+}

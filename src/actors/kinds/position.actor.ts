@@ -1,7 +1,7 @@
 import { fromCallback, fromPromise, type EventObject } from 'xstate';
 import type { Logger } from 'pino';
 import { PersistConflictError } from '../../errors.ts';
-import type { Clock } from '../../infra/clock.ts';
+import { pause, type Clock } from '../../infra/clock.ts';
 import {
   positionMachine,
   positionMachineVersion,
@@ -132,18 +132,3 @@ export function createPositionKind(deps: PositionKindDeps): ActorKind {
   return { kind: 'position', logic, version: positionMachineVersion, migrations: { 1: migratePositionV1, 2: migratePositionV2 } };
 }
 
-/** Waits `ms`, or less when `signal` aborts (a stopped actor leaves no timer behind). */
-function pause(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const handle = clock.setTimeout(done, ms);
-    function done() {
-      signal.removeEventListener('abort', abort);
-      resolve();
-    }
-    function abort() {
-      clock.clearTimeout(handle);
-      resolve();
-    }
-    signal.addEventListener('abort', abort, { once: true });
-  });
-}

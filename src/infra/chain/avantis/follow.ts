@@ -21,7 +21,7 @@
  */
 import { getAddress, toEventSelector, type Address, type Hex, type PublicClient } from 'viem';
 import type { Logger } from 'pino';
-import type { Clock } from '../../clock.ts';
+import { pause, type Clock } from '../../clock.ts';
 import type { LogScanner } from '../logs.ts';
 import { callbacksAbi } from './abi-v1.ts';
 import type { AvantisAddresses } from './addresses.ts';
@@ -172,7 +172,7 @@ export function createChainFollower(deps: ChainFollowerDeps): ChainFollower {
           // Nothing about it can be in a block the state says is still before the change.
           advance(head + 1n, false);
           failures = 0;
-          await sleep(p.every, p.hooks.signal);
+          await pause(clock, p.every, p.hooks.signal);
           continue;
         }
         let found: { value: T; block: bigint | null } | undefined;
@@ -210,7 +210,7 @@ export function createChainFollower(deps: ChainFollowerDeps): ChainFollower {
         failures += 1;
         if (failures === 1 || failures % 20 === 0) logger.warn({ err, follow: p.what, failures }, 'Reading the chain failed; retrying');
       }
-      await sleep(pollMs, p.hooks.signal);
+      await pause(clock, pollMs, p.hooks.signal);
     }
   }
 
@@ -306,21 +306,6 @@ export function createChainFollower(deps: ChainFollowerDeps): ChainFollower {
       return current !== null && isSameTrade(current, { ...trade, openedAt: null }) ? current.timestamp : null;
     },
   };
-
-  function sleep(ms: number, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const handle = clock.setTimeout(done, ms);
-      function done() {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      }
-      function onAbort() {
-        clock.clearTimeout(handle);
-        resolve();
-      }
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-  }
 }
 
 function stopped(): Error {
