@@ -112,6 +112,7 @@ describe('positions follow the chain: what it does on its own', function () {
     await runtime.flushed();
     const { status, snapshot } = await row('position:liq1');
     assert.deepEqual([status, snapshot.value, snapshot.context['closedBy'], snapshot.context['payout']], ['done', 'closed', 'liquidation', '0']);
+    await waitFor(() => told.some((t) => t.startsWith('Order liq1 was liquidated')), 'the trader to be told', 5_000);
     assert.equal(told.at(-1), `Order liq1 was liquidated at ${String(snapshot.context['closePrice'])}. 0 USDC was paid out.`);
     assert.deepEqual((runtime.get('user:601')!.getSnapshot() as { context: { positions: string[] } }).context.positions, []);
   });
@@ -164,6 +165,7 @@ describe('positions follow the chain: what it does on its own', function () {
     const { snapshot } = await row('position:op1');
     assert.deepEqual([snapshot.value, snapshot.context['canceledBy']], ['canceled', 'operator']);
     assert.equal(await f.sim.usdc(wallet), before + parseUnits('80', 6), 'the collateral came back');
+    await waitFor(() => told.length >= 1, 'the trader to be told', 5_000);
     assert.match(told.at(-1)!, /^Order op1 was canceled by the Avantis operator before it was filled; your collateral was refunded/);
   });
 

@@ -69,6 +69,7 @@ describe('order flow: position actors trading on the devnet simulator', function
       assert.ok(payout > parseUnits('100', 6), 'a 1 % move at 10x is a profit');
       assert.equal(await f.sim.usdc(wallet), usdcBefore + payout, 'the wallet received exactly the payout');
       assert.equal(await openRequests(wallet), 2, 'one open request and one close request, nothing twice');
+      await waitFor(() => told.length >= 2, 'the trader to be told (after the durable write)', 5_000);
       assert.equal(told.length, 2);
       assert.equal(told[0], 'Order o1 is open.');
       assert.equal(told[1], `Order o1 is closed at 3030. ${rows[0]!.snapshot.context.payout} USDC was paid out.`);
@@ -144,6 +145,7 @@ describe('order flow: position actors trading on the devnet simulator', function
       await waitFor(() => stateOf(runtime, 'position:f1') === 'open', 'the retried order to fill', 30_000);
       const wallet = (await f.wallets.find('user:505'))!.address;
       assert.equal(await openRequests(wallet), 1, 'exactly one open request on chain');
+      await waitFor(() => told.length >= 1, 'the trader to be told (after the durable write)', 5_000);
       assert.match(told[0]!, /^Order f1 could not be sent yet and is retried automatically \(nothing is sent twice\)\. The blockchain node did not answer properly/);
     } finally {
       await keeper.stop();
@@ -164,6 +166,7 @@ describe('order flow: position actors trading on the devnet simulator', function
       vault.vault!.seal();
       runtime.send('user:506', { type: 'order.requested', positionId: 'v1', pair: 'ETH/USD', pairIndex: 0, side: 'long', collateral: '80', leverage: 3 });
       await waitFor(() => stateOf(runtime, 'position:v1') === 'retryingSubmit', 'the order to wait for Vault', 30_000);
+      await waitFor(() => told.length >= 1, 'the trader to be told (after the durable write)', 5_000);
       assert.match(told[0]!, /^Order v1 could not be sent yet and is retried automatically .*Vault at \S+ is sealed.*Unseal it/);
       assert.deepEqual(await f.pg.db.sql(`select id from tx_intents where user_id = 'user:506'`), [], 'nothing reserved or signed while sealed');
       vault.vault!.unseal();
@@ -197,6 +200,7 @@ describe('order flow: position actors trading on the devnet simulator', function
     assert.match(rows[0]!.snapshot.context.error.message, /LEVERAGE_INCORRECT|Leverage out of range/);
     const wallet = (await f.wallets.find('user:503'))!.address;
     assert.equal(await openRequests(wallet), 0);
+    await waitFor(() => told.length >= 1, 'the trader to be told (after the durable write)', 5_000);
     assert.equal(told.length, 1);
     assert.equal(told[0], 'Order o3 was refused before anything was executed. The transaction would fail: LEVERAGE_INCORRECT. Nothing was sent.');
   });

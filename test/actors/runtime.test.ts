@@ -155,6 +155,7 @@ for (const engine of ['postgres', 'pglite'] as const) {
         const rows = await t.db.sql<{ snapshot: { context: { fillDelayed: boolean } } }>('select snapshot from actor_snapshots where id = ?', ['position:p9']);
         return rows[0]?.snapshot.context.fillDelayed === true;
       }, 'the restored fill timer to fire', 5_000);
+      await waitFor(() => told.length >= 1, 'the trader to be told', 5_000);
       assert.deepEqual(told, ['Order p9 is still waiting for the keeper to fill it; it stays tracked and nothing is sent twice.']);
       assert.deepEqual((second.get('user:9')!.getSnapshot() as { context: { positions: string[] } }).context.positions, ['position:p9'], 'a delayed order stays tracked');
     });
