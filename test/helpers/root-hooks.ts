@@ -3,6 +3,7 @@
  * missing we fail fast with the command that starts it instead of timing out
  * test by test.
  */
+import { createHook } from 'node:async_hooks';
 import net from 'node:net';
 
 function reachable(port: number): Promise<boolean> {
@@ -15,7 +16,39 @@ function reachable(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * DEBUG_HANDLES=1: mocha does not force an exit, so a leaked timer or socket keeps the run alive.
+ * This records where every timer and socket still open was created, and prints it after the tests.
+ */
+const openResources = new Map<number, { type: string; stack: string }>();
+if (process.env['DEBUG_HANDLES']) {
+  createHook({
+    init(id, type) {
+      if (type === 'Timeout' || type === 'TCPWRAP' || type === 'PIPEWRAP' || type === 'PROCESSWRAP') openResources.set(id, { type, stack: new Error().stack ?? '' });
+    },
+    destroy(id) {
+      openResources.delete(id);
+    },
+  }).enable();
+}
+
+/** How long the run may outlive its last test before a leak is reported and the process ends. */
+const LINGER_MS = 30_000;
+
 export const mochaHooks = {
+  /**
+   * Mocha does not force an exit, so a test that leaks a timer, a socket or a child process would
+   * hold the run (and CI) open forever. If the process is still alive LINGER_MS after the last
+   * test, what keeps it alive is printed (with where it was created under DEBUG_HANDLES=1) and
+   * the process exits with the run's own exit code.
+   */
+  afterAll() {
+    setTimeout(() => {
+      process.stderr.write(`\nThe test run is still alive ${LINGER_MS / 1000} s after its last test: something leaked ${JSON.stringify(process.getActiveResourcesInfo())}. Rerun with DEBUG_HANDLES=1 to see where it was created.\n`);
+      for (const { type, stack } of openResources.values()) process.stderr.write(`${type}${stack.split('\n').slice(2, 12).join('\n')}\n\n`);
+      process.exit(process.exitCode ?? 0);
+    }, LINGER_MS).unref();
+  },
   async beforeAll(this: Mocha.Context) {
     const missing: string[] = [];
     if (!(await reachable(5432))) missing.push('PostgreSQL on 127.0.0.1:5432 (pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start)');
