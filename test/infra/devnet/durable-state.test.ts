@@ -230,6 +230,8 @@ describe('sandbox chain durability', function () {
       });
       const pid = Number(await new Promise<string>((resolve) => shell.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()))));
       await until(() => processAlive(pid), 'the orphan to run', 2_000);
+      // The shell forked it; until it has exec'd anvil, /proc shows a shell (a busy machine takes a while).
+      await until(() => readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('anvil'), 'the orphan to be anvil', 5_000);
       const found = await findSandboxAnvils(dir);
       assert.deepEqual(found.map((a) => [a.pid, a.ownerAlive]), [[pid, false]]);
       assert.deepEqual(await findSandboxAnvils(tempDir('other')), [], 'another directory has none');
