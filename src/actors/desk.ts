@@ -1,0 +1,254 @@
+/**
+ * The ports between the Telegram front end and the engine. The bot asks the engine only through
+ * these interfaces and holds no trading rule of its own: the desk validates (with typed errors
+ * whose messages a trader can read), the actors decide, the chain is the truth.
+ *
+ * The bot (src/bot) imports these types; the actors layer implements them (src/actors/trading-desk.ts,
+ * src/actors/admin-desk.ts) and src/main.ts wires them. Kept here because actors never import the bot.
+ * Amounts are decimal strings (never floats); prices are decimal USD.
+ */
+
+export type Mode = 'sandbox' | 'paper' | 'live';
+export type Side = 'long' | 'short';
+
+export interface WalletView {
+  readonly address: `0x${string}`;
+  /** Decimal ETH (gas). */
+  readonly eth: string;
+  /** Decimal USDC (collateral). */
+  readonly usdc: string;
+}
+
+export interface MarketView {
+  readonly pair: string;
+  readonly pairIndex: number;
+  /** Latest accepted oracle price; null before the first one. */
+  readonly price: string | null;
+  /** True while the price feed is halted (stale or implausible prices) or an operator paused the pair. */
+  readonly halted: boolean;
+  readonly haltReason: string | null;
+  readonly minLeverage: number;
+  readonly maxLeverage: number;
+  /** Opening fee, percent of notional, decimal (e.g. "0.08"). */
+  readonly openFeePercent: string;
+}
+
+/** A trader's order before it is confirmed (what the guided flow and a text order produce). */
+export interface OrderDraft {
+  /** As the trader typed it or picked it; the desk resolves it ("eth", "ETH/USD"). */
+  readonly pair: string;
+  readonly side: Side;
+  /** Decimal USDC. */
+  readonly collateral: string;
+  readonly leverage: number;
+}
+
+export interface LimitsView {
+  readonly maxLeverage: number;
+  readonly maxCollateralUsdc: string;
+  readonly maxNotionalUsdc: string;
+  readonly maxOpenPositions: number;
+}
+
+/** The review a trader confirms: what the order will cost and where it would be liquidated. */
+export interface Quote {
+  readonly pair: string;
+  readonly pairIndex: number;
+  readonly side: Side;
+  readonly collateral: string;
+  readonly leverage: number;
+  readonly notional: string;
+  /** Estimated fill (oracle ± spread). */
+  readonly entryPrice: string;
+  readonly openingFee: string;
+  /** ETH paid to the keeper with the request. */
+  readonly executionFeeEth: string;
+  readonly liquidationPrice: string;
+  readonly slippagePercent: string;
+  readonly limits: LimitsView;
+  readonly balanceUsdc: string;
+}
+
+export type PositionStage =
+  | 'sending' // the request is being signed / broadcast
+  | 'pending' // on chain, waiting for the keeper's fill
+  | 'open'
+  | 'closing' // the close is being sent or waits for the keeper
+  | 'closed'
+  | 'canceled'
+  | 'rejected';
+
+export interface PositionView {
+  readonly positionId: string;
+  readonly pair: string;
+  readonly side: Side;
+  /** Collateral (after the opening fee once open). */
+  readonly collateral: string;
+  readonly leverage: number;
+  readonly stage: PositionStage;
+  /** For a pending stage: what it waits for, in plain words ("the keeper's fill", "the close to be mined"). */
+  readonly waitingFor: string | null;
+  readonly openPrice: string | null;
+  readonly markPrice: string | null;
+  /** Unrealised PnL in USDC and percent of collateral (fees excluded); null until open with a price. */
+  readonly pnl: string | null;
+  readonly pnlPercent: string | null;
+  readonly liquidationPrice: string | null;
+  /** How far the mark price may still move against the trade before liquidation, percent. */
+  readonly liquidationDistancePercent: string | null;
+}
+
+export interface HistoryEntry {
+  readonly positionId: string;
+  readonly pair: string;
+  readonly side: Side;
+  readonly collateral: string;
+  readonly leverage: number;
+  readonly outcome: 'closed' | 'canceled' | 'rejected';
+  /** tp, sl, liquidation, trader, unknown (closed only). */
+  readonly closedBy: string | null;
+  readonly openPrice: string | null;
+  readonly closePrice: string | null;
+  readonly payout: string | null;
+  /** ISO time the position finished. */
+  readonly at: string;
+}
+
+export interface NotificationPrefs {
+  readonly fills: boolean;
+  readonly delays: boolean;
+  readonly closes: boolean;
+}
+
+export interface TraderSettings {
+  readonly slippageBps: number;
+  readonly defaultLeverage: number;
+  /** Ask for a confirmation before a text order is sent (the guided flow always reviews). */
+  readonly confirmOrders: boolean;
+  readonly notify: NotificationPrefs;
+}
+
+export type SettingsPatch = Partial<Omit<TraderSettings, 'notify'>> & { readonly notify?: Partial<NotificationPrefs> };
+
+export interface StatusView {
+  readonly mode: Mode;
+  readonly chainId: number;
+  readonly block: string | null;
+  readonly tradingPaused: boolean;
+  readonly pausedPairs: readonly string[];
+  /** Why orders are refused although the mode trades (an unverified deployment); null when they are not. */
+  readonly refusal: string | null;
+  readonly feeds: readonly { readonly pair: string; readonly price: string | null; readonly ageSeconds: number | null; readonly halted: boolean }[];
+}
+
+export interface Onboarding {
+  readonly address: `0x${string}`;
+  /** False when the trader already had a wallet (a second /start changes nothing). */
+  readonly created: boolean;
+  readonly mode: Mode;
+}
+
+/**
+ * What a trader can ask of the engine. Every method refuses bad input with a `BadInputError`
+ * (src/errors.ts) whose message is meant for the trader, and changes nothing when it does.
+ */
+export interface TradingDesk {
+  readonly mode: Mode;
+  onboard(telegramId: number): Promise<Onboarding>;
+  /** Null before /start. */
+  wallet(telegramId: number): Promise<WalletView | null>;
+  /** Sandbox only: test USDC and ETH. Refuses in paper and live. */
+  faucet(telegramId: number): Promise<WalletView>;
+  markets(): Promise<readonly MarketView[]>;
+  /** Checks pair, leverage bounds, risk limits and balance; refuses with the numbers. */
+  quote(telegramId: number, draft: OrderDraft): Promise<Quote>;
+  /**
+   * Asks the trader's actor to place the order. `orderId` is chosen when the review is shown, so a
+   * double-clicked or replayed confirm is the same order and is never sent twice. Resolves once
+   * the request is durable; the outcome arrives as notices.
+   */
+  placeOrder(telegramId: number, orderId: string, draft: OrderDraft): Promise<{ readonly positionId: string }>;
+  /** Refuses a position that is not this trader's, or not open. */
+  closePosition(telegramId: number, positionId: string): Promise<void>;
+  positions(telegramId: number): Promise<readonly PositionView[]>;
+  history(telegramId: number, limit: number): Promise<readonly HistoryEntry[]>;
+  settings(telegramId: number): Promise<TraderSettings>;
+  updateSettings(telegramId: number, patch: SettingsPatch): Promise<TraderSettings>;
+  status(): Promise<StatusView>;
+}
+
+export type NoticeKind =
+  | 'order.sent'
+  | 'order.filled'
+  | 'order.delayed'
+  | 'order.refused'
+  | 'order.canceled'
+  | 'order.retrying'
+  | 'position.closed'
+  | 'close.sent'
+  | 'close.refused'
+  | 'account'
+  | 'broadcast';
+
+/**
+ * Something the engine tells a trader. Notices are durable (kept in the trader's actor snapshot
+ * until delivered) and delivered at least once, so a sink may see one twice after a crash.
+ */
+export interface Notice {
+  /** Unique per trader and stable across redeliveries. */
+  readonly id: string;
+  readonly telegramId: number;
+  readonly kind: NoticeKind;
+  readonly positionId: string | null;
+  /** One or two plain sentences for the trader (the bot escapes and decorates them). */
+  readonly text: string;
+}
+
+/** Delivers a notice; resolving means delivered (the engine then forgets it), rejecting means try later. */
+export type NoticeSink = (notice: Notice) => Promise<void>;
+
+export interface QuarantinedView {
+  readonly id: string;
+  readonly kind: string;
+  readonly reason: string;
+}
+
+export interface EngineStats {
+  readonly users: number;
+  readonly openPositions: number;
+  readonly pendingOrders: number;
+  readonly actors: number;
+  readonly quarantined: number;
+  readonly tradingPaused: boolean;
+  readonly pausedPairs: readonly string[];
+}
+
+export interface RotationProgress {
+  readonly state: 'idle' | 'running' | 'done' | 'failed';
+  readonly rewrapped: number;
+  readonly remaining: number;
+  readonly detail: string | null;
+}
+
+/**
+ * Operator actions. The bot checks the caller against ADMIN_TELEGRAM_IDS (deny by default);
+ * every method writes the audit log with `by` (`admin:<telegram id>`).
+ */
+export interface AdminDesk {
+  stats(): Promise<EngineStats>;
+  /** `pair` null: every pair. */
+  pauseTrading(by: string, pair: string | null): Promise<void>;
+  resumeTrading(by: string, pair: string | null): Promise<void>;
+  suspendUser(by: string, telegramId: number): Promise<void>;
+  reinstateUser(by: string, telegramId: number): Promise<void>;
+  /** Every trader who has started the bot (for a broadcast). */
+  traders(): Promise<readonly number[]>;
+  quarantined(): Promise<readonly QuarantinedView[]>;
+  /** Releases a quarantined actor in this running engine; false when it is not quarantined. */
+  release(by: string, actorId: string): Promise<boolean>;
+  /** Starts a key rotation in the background; refuses while one runs. */
+  startKeyRotation(by: string): Promise<void>;
+  rotation(): RotationProgress;
+  /** Writes an audit entry for an action the bot itself performs (a broadcast). */
+  audit(by: string, action: string, subject: string): Promise<void>;
+}
