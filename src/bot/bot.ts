@@ -1,0 +1,172 @@
+import { randomBytes } from 'node:crypto';
+import { autoRetry } from '@grammyjs/auto-retry';
+import { limit } from '@grammyjs/ratelimiter';
+import { sequentialize } from '@grammyjs/runner';
+import { RedisAdapter } from '@grammyjs/storage-redis';
+import { apiThrottler } from '@grammyjs/transformer-throttler';
+import { Bot, MemorySessionStorage, session, type StorageAdapter } from 'grammy';
+import type { UserFromGetMe } from 'grammy/types';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { AdminDesk, Mode, NoticeSink, TradingDesk } from '../actors/desk.ts';
+import type { ActionTable } from './actions.ts';
+import { correlationId, errorBoundary } from './boundary.ts';
+import { initialSession, type SessionData, type VantaContext } from './context.ts';
+import { accountActions, accountCommands, applyTypedSetting } from './flows/account.ts';
+import { ADMIN_COMMANDS, adminActions, adminCommands, previewBroadcast } from './flows/admin.ts';
+import { positionActions, positionCommands } from './flows/positions.ts';
+import { textOrder, tradeActions, tradeCommands, typedWizardValue } from './flows/trade.ts';
+import { html } from './html.ts';
+import { Keyboards } from './keyboards.ts';
+import { memoryKeyValue, redisKeyValue } from './kv.ts';
+import { createNoticeSink } from './notices.ts';
+import { OrderCards } from './order-cards.ts';
+import { parseTextOrder } from './parse.ts';
+
+/**
+ * The Telegram front end: a thin grammY adapter. A handler parses and validates what the trader
+ * sent, asks the desk (one event to the trader's actor, or a read), and renders the answer; no
+ * trading rule lives here. Plugins (ADR 0012): runner's sequentialize (one update at a time per
+ * chat), auto-retry and the throttler (outgoing flood control, Telegram's retry_after),
+ * ratelimiter (incoming spam per user) and sessions (UI state only), both in Redis when it is
+ * configured and in memory otherwise.
+ */
+export interface VantaBotOptions {
+  readonly token: string;
+  /** Bot API root, e.g. https://api.telegram.org, a self-hosted Bot API server, or the sandbox double. */
+  readonly apiRoot: string;
+  readonly desk: TradingDesk;
+  readonly admin: AdminDesk | null;
+  readonly adminIds: readonly number[];
+  readonly mode: Mode;
+  readonly logger: Logger;
+  readonly redis: Redis | null;
+  /** Skips getMe at start (tests that know the bot). */
+  readonly botInfo?: UserFromGetMe;
+  /** Incoming updates allowed per user per window (default 8 per 2 s). */
+  readonly rateLimit?: { readonly windowMs: number; readonly limit: number };
+}
+
+export interface VantaBot {
+  readonly bot: Bot<VantaContext>;
+  /** Hand this to the engine: it delivers the trader's notices (resolves once Telegram has them). */
+  readonly notices: NoticeSink;
+}
+
+export const COMMANDS = [
+  { command: 'start', description: 'Your wallet and the mode' },
+  { command: 'trade', description: 'Open a position step by step' },
+  { command: 'positions', description: 'Open positions, PnL, close' },
+  { command: 'wallet', description: 'Balances and deposit address' },
+  { command: 'markets', description: 'Pairs, prices, leverage, fees' },
+  { command: 'history', description: 'Finished trades' },
+  { command: 'settings', description: 'Leverage, slippage, notifications' },
+  { command: 'status', description: 'Mode, chain and price feeds' },
+  { command: 'help', description: 'Everything Vanta can do' },
+] as const;
+
+const KNOWN_COMMANDS = new Set<string>([...COMMANDS.map((c) => c.command), ...ADMIN_COMMANDS]);
+const ACTIONS: ActionTable = { ...accountActions, ...tradeActions, ...positionActions, ...adminActions };
+
+export function createVantaBot(o: VantaBotOptions): VantaBot {
+  const bot = new Bot<VantaContext>(o.token, { client: { apiRoot: o.apiRoot }, ...(o.botInfo ? { botInfo: o.botInfo } : {}) });
+  // Outgoing: queue per chat and overall under Telegram's limits (a burst of a few messages per chat
+  // goes at once, then about one a second), and when Telegram still says 429, wait retry_after.
+  bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 30 }));
+  bot.api.config.use(
+    apiThrottler({
+      global: { reservoir: 30, reservoirRefreshAmount: 30, reservoirRefreshInterval: 1_000 },
+      out: { maxConcurrent: 1, reservoir: 5, reservoirIncreaseAmount: 1, reservoirIncreaseInterval: 1_000, reservoirIncreaseMaximum: 5 },
+    }),
+  );
+  const kv = o.redis ? redisKeyValue(o.redis) : memoryKeyValue();
+  const keyboards = new Keyboards(kv);
+  const cards = new OrderCards(kv);
+  const services = {
+    desk: o.desk,
+    admin: o.admin,
+    adminIds: new Set(o.adminIds),
+    keyboards,
+    cards,
+    mode: o.mode,
+    logger: o.logger,
+    newOrderId: () => randomBytes(6).toString('base64url'),
+  };
+
+  bot.use(async (ctx, next) => {
+    ctx.vanta = services;
+    ctx.correlationId = correlationId();
+    ctx.acked = false;
+    ctx.log = o.logger.child({ correlation_id: ctx.correlationId, telegram_id: ctx.from?.id, update_id: ctx.update.update_id });
+    await next();
+  });
+  bot.use(errorBoundary);
+  bot.use(sequentialize((ctx: VantaContext) => String(ctx.chat?.id ?? ctx.from?.id ?? '')));
+  const window = o.rateLimit ?? { windowMs: 2_000, limit: 8 };
+  bot.use(
+    limit<VantaContext, Redis>({
+      timeFrame: window.windowMs,
+      limit: window.limit,
+      storageClient: o.redis ?? 'MEMORY_STORE',
+      keyPrefix: 'vanta:bot:rate:',
+      keyGenerator: (ctx) => ctx.from?.id.toString(),
+      onLimitExceeded: (ctx) => {
+        if (ctx.callbackQuery) void ctx.answerCallbackQuery({ text: 'Slow down a little: too many taps at once.' }).catch(() => {});
+        else void ctx.reply('You are sending messages too fast; I skipped some. Wait a moment and try again.').catch(() => {});
+      },
+    }),
+  );
+  const storage: StorageAdapter<SessionData> = o.redis ? new RedisAdapter<SessionData>({ instance: o.redis, ttl: 24 * 3600 }) : new MemorySessionStorage<SessionData>(24 * 3600 * 1000);
+  bot.use(session({ initial: initialSession, storage, prefix: 'vanta:bot:session:', getSessionKey: (ctx) => ctx.from?.id.toString() }));
+
+  bot.on('callback_query:data', async (ctx) => {
+    const message = ctx.callbackQuery.message;
+    const pressed = await keyboards.resolve(ctx.from.id, message?.chat.id, message?.message_id, ctx.callbackQuery.data);
+    const action = ACTIONS[pressed.action];
+    if (!action || !message) throw new Error(`a stored button names an unknown action ${pressed.action}`);
+    ctx.acked = true;
+    await ctx.answerCallbackQuery(action.ack ? { text: action.ack } : {});
+    await action.run(ctx, pressed.args, message.message_id);
+  });
+  bot.on('callback_query', async (ctx) => {
+    ctx.acked = true;
+    await ctx.answerCallbackQuery({ text: 'This button is not valid any more.' });
+  });
+
+  bot.use(accountCommands, tradeCommands, positionCommands, adminCommands);
+
+  bot.on('message:text', async (ctx) => {
+    const text = ctx.message.text;
+    if (text.startsWith('/')) {
+      const name = text.slice(1).split(/[\s@]/)[0]?.toLowerCase() ?? '';
+      const hint = KNOWN_COMMANDS.has(name) ? '' : ' I do not know that command.';
+      await ctx.reply(`${hint.trim() || 'That command did not work here.'} Send /help to see what I can do.`.trim());
+      return;
+    }
+    const awaiting = ctx.session.awaiting;
+    // An order typed in the middle of another flow is an order: it ends that flow.
+    if (awaiting && !/^(long|short|buy|sell)\b/i.test(text.trim())) {
+      // Each step keeps waiting until a valid value arrives (a typo is refused and can be retyped).
+      if (awaiting.kind === 'collateral' || awaiting.kind === 'leverage') return typedWizardValue(ctx, awaiting.kind, text);
+      if (awaiting.kind === 'setting') {
+        await applyTypedSetting(ctx, awaiting.setting, text);
+        ctx.session.awaiting = null;
+        return;
+      }
+      ctx.session.awaiting = null;
+      return previewBroadcast(ctx, text);
+    }
+    ctx.session.awaiting = null;
+    const draft = parseTextOrder(text);
+    if (draft) return textOrder(ctx, draft);
+    await ctx.reply(
+      html`I did not understand that. Try /trade, /positions or /help, or type an order like <code>long eth 100 10x</code>.`.value,
+      { parse_mode: 'HTML' },
+    );
+  });
+  bot.on('message', async (ctx) => {
+    await ctx.reply('I read text messages and commands only. Send /help to see what I can do.');
+  });
+
+  return { bot, notices: createNoticeSink({ api: bot.api, keyboards, cards, logger: o.logger }) };
+}

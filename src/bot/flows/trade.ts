@@ -1,0 +1,204 @@
+import { Composer } from 'grammy';
+import type { OrderDraft, Side } from '../../actors/desk.ts';
+import { BadInputError } from '../../errors.ts';
+import { chatOf, userIdOf, type ActionTable } from '../actions.ts';
+import type { VantaContext } from '../context.ts';
+import { b, html, lines } from '../html.ts';
+import { parseLeverage, parseUsdc } from '../parse.ts';
+import { answerAfterPending, showIn, type View } from '../pending.ts';
+import { quoteCard } from '../render.ts';
+import { edit, send } from '../ui.ts';
+
+/**
+ * Opening a position: the guided flow (pair → side → collateral → leverage → review → confirm)
+ * on one message edited in place, and text orders (`long eth 100 10x`). The review's confirm
+ * carries an order id chosen when the review was shown, so a double click, a replayed button
+ * or a retried update is the same order; the engine never sends it twice.
+ */
+export const tradeCommands = new Composer<VantaContext>();
+
+/** A review older than this is priced again before anything is sent. */
+export const REVIEW_VALID_SECONDS = 120;
+const COLLATERAL_CHOICES = ['10', '25', '50', '100', '250'];
+const LEVERAGE_CHOICES = [2, 5, 10, 25, 50, 100];
+
+async function pairStep(ctx: VantaContext): Promise<View> {
+  const markets = (await ctx.vanta.desk.markets()).filter((m) => !m.halted);
+  if (markets.length === 0) return { body: html`No market can be traded right now (every price feed is halted or paused). Try /status.` };
+  const buttons = markets.map((m) => ({ text: m.pair, action: 't.pair', args: [m.pair] }));
+  const rows = [];
+  for (let i = 0; i < buttons.length; i += 3) rows.push(buttons.slice(i, i + 3));
+  rows.push([{ text: '✖ Cancel', action: 't.cancel' }]);
+  return { body: lines(b('New position'), html`Pick a market:`), rows };
+}
+
+tradeCommands.command('trade', async (ctx) => {
+  ctx.session.awaiting = null;
+  const messageId = await answerAfterPending(ctx, 'Reading the markets…', () => pairStep(ctx));
+  ctx.session.wizard = { messageId };
+});
+
+function sideStep(pair: string): View {
+  return {
+    body: lines(b(`New position: ${pair}`), html`Long (you gain when the price rises) or short (you gain when it falls)?`),
+    rows: [
+      [
+        { text: '🟢 Long', action: 't.side', args: [pair, 'long'] },
+        { text: '🔴 Short', action: 't.side', args: [pair, 'short'] },
+      ],
+      [{ text: '✖ Cancel', action: 't.cancel' }],
+    ],
+  };
+}
+
+function collateralStep(pair: string, side: Side): View {
+  return {
+    body: lines(b(`New position: ${side} ${pair}`), html`How much USDC collateral? Pick one or type an amount.`),
+    rows: [COLLATERAL_CHOICES.map((c) => ({ text: `${c} USDC`, action: 't.col', args: [pair, side, c] })), [{ text: '✖ Cancel', action: 't.cancel' }]],
+  };
+}
+
+async function leverageStep(ctx: VantaContext, pair: string, side: Side, collateral: string): Promise<View> {
+  const market = (await ctx.vanta.desk.markets()).find((m) => m.pair === pair);
+  if (!market) throw new BadInputError(`${pair} is not listed any more. Start again with /trade.`);
+  const { defaultLeverage } = await ctx.vanta.desk.settings(userIdOf(ctx));
+  const choices = [...new Set([defaultLeverage, ...LEVERAGE_CHOICES])].filter((l) => l >= market.minLeverage && l <= market.maxLeverage).sort((x, y) => x - y);
+  return {
+    body: lines(b(`New position: ${side} ${pair}, ${collateral} USDC`), html`Which leverage (${market.minLeverage}–${market.maxLeverage}x)? Pick one or type it.`),
+    rows: [choices.slice(0, 6).map((l) => ({ text: `${l}x`, action: 't.lev', args: [pair, side, collateral, String(l)] })), [{ text: '✖ Cancel', action: 't.cancel' }]],
+  };
+}
+
+/** The review with its confirm button (bound to a fresh order id and the time it was priced). */
+async function reviewStep(ctx: VantaContext, draft: OrderDraft): Promise<View> {
+  const quote = await ctx.vanta.desk.quote(userIdOf(ctx), draft);
+  const orderId = ctx.vanta.newOrderId();
+  const priced = String(Date.now());
+  const args = [orderId, quote.pair, quote.side, quote.collateral, String(quote.leverage), priced];
+  return {
+    body: quoteCard(quote, REVIEW_VALID_SECONDS),
+    rows: [
+      [
+        { text: '✅ Confirm', action: 't.confirm', args, once: true },
+        { text: '✖ Cancel', action: 't.cancel' },
+      ],
+    ],
+  };
+}
+
+/** Text orders: reviewed first when the trader's settings ask for it, sent at once otherwise. */
+export async function textOrder(ctx: VantaContext, draft: OrderDraft): Promise<void> {
+  ctx.session.wizard = null;
+  const { confirmOrders } = await ctx.vanta.desk.settings(userIdOf(ctx));
+  if (confirmOrders) {
+    await answerAfterPending(ctx, 'Pricing your order…', () => reviewStep(ctx, draft));
+    return;
+  }
+  const message = await send(chatOf(ctx), html`⏳ Checking your order…`);
+  await place(ctx, message.message_id, ctx.vanta.newOrderId(), draft);
+}
+
+/** Typed collateral or leverage during the guided flow. */
+export async function typedWizardValue(ctx: VantaContext, kind: 'collateral' | 'leverage', text: string): Promise<void> {
+  const wizard = ctx.session.wizard;
+  if (!wizard?.pair || !wizard.side) throw new BadInputError('That order flow has ended. Start again with /trade.');
+  const { pair, side } = wizard;
+  if (kind === 'collateral') {
+    const collateral = parseUsdc(text);
+    ctx.session.wizard = { ...wizard, collateral };
+    ctx.session.awaiting = { kind: 'leverage' };
+    await showIn(ctx, wizard.messageId, () => leverageStep(ctx, pair, side, collateral));
+    return;
+  }
+  if (!wizard.collateral) throw new BadInputError('Pick the collateral first.');
+  const draft: OrderDraft = { pair, side, collateral: wizard.collateral, leverage: parseLeverage(text) };
+  ctx.session.awaiting = null;
+  await showIn(ctx, wizard.messageId, () => reviewStep(ctx, draft));
+}
+
+/**
+ * Sends the order to the engine from a message that then shows its progress: the message is
+ * registered as the order's card first, so every notice about it edits it in place.
+ */
+async function place(ctx: VantaContext, messageId: number, orderId: string, draft: OrderDraft): Promise<void> {
+  const chat = chatOf(ctx);
+  await ctx.vanta.cards.set(orderId, { chatId: chat.chatId, messageId });
+  await showIn(ctx, messageId, async () => {
+    const { positionId } = await ctx.vanta.desk.placeOrder(userIdOf(ctx), orderId, draft);
+    return {
+      body: lines(
+        html`⏳ ${b(`${draft.side === 'long' ? 'Long' : 'Short'} ${draft.pair}`)} ${draft.collateral} USDC at ${draft.leverage}x: order accepted.`,
+        html`Signing and sending it to Avantis; this message updates when it is on chain and when it fills.`,
+        html`Order id: ${positionId}`,
+      ),
+      rows: [[{ text: '📋 Positions', action: 'p.list' }]],
+    };
+  });
+}
+
+function sideOf(value: string | undefined): Side {
+  if (value !== 'long' && value !== 'short') throw new BadInputError('This button is not valid any more. Start again with /trade.');
+  return value;
+}
+
+export const tradeActions: ActionTable = {
+  't.start': {
+    run: async (ctx) => {
+      ctx.session.awaiting = null;
+      const messageId = await answerAfterPending(ctx, 'Reading the markets…', () => pairStep(ctx));
+      ctx.session.wizard = { messageId };
+    },
+  },
+  't.pair': {
+    run: async (ctx, [pair = ''], messageId) => {
+      ctx.session.wizard = { messageId, pair };
+      ctx.session.awaiting = null;
+      await showIn(ctx, messageId, () => Promise.resolve(sideStep(pair)));
+    },
+  },
+  't.side': {
+    run: async (ctx, [pair = '', side], messageId) => {
+      const s = sideOf(side);
+      ctx.session.wizard = { messageId, pair, side: s };
+      ctx.session.awaiting = { kind: 'collateral' };
+      await showIn(ctx, messageId, () => Promise.resolve(collateralStep(pair, s)));
+    },
+  },
+  't.col': {
+    run: async (ctx, [pair = '', side, collateral = ''], messageId) => {
+      const s = sideOf(side);
+      ctx.session.wizard = { messageId, pair, side: s, collateral };
+      ctx.session.awaiting = { kind: 'leverage' };
+      await showIn(ctx, messageId, () => leverageStep(ctx, pair, s, collateral));
+    },
+  },
+  't.lev': {
+    ack: 'Pricing…',
+    run: async (ctx, [pair = '', side, collateral = '', leverage = ''], messageId) => {
+      ctx.session.awaiting = null;
+      await showIn(ctx, messageId, () => reviewStep(ctx, { pair, side: sideOf(side), collateral, leverage: Number(leverage) }));
+    },
+  },
+  't.confirm': {
+    ack: 'Sending…',
+    run: async (ctx, [orderId = '', pair = '', side, collateral = '', leverage = '', priced = '0'], messageId) => {
+      ctx.session.wizard = null;
+      ctx.session.awaiting = null;
+      const draft: OrderDraft = { pair, side: sideOf(side), collateral, leverage: Number(leverage) };
+      if (Date.now() - Number(priced) > REVIEW_VALID_SECONDS * 1000) {
+        await edit(chatOf(ctx), messageId, html`⌛ That review expired, so nothing was sent. Here is a fresh one:`);
+        await answerAfterPending(ctx, 'Pricing your order again…', () => reviewStep(ctx, draft));
+        return;
+      }
+      await place(ctx, messageId, orderId, draft);
+    },
+  },
+  't.cancel': {
+    ack: 'Canceled',
+    run: async (ctx, _args, messageId) => {
+      ctx.session.wizard = null;
+      ctx.session.awaiting = null;
+      await edit(chatOf(ctx), messageId, html`✖ Canceled. Nothing was sent.`);
+    },
+  },
+};

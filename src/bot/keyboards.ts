@@ -1,0 +1,105 @@
+import { randomBytes } from 'node:crypto';
+import type { InlineKeyboardButton, InlineKeyboardMarkup } from 'grammy/types';
+import { BadInputError } from '../errors.ts';
+import { decodeCallback, encodeCallback } from './callback-data.ts';
+import type { KeyValue } from './kv.ts';
+
+/**
+ * Inline keyboards whose buttons are bound to one user and one message.
+ *
+ * A button's callback data is only `k:<nonce>:<index>` (at most 22 bytes, far under Telegram's
+ * 64). What the button does lives server-side under the pressing user's id and the nonce, with
+ * the id of the message it was sent on. So a forged button (made-up data) finds nothing, a
+ * foreign one (someone else's data) finds nothing under the presser's id, a button copied onto
+ * another message does not match its message, and a one-shot button (confirm) is claimed
+ * atomically, so a double click or a replay is answered "already done" and changes nothing.
+ */
+export interface ButtonSpec {
+  readonly text: string;
+  readonly action: string;
+  readonly args?: readonly string[];
+  /** One-shot: the second press is refused (confirmations). */
+  readonly once?: boolean;
+}
+
+export interface PressedButton {
+  readonly action: string;
+  readonly args: readonly string[];
+  readonly nonce: string;
+  readonly index: number;
+}
+
+interface StoredKeyboard {
+  readonly c: number;
+  m: number | null;
+  readonly b: readonly (readonly [string, readonly string[], boolean])[];
+}
+
+export const KEYBOARD_TTL_SECONDS = 7 * 24 * 3600;
+const EXPIRED = 'This button has expired. Send the command again for fresh buttons.';
+
+export class Keyboards {
+  readonly #kv: KeyValue;
+  readonly #ttl: number;
+
+  constructor(kv: KeyValue, ttlSeconds = KEYBOARD_TTL_SECONDS) {
+    this.#kv = kv;
+    this.#ttl = ttlSeconds;
+  }
+
+  /**
+   * Stores a keyboard for `userId` in `chatId`. Pass the message id when editing a known message;
+   * for a new message call `bind` with the sent message's id (buttons answer "expired" until then).
+   */
+  async create(userId: number, chatId: number, rows: readonly (readonly ButtonSpec[])[], messageId: number | null = null): Promise<BoundKeyboard> {
+    const nonce = randomBytes(9).toString('base64url');
+    const flat: [string, readonly string[], boolean][] = [];
+    const markup: InlineKeyboardButton[][] = rows.map((row) =>
+      row.map((spec) => {
+        const index = flat.push([spec.action, spec.args ?? [], spec.once ?? false]) - 1;
+        return { text: spec.text, callback_data: encodeCallback({ action: 'k', args: [nonce, String(index)] }) };
+      }),
+    );
+    const stored: StoredKeyboard = { c: chatId, m: messageId, b: flat };
+    await this.#kv.set(this.#key(userId, nonce), JSON.stringify(stored), this.#ttl);
+    return {
+      markup: { inline_keyboard: markup },
+      bind: async (sentMessageId: number) => {
+        stored.m = sentMessageId;
+        await this.#kv.set(this.#key(userId, nonce), JSON.stringify(stored), this.#ttl);
+      },
+    };
+  }
+
+  /** What a pressed button means, or a BadInputError that changes nothing. */
+  async resolve(userId: number, chatId: number | undefined, messageId: number | undefined, data: unknown): Promise<PressedButton> {
+    const { args } = decodeCallback(data, { k: 2 });
+    const [nonce = '', indexText = ''] = args;
+    const index = Number(indexText);
+    const raw = await this.#kv.get(this.#key(userId, nonce));
+    if (raw === null) throw new BadInputError(EXPIRED);
+    const stored = JSON.parse(raw) as StoredKeyboard;
+    if (stored.c !== chatId || stored.m === null || stored.m !== messageId) throw new BadInputError(EXPIRED);
+    const button = Number.isInteger(index) ? stored.b[index] : undefined;
+    if (!button) throw new BadInputError(EXPIRED);
+    const [action, buttonArgs, once] = button;
+    if (once && !(await this.#kv.claim(`used:${userId}:${nonce}`, this.#ttl))) {
+      throw new BadInputError('Already done: this button works once.');
+    }
+    return { action, args: buttonArgs, nonce, index };
+  }
+
+  /** Retires every button of a keyboard (after its message moved on to another step). */
+  async retire(userId: number, nonce: string): Promise<void> {
+    await this.#kv.delete(this.#key(userId, nonce));
+  }
+
+  #key(userId: number, nonce: string): string {
+    return `kb:${userId}:${nonce}`;
+  }
+}
+
+export interface BoundKeyboard {
+  readonly markup: InlineKeyboardMarkup;
+  bind(messageId: number): Promise<void>;
+}

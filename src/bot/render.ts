@@ -1,0 +1,170 @@
+import type { HistoryEntry, MarketView, Mode, Notice, Onboarding, PositionView, Quote, StatusView, TraderSettings, WalletView } from '../actors/desk.ts';
+import { b, code, html, i, lines, type Html } from './html.ts';
+
+/** Every message the trader reads, built from what the desk answers. Pure: no I/O. */
+
+const MODE_LINE: Readonly<Record<Mode, string>> = {
+  sandbox: '🧪 Sandbox: a local test chain with test money. Nothing here is real.',
+  paper: '📝 Paper: real prices, no transactions. Orders are refused.',
+  live: '🔴 Live: real money on Base mainnet.',
+};
+
+export function modeLine(mode: Mode): Html {
+  return html`${MODE_LINE[mode]}`;
+}
+
+export function welcome(o: Onboarding): Html {
+  return lines(
+    b(o.created ? 'Welcome to Vanta' : 'Welcome back'),
+    html`Vanta trades Avantis perpetuals on Base for you, from this chat.`,
+    '',
+    modeLine(o.mode),
+    html`Your wallet: ${code(o.address)}`,
+    '',
+    b('Before you trade'),
+    html`Leveraged perpetuals can lose your whole collateral quickly; a position is liquidated when losses reach about 85% of it. Trade only what you can afford to lose. The chain is the truth: every order shows its state until it is final.`,
+    '',
+    html`Next: /wallet to see your balance${o.mode === 'sandbox' ? ' (the sandbox funded it)' : ''}, /markets for prices, /trade to open a position, /help for everything.`,
+  );
+}
+
+export function walletCard(w: WalletView, mode: Mode): Html {
+  return lines(
+    b('Your wallet'),
+    html`Address: ${code(w.address)}`,
+    html`USDC: ${b(w.usdc)}   ETH: ${w.eth}`,
+    '',
+    mode === 'sandbox'
+      ? html`This is a sandbox wallet on a local chain. Tap ${b('Faucet')} for more test USDC and ETH.`
+      : html`To deposit, send USDC (and a little ETH for gas) on ${b('Base')} to the address above. Other networks' tokens are lost.`,
+  );
+}
+
+export function marketsCard(markets: readonly MarketView[]): Html {
+  if (markets.length === 0) return html`No markets are listed right now.`;
+  return lines(
+    b('Markets'),
+    ...markets.map((m) =>
+      html`${m.halted ? '⏸' : '•'} ${b(m.pair)} ${m.price ?? '—'}  ${i(`${m.minLeverage}–${m.maxLeverage}x, fee ${m.openFeePercent}%`)}${m.halted ? html` ${i(`halted: ${m.haltReason ?? 'paused'}`)}` : ''}`,
+    ),
+    '',
+    html`Trade with /trade, or type an order like ${code('long eth 100 10x')}.`,
+  );
+}
+
+export function quoteCard(q: Quote, expiresInSeconds: number): Html {
+  return lines(
+    b(`Review: ${q.side === 'long' ? '🟢 Long' : '🔴 Short'} ${q.pair}`),
+    html`Collateral: ${b(`${q.collateral} USDC`)} at ${b(`${q.leverage}x`)} → size ${q.notional} USDC`,
+    html`Estimated entry: ${q.entryPrice} (slippage up to ${q.slippagePercent}%)`,
+    html`Opening fee: ${q.openingFee} USDC · Execution fee: ${q.executionFeeEth} ETH`,
+    html`Liquidation price: ${b(q.liquidationPrice)}`,
+    html`Balance: ${q.balanceUsdc} USDC`,
+    i(`Limits: leverage ≤ ${q.limits.maxLeverage}x, collateral ≤ ${q.limits.maxCollateralUsdc} USDC, size ≤ ${q.limits.maxNotionalUsdc} USDC, ${q.limits.maxOpenPositions} open positions.`),
+    i(`This review is valid for ${expiresInSeconds} s.`),
+  );
+}
+
+const STAGE: Readonly<Record<PositionView['stage'], string>> = {
+  sending: '⏳ sending',
+  pending: '⏳ pending',
+  open: '🟢 open',
+  closing: '⏳ closing',
+  closed: '✅ closed',
+  canceled: '↩️ canceled',
+  rejected: '⛔ refused',
+};
+
+export function positionLine(p: PositionView): Html {
+  const head = html`${b(`${p.side === 'long' ? 'Long' : 'Short'} ${p.pair}`)} ${p.leverage}x · ${p.collateral} USDC · ${STAGE[p.stage]} ${code(p.positionId)}`;
+  if (p.stage !== 'open') return lines(head, p.waitingFor ? i(`Waiting for ${p.waitingFor}.`) : null);
+  const pnl = p.pnl === null ? '—' : `${p.pnl.startsWith('-') ? '🔻' : '🔺'} ${p.pnl} USDC (${p.pnlPercent}%)`;
+  return lines(
+    head,
+    html`  Entry ${p.openPrice ?? '—'} · Mark ${p.markPrice ?? '—'} · PnL ${pnl}`,
+    html`  Liquidation ${p.liquidationPrice ?? '—'}${p.liquidationDistancePercent ? ` (${p.liquidationDistancePercent}% away)` : ''}`,
+  );
+}
+
+export function positionsCard(positions: readonly PositionView[]): Html {
+  if (positions.length === 0) return html`You have no open positions or pending orders. Open one with /trade.`;
+  return lines(b(`Your positions (${positions.length})`), ...positions.flatMap((p) => ['', positionLine(p)]));
+}
+
+export function historyCard(entries: readonly HistoryEntry[]): Html {
+  if (entries.length === 0) return html`No finished trades yet.`;
+  return lines(
+    b('History'),
+    ...entries.map((e) => {
+      const outcome = e.outcome === 'closed' ? `closed${e.closedBy && e.closedBy !== 'trader' ? ` by ${e.closedBy}` : ''}` : e.outcome;
+      const paid = e.payout !== null ? `, paid ${e.payout} USDC` : '';
+      return html`• ${e.at.slice(0, 16).replace('T', ' ')} ${b(`${e.side} ${e.pair}`)} ${e.leverage}x ${e.collateral} USDC: ${outcome}${e.closePrice ? ` at ${e.closePrice}` : ''}${paid}`;
+    }),
+  );
+}
+
+const onOff = (v: boolean) => (v ? 'on' : 'off');
+
+export function settingsCard(s: TraderSettings): Html {
+  return lines(
+    b('Settings'),
+    html`Default leverage: ${b(`${s.defaultLeverage}x`)}`,
+    html`Slippage: ${b(`${(s.slippageBps / 100).toFixed(2)}%`)}`,
+    html`Confirm text orders: ${b(onOff(s.confirmOrders))}`,
+    html`Notifications: fills ${b(onOff(s.notify.fills))}, delays ${b(onOff(s.notify.delays))}, closes ${b(onOff(s.notify.closes))}`,
+    i('Refusals and liquidations are always sent.'),
+  );
+}
+
+export function statusCard(s: StatusView): Html {
+  return lines(
+    b('Status'),
+    modeLine(s.mode),
+    html`Chain ${s.chainId}${s.block ? `, block ${s.block}` : ''}`,
+    s.refusal ? html`⛔ Orders are refused: ${s.refusal}` : null,
+    s.tradingPaused ? html`⏸ Trading is paused by the operator.` : null,
+    s.pausedPairs.length ? html`⏸ Paused pairs: ${s.pausedPairs.join(', ')}` : null,
+    '',
+    b('Price feeds'),
+    ...s.feeds.map((f) => html`${f.halted ? '⏸' : '•'} ${f.pair} ${f.price ?? '—'}${f.ageSeconds !== null ? ` (${f.ageSeconds}s ago)` : ''}`),
+  );
+}
+
+export function helpCard(isAdmin: boolean): Html {
+  return lines(
+    b('Vanta commands'),
+    html`/start: your wallet and the mode`,
+    html`/wallet: balances, deposit address, faucet in the sandbox`,
+    html`/trade: open a position step by step`,
+    html`/positions: open positions with live PnL, close them`,
+    html`/markets: pairs, prices, leverage and fees`,
+    html`/history: finished trades`,
+    html`/settings: leverage, slippage, confirmations, notifications`,
+    html`/status: mode, chain and price feeds`,
+    '',
+    html`Quick orders: ${code('long eth 100 10x')} or ${code('short btc 50 @5x')} (side, pair, USDC collateral, leverage).`,
+    isAdmin ? lines('', b('Operator'), html`/stats · /pause [pair] · /resume [pair] · /suspend id · /reinstate id · /broadcast · /quarantine · /release id · /rotate`) : null,
+  );
+}
+
+const NOTICE_ICON: Readonly<Record<Notice['kind'], string>> = {
+  'order.sent': '📤',
+  'order.filled': '✅',
+  'order.delayed': '⏳',
+  'order.refused': '⛔',
+  'order.canceled': '↩️',
+  'order.retrying': '🔁',
+  'position.closed': '🏁',
+  'close.sent': '📤',
+  'close.refused': '⚠️',
+  account: 'ℹ️',
+  broadcast: '📣',
+};
+
+export function noticeText(n: Notice): Html {
+  return html`${NOTICE_ICON[n.kind] ?? 'ℹ️'} ${n.text}`;
+}
+
+export function errorText(message: string): Html {
+  return html`⚠️ ${message}`;
+}
