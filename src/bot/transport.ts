@@ -1,0 +1,66 @@
+import { createServer, type Server } from 'node:http';
+import { run, type RunnerHandle } from '@grammyjs/runner';
+import { webhookCallback } from 'grammy';
+import type { Logger } from 'pino';
+import type { VantaBot } from './bot.ts';
+import { COMMANDS } from './bot.ts';
+
+/**
+ * How updates reach the bot: long polling through @grammyjs/runner (the default: works behind
+ * any NAT, one process per token), or a webhook with Telegram's secret token checked on every
+ * request. Long work never blocks the webhook answer: a handler only asks the engine and
+ * answers; chain work happens in the actors.
+ */
+export type Transport =
+  | { readonly kind: 'polling' }
+  | { readonly kind: 'webhook'; readonly url: string; readonly secret: string; readonly host: string; readonly port: number };
+
+export interface RunningBot {
+  /** Where the webhook listens (webhook only). */
+  readonly listening: string | null;
+  stop(): Promise<void>;
+}
+
+const ALLOWED_UPDATES = ['message', 'callback_query'] as const;
+
+export async function startBot(vanta: VantaBot, transport: Transport, logger: Logger): Promise<RunningBot> {
+  const { bot } = vanta;
+  bot.catch((err) => logger.error({ err: err.error, update_id: err.ctx.update.update_id }, 'An update failed outside the error boundary'));
+  await bot.init();
+  await bot.api.setMyCommands(COMMANDS.map((c) => ({ command: c.command, description: c.description })));
+  if (transport.kind === 'polling') {
+    // run() does not remove a webhook, and Telegram refuses getUpdates while one is set.
+    await bot.api.deleteWebhook();
+    const runner: RunnerHandle = run(bot, { runner: { fetch: { timeout: 25, allowed_updates: [...ALLOWED_UPDATES] }, retryInterval: 'exponential', maxRetryTime: Infinity } });
+    logger.info({ bot: bot.botInfo.username, transport: 'polling' }, 'Telegram bot is polling for updates');
+    return {
+      listening: null,
+      stop: async () => {
+        if (runner.isRunning()) await runner.stop();
+      },
+    };
+  }
+  const handle = webhookCallback(bot, 'http', { secretToken: transport.secret, timeoutMilliseconds: 10_000, onTimeout: 'return' });
+  const server: Server = createServer((req, res) => {
+    if (req.method !== 'POST') {
+      res.writeHead(405).end();
+      return;
+    }
+    handle(req, res).catch((err: unknown) => {
+      logger.error({ err }, 'A webhook update failed');
+      if (!res.headersSent) res.writeHead(500).end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(transport.port, transport.host, () => resolve());
+  });
+  const address = server.address();
+  const listening = typeof address === 'object' && address ? `http://${transport.host}:${address.port}` : `http://${transport.host}:${transport.port}`;
+  await bot.api.setWebhook(transport.url, { secret_token: transport.secret, allowed_updates: [...ALLOWED_UPDATES] });
+  logger.info({ bot: bot.botInfo.username, transport: 'webhook', url: transport.url, listening }, 'Telegram bot receives updates by webhook');
+  return {
+    listening,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
