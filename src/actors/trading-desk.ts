@@ -229,7 +229,7 @@ export function createTradingDesk(deps: TradingDeskDeps): TradingDesk {
     const collateralText = formatUnit('usdc', collateral);
 
     const { userId, state, context: user } = await trader(telegramId);
-    if (state === 'paused') throw new BadInputError('Trading is paused for your account, so no order can be placed. Resume trading in /settings first.');
+    if (state === 'paused') throw new BadInputError('Trading is paused for your account, so no order can be placed.');
     if (state === 'suspended') throw new BadInputError('Your account is suspended by an operator, so no order can be placed. Contact support to have it reinstated.');
 
     const feed = feedOf(pair.name);
@@ -352,15 +352,21 @@ export function createTradingDesk(deps: TradingDeskDeps): TradingDesk {
   const desk: TradingDesk = {
     mode,
 
-    onboard(telegramId) {
+    async onboard(telegramId) {
       const userId = checkTelegramId(telegramId);
       return locks.run(userId, async (): Promise<Onboarding> => {
         ensureUserActor(userId, telegramId);
         await runtime.flushed([userId]);
         const wallet = await ensureWallet(userId);
         // Funded once: ETH comes last from the faucet, so a wallet with ETH was funded, and one
-        // without (a crash in between) is funded again.
-        if (mode === 'sandbox' && deps.faucet && (await client.getBalance({ address: wallet.address })) === 0n) await deps.faucet(wallet.address);
+        // without (a crash or a failure in between) is funded at the next /start.
+        if (mode === 'sandbox' && deps.faucet && (await client.getBalance({ address: wallet.address })) === 0n) {
+          try {
+            await deps.faucet(wallet.address);
+          } catch (cause) {
+            throw new VantaError('RPC_UNAVAILABLE', 'Your wallet was created, but the sandbox faucet could not fund it yet; send /start again in a moment.', { cause, retryable: true });
+          }
+        }
         return { address: wallet.address, created: wallet.created, mode };
       });
     },
