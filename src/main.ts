@@ -94,6 +94,7 @@ async function start(config: Config, logger: Logger, metrics: Metrics, shutdown:
   readiness.push({
     name: 'boot',
     required: true,
+    startup: true,
     check: () => (booted.done ? Promise.resolve() : Promise.reject(new Error(booted.phase))),
   });
   const ops = await createOpsServer({ host: config.ops.host, port: config.ops.port, metrics, readiness, logger, version: pkg.version, mode: config.mode });
