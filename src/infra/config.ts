@@ -54,6 +54,9 @@ const envSchema = z.object({
   DATA_DIR: z.string().min(1).default('./data'),
   REDIS_URL: url(['redis', 'rediss']).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'use fatal, error, warn, info, debug, trace or silent' }).default('info'),
+  LOG_FORMAT: z.enum(['auto', 'pretty', 'json'], { message: 'use pretty or json (auto: pretty on a terminal, JSON otherwise)' }).default('auto'),
+  // https://no-color.org: set to anything to turn colours off.
+  NO_COLOR: z.string().optional(),
   OPS_HOST: z.string().min(1).default('127.0.0.1'),
   OPS_PORT: port.default(8080),
   INSPECTOR_ENABLED: bool.default(true),
@@ -126,6 +129,10 @@ export interface Config {
   readonly database: { readonly kind: 'postgres'; readonly url: Secret; readonly display: string } | { readonly kind: 'pglite'; readonly dir: string };
   readonly redis: { readonly url: Secret; readonly display: string } | null;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** `auto`: readable lines on a terminal, JSON lines otherwise (the logger decides, knowing stdout). */
+  readonly logFormat: 'auto' | 'pretty' | 'json';
+  /** False when NO_COLOR is set. */
+  readonly logColor: boolean;
   readonly ops: { readonly host: string; readonly port: number };
   readonly inspector: {
     readonly enabled: boolean;
@@ -223,6 +230,8 @@ export function loadConfig(env: Env): Config {
       : { kind: 'pglite', dir: `${e.DATA_DIR.replace(/\/$/, '')}/pglite` },
     redis: e.REDIS_URL ? { url: new Secret(e.REDIS_URL), display: redactUrl(e.REDIS_URL) } : null,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
+    logColor: e.NO_COLOR === undefined,
     ops: { host: e.OPS_HOST, port: e.OPS_PORT },
     inspector: {
       enabled: e.INSPECTOR_ENABLED,

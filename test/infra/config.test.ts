@@ -178,6 +178,13 @@ describe('config', () => {
     assert.match(problems({ ...LIVE, REDIS_URL: '' }).join('\n'), /REDIS_URL: live mode keeps the bot's per-user rate limits and chat sessions/);
   });
 
+  it('reads the console format (auto unless LOG_FORMAT says) and NO_COLOR', () => {
+    assert.deepEqual([loadConfig({}).logFormat, loadConfig({}).logColor], ['auto', true]);
+    assert.deepEqual([loadConfig({ LOG_FORMAT: 'json', NO_COLOR: '1' }).logFormat, loadConfig({ NO_COLOR: '1' }).logColor], ['json', false]);
+    assert.equal(loadConfig({ LOG_FORMAT: 'pretty' }).logFormat, 'pretty');
+    assert.match(problems({ LOG_FORMAT: 'text' })[0]!, /^LOG_FORMAT: use pretty or json/);
+  });
+
   it('makes the process exit with a distinct code and a message naming the variable', () => {
     const main = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
     const result = spawnSync(process.execPath, [main], { env: { PATH: process.env['PATH'] ?? '', OPS_PORT: '99999' }, encoding: 'utf8', timeout: 20_000 });
