@@ -116,8 +116,8 @@ export function prettyLine(options: { readonly color: boolean }): (jsonLine: str
 /**
  * pino-pretty's formatter, run in this thread, writing synchronously: a person reading a terminal
  * must see the last line before an exit (the fatal one above all), and a terminal's volume makes
- * the synchronous write free. (pino-pretty as a pino transport would format in a worker thread,
- * whose lines can be lost on process.exit; as a stream, it formats on a later tick.)
+ * the synchronous write free. pino-pretty as a pino transport formats in a worker thread, and as a
+ * stream through a Transform pipeline; neither promises the line is out when the call returns.
  */
 function prettyDestination(destination: DestinationStream, color: boolean): DestinationStream {
   const format = prettyLine({ color });
