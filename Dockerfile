@@ -31,7 +31,8 @@ RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 VOLUME ["/app/data"]
 # 8080: /healthz, /readyz, /metrics. 8081: the inspector (needs INSPECTOR_HOST=0.0.0.0 and INSPECTOR_TOKEN to be reachable).
-EXPOSE 8080 8081
+# 8082: the Telegram webhook (TELEGRAM_TRANSPORT=webhook). 8090: the sandbox's chat page.
+EXPOSE 8080 8081 8082 8090
 # main.ts closes every resource on SIGTERM within SHUTDOWN_GRACE_MS; give compose/k8s a longer grace period than that.
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \

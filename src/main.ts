@@ -27,7 +27,7 @@ import type { ReadinessCheck } from './infra/http/inspector-source.ts';
 import { createInspectorServer } from './infra/http/inspector-server.ts';
 import { createOpsServer } from './infra/http/ops-server.ts';
 import { startStatelyRelay } from './infra/http/stately-relay.ts';
-import { createLogger, type Logger } from './infra/logger.ts';
+import { chooseConsole, createLogger, type Logger } from './infra/logger.ts';
 import { createMetrics, type Metrics } from './infra/metrics.ts';
 import { createRedis } from './infra/redis.ts';
 import { parseGwei, type Address, type PublicClient } from 'viem';
@@ -69,7 +69,7 @@ async function main(): Promise<void> {
     process.stderr.write(`vanta: ${err.message}\n`);
     process.exit(CONFIG_EXIT_CODE);
   }
-  const logger = createLogger({ level: config.logLevel });
+  const logger = createLogger({ level: config.logLevel, ...chooseConsole({ setting: config.logFormat, isTTY: process.stdout.isTTY === true, colorAllowed: config.logColor }) });
   const metrics = createMetrics({ version: pkg.version, mode: config.mode });
   const shutdown = createShutdown({ logger, graceMs: config.shutdownGraceMs, onDuration: (s) => metrics.shutdownSeconds.set(s) });
   installProcessHandlers(shutdown, logger);
@@ -94,6 +94,7 @@ async function start(config: Config, logger: Logger, metrics: Metrics, shutdown:
   readiness.push({
     name: 'boot',
     required: true,
+    startup: true,
     check: () => (booted.done ? Promise.resolve() : Promise.reject(new Error(booted.phase))),
   });
   const ops = await createOpsServer({ host: config.ops.host, port: config.ops.port, metrics, readiness, logger, version: pkg.version, mode: config.mode });

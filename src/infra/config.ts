@@ -23,6 +23,15 @@ const url = (protocols: readonly string[]) =>
   z.url({ message: `must be a URL (${protocols.join(', ')})` }).refine((u) => protocols.some((p) => u.startsWith(`${p}:`)), {
     message: `must start with ${protocols.map((p) => `${p}://`).join(' or ')}`,
   });
+/** The Bot API's token shape (`<bot id>:<secret>`), as any implementation of the API takes it. */
+const BOT_API_TOKEN = /^\d+:[A-Za-z0-9_-]+$/;
+/** What BotFather issues; real Telegram (directly or through a self-hosted Bot API server) wants one of these. */
+const BOTFATHER_TOKEN = /^\d+:[A-Za-z0-9_-]{30,}$/;
+const BOTFATHER_TOKEN_HINT = 'must look like 123456:ABC… (the token BotFather gave you)';
+/** Telegram's own Bot API server; anything else is a self-hosted server or, in the sandbox, another implementation. */
+const TELEGRAM_API_ROOT = 'https://api.telegram.org';
+/** Telegram delivers webhooks to these ports only (setWebhook); a self-hosted Bot API server takes any. */
+const TELEGRAM_WEBHOOK_PORTS = new Set([443, 80, 88, 8443]);
 const csv = <T extends z.ZodType>(item: T) =>
   z.string().transform((s, ctx) => {
     const parts = s.split(',').map((p) => p.trim()).filter(Boolean);
@@ -45,6 +54,9 @@ const envSchema = z.object({
   DATA_DIR: z.string().min(1).default('./data'),
   REDIS_URL: url(['redis', 'rediss']).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'use fatal, error, warn, info, debug, trace or silent' }).default('info'),
+  LOG_FORMAT: z.enum(['auto', 'pretty', 'json'], { message: 'use pretty or json (auto: pretty on a terminal, JSON otherwise)' }).default('auto'),
+  // https://no-color.org: set to anything to turn colours off.
+  NO_COLOR: z.string().optional(),
   OPS_HOST: z.string().min(1).default('127.0.0.1'),
   OPS_PORT: port.default(8080),
   INSPECTOR_ENABLED: bool.default(true),
@@ -52,8 +64,20 @@ const envSchema = z.object({
   INSPECTOR_PORT: port.default(8081),
   INSPECTOR_TOKEN: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
   STATELY_RELAY_PORT: port.optional(),
-  TELEGRAM_BOT_TOKEN: z.string().regex(/^\d+:[A-Za-z0-9_-]{30,}$/, { message: 'must look like 123456:ABC… (the token BotFather gave you)' }).optional(),
+  // Any Bot-API-shaped token here; one that goes to real Telegram must also look like BotFather's (below).
+  TELEGRAM_BOT_TOKEN: z.string().regex(BOT_API_TOKEN, { message: BOTFATHER_TOKEN_HINT }).optional(),
   ADMIN_TELEGRAM_IDS: csv(z.coerce.number({ message: 'is not a Telegram user id' }).int().positive()).default([]),
+  TELEGRAM_API_ROOT: url(['http', 'https']).optional(),
+  TELEGRAM_TRANSPORT: z.enum(['polling', 'webhook'], { message: 'use polling or webhook' }).default('polling'),
+  TELEGRAM_WEBHOOK_URL: url(['https', 'http']).optional(),
+  TELEGRAM_WEBHOOK_SECRET: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,256}$/, { message: 'use 1 to 256 characters A-Z, a-z, 0-9, _ and - (Telegram sends it back in X-Telegram-Bot-Api-Secret-Token)' })
+    .optional(),
+  TELEGRAM_WEBHOOK_HOST: z.string().min(1).default('127.0.0.1'),
+  TELEGRAM_WEBHOOK_PORT: port.default(8082),
+  SANDBOX_CHAT_HOST: z.string().min(1).default('127.0.0.1'),
+  SANDBOX_CHAT_PORT: port.default(8090),
   BASE_RPC_URLS: csv(url(['http', 'https', 'ws', 'wss'])).optional(),
   CHAIN_ID: positiveInt.default(8453),
   VAULT_ADDR: url(['http', 'https']).optional(),
@@ -90,6 +114,14 @@ const envSchema = z.object({
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
+/**
+ * How updates reach the bot. A webhook listens on host:port (plain HTTP; TLS ends at the reverse
+ * proxy that `url` names) and accepts a request only with `secret` in X-Telegram-Bot-Api-Secret-Token.
+ */
+export type TelegramTransport =
+  | { readonly kind: 'polling' }
+  | { readonly kind: 'webhook'; readonly url: string; readonly secret: Secret; readonly host: string; readonly port: number };
+
 export interface Config {
   readonly mode: Mode;
   readonly modeReason: string;
@@ -97,6 +129,10 @@ export interface Config {
   readonly database: { readonly kind: 'postgres'; readonly url: Secret; readonly display: string } | { readonly kind: 'pglite'; readonly dir: string };
   readonly redis: { readonly url: Secret; readonly display: string } | null;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** `auto`: readable lines on a terminal, JSON lines otherwise (the logger decides, knowing stdout). */
+  readonly logFormat: 'auto' | 'pretty' | 'json';
+  /** False when NO_COLOR is set. */
+  readonly logColor: boolean;
   readonly ops: { readonly host: string; readonly port: number };
   readonly inspector: {
     readonly enabled: boolean;
@@ -105,7 +141,21 @@ export interface Config {
     readonly token: Secret | null;
     readonly statelyRelayPort: number | null;
   };
-  readonly telegram: { readonly token: Secret | null; readonly adminIds: readonly number[] };
+  readonly telegram: {
+    /**
+     * The bot's token. Null only in the sandbox without TELEGRAM_API_ROOT: then the bot talks to the
+     * built-in Bot API double, which issues its own token.
+     */
+    readonly token: Secret | null;
+    readonly adminIds: readonly number[];
+    /** Bot API base URL, no trailing slash (grammY's `client.apiRoot`). */
+    readonly apiRoot: string;
+    /** TELEGRAM_API_ROOT was set: in the sandbox, the bot uses it (with the given token) instead of the built-in double. */
+    readonly apiRootGiven: boolean;
+    readonly transport: TelegramTransport;
+  };
+  /** Sandbox only: the local chat page and the Bot API double behind it. */
+  readonly sandboxChat: { readonly host: string; readonly port: number };
   readonly chain: { readonly rpcUrls: readonly Secret[]; readonly chainId: number };
   readonly vault: {
     readonly addr: string | null;
@@ -152,8 +202,8 @@ export function loadConfig(env: Env): Config {
     );
   }
   const e = parsed.data;
-  const { mode, reason } = chooseMode(e.VANTA_MODE, e.TELEGRAM_BOT_TOKEN, e.BASE_RPC_URLS);
-  const problems: string[] = [];
+  const { mode, reason } = chooseMode(e.VANTA_MODE, e.TELEGRAM_BOT_TOKEN, e.BASE_RPC_URLS, e.TELEGRAM_API_ROOT !== undefined);
+  const problems: string[] = [...telegramProblems(e, mode)];
   if (e.INSPECTOR_ENABLED && !LOOPBACK.has(e.INSPECTOR_HOST) && !e.INSPECTOR_TOKEN) {
     problems.push(`INSPECTOR_HOST: the inspector shows live trading state; set INSPECTOR_TOKEN before binding it to ${e.INSPECTOR_HOST}`);
   }
@@ -180,6 +230,8 @@ export function loadConfig(env: Env): Config {
       : { kind: 'pglite', dir: `${e.DATA_DIR.replace(/\/$/, '')}/pglite` },
     redis: e.REDIS_URL ? { url: new Secret(e.REDIS_URL), display: redactUrl(e.REDIS_URL) } : null,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
+    logColor: e.NO_COLOR === undefined,
     ops: { host: e.OPS_HOST, port: e.OPS_PORT },
     inspector: {
       enabled: e.INSPECTOR_ENABLED,
@@ -188,7 +240,17 @@ export function loadConfig(env: Env): Config {
       token: e.INSPECTOR_TOKEN ? new Secret(e.INSPECTOR_TOKEN) : null,
       statelyRelayPort: e.STATELY_RELAY_PORT ?? null,
     },
-    telegram: { token: e.TELEGRAM_BOT_TOKEN ? new Secret(e.TELEGRAM_BOT_TOKEN) : null, adminIds: e.ADMIN_TELEGRAM_IDS },
+    telegram: {
+      token: e.TELEGRAM_BOT_TOKEN ? new Secret(e.TELEGRAM_BOT_TOKEN) : null,
+      adminIds: e.ADMIN_TELEGRAM_IDS,
+      apiRoot: apiRootOf(e),
+      apiRootGiven: e.TELEGRAM_API_ROOT !== undefined,
+      transport:
+        e.TELEGRAM_TRANSPORT === 'webhook' && e.TELEGRAM_WEBHOOK_URL && e.TELEGRAM_WEBHOOK_SECRET
+          ? { kind: 'webhook', url: e.TELEGRAM_WEBHOOK_URL, secret: new Secret(e.TELEGRAM_WEBHOOK_SECRET), host: e.TELEGRAM_WEBHOOK_HOST, port: e.TELEGRAM_WEBHOOK_PORT }
+          : { kind: 'polling' },
+    },
+    sandboxChat: { host: e.SANDBOX_CHAT_HOST, port: e.SANDBOX_CHAT_PORT },
     chain: { rpcUrls: (e.BASE_RPC_URLS ?? []).map((u) => new Secret(u)), chainId: e.CHAIN_ID },
     vault: {
       addr: e.VAULT_ADDR ?? null,
@@ -227,19 +289,81 @@ export function loadConfig(env: Env): Config {
   return deepFreeze(config);
 }
 
-function chooseMode(explicit: Mode | undefined, token: string | undefined, rpc: readonly string[] | undefined): { mode: Mode; reason: string } {
+function chooseMode(explicit: Mode | undefined, token: string | undefined, rpc: readonly string[] | undefined, apiRootGiven: boolean): { mode: Mode; reason: string } {
   if (explicit) return { mode: explicit, reason: 'VANTA_MODE' };
   if (!token && !rpc?.length) return { mode: 'sandbox', reason: 'no TELEGRAM_BOT_TOKEN or BASE_RPC_URLS configured' };
-  // Never guess between paper and live when real endpoints are configured.
+  // Never guess between paper and live when real endpoints are configured. A token with an API root
+  // may be a sandbox bot on another Bot API implementation, or a real bot behind a self-hosted
+  // server: that too is the operator's to say.
+  const sandbox = token && !rpc?.length && apiRootGiven ? ', or VANTA_MODE=sandbox to run the local chain with the bot on TELEGRAM_API_ROOT' : '';
   throw new ConfigError('CONFIG_INVALID', [
-    'VANTA_MODE: TELEGRAM_BOT_TOKEN or BASE_RPC_URLS is set, so choose the mode explicitly: VANTA_MODE=paper (no transactions) or VANTA_MODE=live',
+    `VANTA_MODE: TELEGRAM_BOT_TOKEN or BASE_RPC_URLS is set, so choose the mode explicitly: VANTA_MODE=paper (no transactions) or VANTA_MODE=live${sandbox}`,
   ]);
 }
+
+function apiRootOf(e: z.infer<typeof envSchema>): string {
+  return (e.TELEGRAM_API_ROOT ?? TELEGRAM_API_ROOT).replace(/\/+$/, '');
+}
+
+/**
+ * The Telegram front end's settings, checked together: which token shape the chosen Bot API
+ * server needs, whether the bot token could travel in clear text, and a webhook's prerequisites.
+ */
+function telegramProblems(e: z.infer<typeof envSchema>, mode: Mode): string[] {
+  const problems: string[] = [];
+  const apiRoot = new URL(apiRootOf(e));
+  const telegramItself = apiRoot.origin === TELEGRAM_API_ROOT;
+  // In the sandbox a given API root is another Bot API implementation (a double, a test server):
+  // any token it knows the bot by will do. Everywhere else the token is BotFather's.
+  const anotherImplementation = mode === 'sandbox' && e.TELEGRAM_API_ROOT !== undefined;
+  if (anotherImplementation && !e.TELEGRAM_BOT_TOKEN) {
+    problems.push('TELEGRAM_BOT_TOKEN: TELEGRAM_API_ROOT points the sandbox bot at another Bot API server; give the token that server knows the bot by (any 123:abc-shaped token), or unset TELEGRAM_API_ROOT to use the built-in chat');
+  }
+  if (!anotherImplementation && e.TELEGRAM_BOT_TOKEN && !BOTFATHER_TOKEN.test(e.TELEGRAM_BOT_TOKEN)) {
+    problems.push(`TELEGRAM_BOT_TOKEN: ${BOTFATHER_TOKEN_HINT}`);
+  }
+  // The token is part of every request's path: outside the sandbox it must not cross a network in clear text.
+  if (mode !== 'sandbox' && apiRoot.protocol === 'http:' && !isPrivateHost(apiRoot.hostname)) {
+    problems.push(`TELEGRAM_API_ROOT: the bot token travels in every request; use https:// for ${apiRoot.hostname}, or http:// only to a loopback or private-network address`);
+  }
+  if (e.TELEGRAM_TRANSPORT === 'webhook') {
+    if (!e.TELEGRAM_WEBHOOK_URL) {
+      problems.push('TELEGRAM_WEBHOOK_URL: the webhook transport needs the public https:// URL Telegram will post updates to (your reverse proxy, which forwards to TELEGRAM_WEBHOOK_HOST:TELEGRAM_WEBHOOK_PORT)');
+    } else {
+      const hook = new URL(e.TELEGRAM_WEBHOOK_URL);
+      const port = hook.port ? Number(hook.port) : hook.protocol === 'https:' ? 443 : 80;
+      // Telegram's own server posts only to https on a few ports; a self-hosted one (--local) also to http and any port.
+      if (telegramItself && hook.protocol !== 'https:') problems.push('TELEGRAM_WEBHOOK_URL: Telegram posts updates only to https:// URLs');
+      if (telegramItself && !TELEGRAM_WEBHOOK_PORTS.has(port)) problems.push(`TELEGRAM_WEBHOOK_URL: Telegram posts updates only to ports 443, 80, 88 or 8443, not ${port}`);
+    }
+    if (!e.TELEGRAM_WEBHOOK_SECRET) {
+      problems.push('TELEGRAM_WEBHOOK_SECRET: the webhook transport needs a secret (1 to 256 characters A-Z, a-z, 0-9, _ and -; e.g. openssl rand -hex 32) so only Telegram can post updates');
+    }
+  } else {
+    for (const name of ['TELEGRAM_WEBHOOK_URL', 'TELEGRAM_WEBHOOK_SECRET'] as const) {
+      if (e[name] !== undefined) problems.push(`${name}: set, but TELEGRAM_TRANSPORT is polling; set TELEGRAM_TRANSPORT=webhook to use it, or remove it`);
+    }
+  }
+  return problems;
+}
+
+/** Loopback, RFC 1918 and unique-local addresses, and single-label names (a container on the same network). */
+function isPrivateHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (LOOPBACK.has(host) || host.endsWith('.localhost')) return true;
+  if (/^(127|10)\.\d+\.\d+\.\d+$/.test(host) || /^192\.168\.\d+\.\d+$/.test(host) || /^172\.(1[6-9]|2\d|3[01])\.\d+\.\d+$/.test(host)) return true;
+  if (/^f[cd][0-9a-f]{2}:/.test(host)) return true;
+  return !host.includes('.') && !host.includes(':');
+}
+
+const REDIS_HINT = (mode: Mode) =>
+  `REDIS_URL: ${mode} mode keeps the bot's per-user rate limits and chat sessions in Redis (so they hold across restarts and engines); set redis://… or rediss://…`;
 
 function requirePaper(e: z.infer<typeof envSchema>): void {
   const missing: string[] = [];
   if (!e.TELEGRAM_BOT_TOKEN) missing.push('TELEGRAM_BOT_TOKEN: paper mode talks to real Telegram; set the token BotFather gave you');
   if (!e.BASE_RPC_URLS?.length) missing.push('BASE_RPC_URLS: paper mode reads real Base prices; set one or more RPC URLs, comma separated');
+  if (!e.REDIS_URL) missing.push(REDIS_HINT('paper'));
   if (missing.length) throw new ConfigError('CONFIG_INVALID', missing);
 }
 
@@ -247,7 +371,7 @@ function requirePaper(e: z.infer<typeof envSchema>): void {
 function requireLive(c: Config): void {
   const missing: string[] = [];
   if (c.database.kind !== 'postgres') missing.push('DATABASE_URL: live mode needs PostgreSQL (the embedded PGlite is for sandbox and paper)');
-  if (!c.redis) missing.push('REDIS_URL: live mode needs Redis for the shared price cache');
+  if (!c.redis) missing.push(REDIS_HINT('live'));
   if (!c.telegram.token) missing.push('TELEGRAM_BOT_TOKEN: live mode needs the bot token');
   if (!c.chain.rpcUrls.length) missing.push('BASE_RPC_URLS: live mode needs at least one Base RPC URL (two or more for fallback)');
   if (c.chain.chainId !== 8453) missing.push(`CHAIN_ID: live mode trades on Base mainnet (8453), not ${c.chain.chainId}`);

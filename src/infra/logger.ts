@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { pino, stdSerializers, type DestinationStream, type Logger } from 'pino';
+import { prettyFactory } from 'pino-pretty';
 
 export type { Logger } from 'pino';
 
@@ -79,6 +80,48 @@ export interface LoggerOptions {
   readonly level: string;
   readonly destination?: DestinationStream;
   readonly base?: Record<string, unknown>;
+  /** JSON lines (default), or readable lines for a person at a terminal (see `chooseConsole`). */
+  readonly format?: LogFormat;
+  /** Pretty format only: ANSI colours. */
+  readonly color?: boolean;
+}
+
+export type LogFormat = 'json' | 'pretty';
+
+/**
+ * What the console looks like: readable, coloured lines for a person at a terminal; JSON lines
+ * for everything else (a container, a pipe, a file), which is what log collectors parse.
+ * LOG_FORMAT overrides the guess; colour needs a terminal and no NO_COLOR.
+ */
+export function chooseConsole(options: { readonly setting: LogFormat | 'auto'; readonly isTTY: boolean; readonly colorAllowed: boolean }): { format: LogFormat; color: boolean } {
+  const format = options.setting === 'auto' ? (options.isTTY ? 'pretty' : 'json') : options.setting;
+  return { format, color: format === 'pretty' && options.isTTY && options.colorAllowed };
+}
+
+/**
+ * Turns one JSON log line into one readable line: `[12:21:11.573] INFO: [devnet] Devnet running {"chainId":31337}`
+ * (an error's stack follows on its own lines). Formatting happens after scrubbing, so it sees only
+ * what a JSON line would have shown.
+ */
+export function prettyLine(options: { readonly color: boolean }): (jsonLine: string) => string {
+  return prettyFactory({
+    colorize: options.color,
+    singleLine: true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname,app,component',
+    messageFormat: '{if component}[{component}] {end}{msg}',
+  });
+}
+
+/**
+ * pino-pretty's formatter, run in this thread, writing synchronously: a person reading a terminal
+ * must see the last line before an exit (the fatal one above all), and a terminal's volume makes
+ * the synchronous write free. pino-pretty as a pino transport formats in a worker thread, and as a
+ * stream through a Transform pipeline; neither promises the line is out when the call returns.
+ */
+function prettyDestination(destination: DestinationStream, color: boolean): DestinationStream {
+  const format = prettyLine({ color });
+  return { write: (line: string) => destination.write(format(line)) };
 }
 
 export function createLogger(options: LoggerOptions): Logger {
@@ -104,7 +147,9 @@ export function createLogger(options: LoggerOptions): Logger {
         },
       },
     },
-    options.destination ?? pino.destination({ sync: false }),
+    options.format === 'pretty'
+      ? prettyDestination(options.destination ?? pino.destination({ sync: true }), options.color ?? false)
+      : (options.destination ?? pino.destination({ sync: false })),
   );
   // pino applies no formatter to child bindings, so scrub them here; children inherit this method.
   // eslint-disable-next-line @typescript-eslint/unbound-method -- called with the right `this` below

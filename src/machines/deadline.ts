@@ -19,11 +19,18 @@ export interface DeadlineInput {
 export interface DeadlineOutput {
   /** Epoch ms at which the timer was due. */
   readonly deadline: number;
+  /**
+   * The timer was set by an earlier run of the engine and restored from its snapshot: the wait it
+   * measured spans the restart, which a machine may judge differently from a wait seen whole.
+   */
+  readonly restored: boolean;
 }
 
 export type DeadlineSnapshot = Snapshot<DeadlineOutput> & {
   /** Epoch ms; fixed when the timer is created, kept across restores. */
   readonly deadline: number;
+  /** Set in memory on restore (never persisted): the timer began in an earlier run. */
+  readonly restored?: true;
 };
 
 export type DeadlineEvent = EventObject;

@@ -7,6 +7,13 @@ import { deadlinePlaceholder } from './deadline.ts';
  * `stale` when no fresh price arrives within the heartbeat, which halts trading
  * on the pair until prices flow again. Admins can halt a pair explicitly.
  *
+ * Only `live` trades. A feed restored after a restart whose heartbeat ran out
+ * before a fresh price came (usually: while the engine was down) goes to
+ * `resuming`, not `stale`: its price is too old to trade on, but a stopped
+ * engine is not a failing source, so nothing is halted or announced. It gets one
+ * heartbeat, counted from then, to deliver a fresh price (→ `live`); without one
+ * it goes `stale` and halts the pair as usual.
+ *
  * Prices are decimal strings (never floats in persisted state); times are
  * epoch ms taken from the observation, not from a clock, so the machine is pure.
  */
@@ -89,10 +96,28 @@ export const priceFeedMachine = setup({
     },
     live: {
       entry: [{ type: 'publishPrice', params: ({ context }) => ({ pair: context.pair, price: context.price ?? '0', publishTime: context.publishTime ?? 0 }) }],
-      invoke: { id: 'heartbeat', src: 'deadline', input: ({ context }) => ({ delayMs: context.heartbeatMs }), onDone: 'stale' },
+      invoke: {
+        id: 'heartbeat',
+        src: 'deadline',
+        input: ({ context }) => ({ delayMs: context.heartbeatMs }),
+        // A heartbeat set before a restart measured the restart, not the source.
+        onDone: [{ guard: ({ event }) => event.output.restored, target: 'resuming' }, { target: 'stale' }],
+      },
       on: {
         // Re-entering restarts the heartbeat timer and re-publishes the price.
         'price.observed': [{ guard: 'acceptable', target: 'live', reenter: true, actions: 'record' }, { actions: 'countRejected' }],
+      },
+    },
+    resuming: {
+      invoke: {
+        id: 'heartbeat',
+        src: 'deadline',
+        input: ({ context }) => ({ delayMs: context.heartbeatMs }),
+        // Restarted again before a fresh price came: the new run gets its own heartbeat.
+        onDone: [{ guard: ({ event }) => event.output.restored, target: 'resuming', reenter: true }, { target: 'stale' }],
+      },
+      on: {
+        'price.observed': [{ guard: 'acceptable', target: 'live', actions: 'record' }, { actions: 'countRejected' }],
       },
     },
     stale: {

@@ -31,6 +31,31 @@ describe('deadline timer', () => {
     assert.equal(late.getSnapshot().value, 'due');
   });
 
+  it('tells the machine whether the wait spanned a restart, and never stores that it did', () => {
+    const clock = manualClock(10_000);
+    const outputs: unknown[] = [];
+    const recording = setup({ actors: { deadline: deadlinePlaceholder } }).createMachine({
+      initial: 'waiting',
+      states: {
+        waiting: { invoke: { id: 'timer', src: 'deadline', input: { delayMs: 1_000 }, onDone: { target: 'due', actions: ({ event }) => void outputs.push(event.output) } } },
+        due: {},
+      },
+    });
+    const logic = recording.provide({ actors: { deadline: createDeadlineLogic(clock) } });
+    const first = createActor(logic).start();
+    const saved = JSON.parse(JSON.stringify(first.getPersistedSnapshot())) as object;
+    clock.advance(1_000);
+    first.stop();
+    const restored = createActor(logic, { snapshot: saved as never }).start();
+    const savedAgain = JSON.stringify(restored.getPersistedSnapshot());
+    assert.ok(!savedAgain.includes('restored'), `a restored timer stored its restore: ${savedAgain}`);
+    clock.advance(5_000);
+    assert.deepEqual(outputs, [
+      { deadline: 11_000, restored: false },
+      { deadline: 11_000, restored: true },
+    ]);
+  });
+
   it('refuses to run when the machine was created without the real logic', () => {
     const actor = createActor(waiter);
     let failed: unknown;

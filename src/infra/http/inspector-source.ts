@@ -49,6 +49,11 @@ export interface ReadinessCheck {
   readonly name: string;
   /** When false, a failure is reported but does not make the instance unready. */
   readonly required: boolean;
+  /**
+   * Fails only while the instance is still starting (its message says at what step): being unready
+   * then is expected, and logged as information rather than a warning.
+   */
+  readonly startup?: boolean;
   /** Resolves when healthy; rejects (with a secret-free message) when not. */
   check(): Promise<void>;
 }

@@ -64,7 +64,7 @@ export async function createOpsServer(options: OpsServerOptions): Promise<OpsSer
 function createHandler(options: OpsServerOptions, logger: Logger): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const timeoutMs = options.checkTimeoutMs ?? 2_000;
   const uptime = options.uptimeSeconds ?? (() => process.uptime());
-  let lastStatus: ReadinessReport['status'] | null = null;
+  let last: ReadinessState | null = null;
 
   return async (req, res) => {
     const path = pathOf(req.url);
@@ -81,8 +81,9 @@ function createHandler(options: OpsServerOptions, logger: Logger): (req: Incomin
         return;
       case '/readyz': {
         const report = await runReadiness(options.readiness, timeoutMs);
-        if (report.status !== lastStatus) logReadinessChange(logger, report, lastStatus);
-        lastStatus = report.status;
+        const state = readinessState(report, options.readiness);
+        if (state !== last) logReadinessChange(logger, report, state, last, options.readiness);
+        last = state;
         sendJson(res, report.status === 'ready' ? 200 : 503, report);
         return;
       }
@@ -98,11 +99,29 @@ function createHandler(options: OpsServerOptions, logger: Logger): (req: Incomin
   };
 }
 
-/** Logged on change only: probes run every few seconds and would drown the log otherwise. */
-function logReadinessChange(logger: Logger, report: ReadinessReport, previous: ReadinessReport['status'] | null): void {
+/** `starting`: unready only because a start-up check says the instance is still on its way up. */
+type ReadinessState = ReadinessReport['status'] | 'starting';
+
+function readinessState(report: ReadinessReport, checks: readonly ReadinessCheck[]): ReadinessState {
+  if (report.status === 'ready') return 'ready';
+  const failing = Object.entries(report.checks).filter(([, r]) => !r.ok && r.required);
+  const startup = new Set(checks.filter((c) => c.startup).map((c) => c.name));
+  // A dependency failing alongside start-up is still a start-up matter: boot fails loudly on its own if it must.
+  return failing.some(([name]) => startup.has(name)) ? 'starting' : 'not_ready';
+}
+
+/**
+ * Logged on change only: probes run every few seconds and would drown the log otherwise. Being
+ * unready while starting (a platform probes from the first second) is information; becoming
+ * unready once started is the warning an operator must see.
+ */
+function logReadinessChange(logger: Logger, report: ReadinessReport, state: ReadinessState, previous: ReadinessState | null, checks: readonly ReadinessCheck[]): void {
   const failing = Object.entries(report.checks)
     .filter(([, r]) => !r.ok)
     .map(([name, r]) => ({ name, required: r.required, error: r.error }));
-  if (report.status === 'ready') logger.info({ previous, failing_optional: failing }, 'Became ready');
-  else logger.warn({ previous, failing }, 'Became not ready');
+  if (state === 'ready') logger.info({ previous, failing_optional: failing }, 'Became ready');
+  else if (state === 'starting') {
+    const step = failing.find((f) => checks.some((c) => c.startup && c.name === f.name))?.error ?? 'still starting';
+    logger.info({ previous, failing }, `Not ready yet: ${step}`);
+  } else logger.warn({ previous, failing }, 'Became not ready');
 }

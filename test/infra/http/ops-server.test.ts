@@ -125,6 +125,50 @@ describe('ops server', () => {
     );
   });
 
+  it('logs a probe during start-up as information, not a warning, and warns when a started instance becomes unready', async () => {
+    const { logger, lines } = captureLogger('info');
+    const boot = { done: false, phase: 'waiting for the engine lease' };
+    let dbUp = true;
+    const readiness: ReadinessCheck[] = [
+      { name: 'boot', required: true, startup: true, check: () => (boot.done ? Promise.resolve() : Promise.reject(new Error(boot.phase))) },
+      { name: 'db', required: true, check: () => (dbUp ? Promise.resolve() : Promise.reject(new Error('db down'))) },
+    ];
+    const server = await createOpsServer({ host: '127.0.0.1', port: 0, metrics: testMetrics(), readiness, logger, version: 'x', mode: 'sandbox' });
+    servers.push(server);
+    const probe = async () => (await fetch(`${server.url}/readyz`)).status;
+    assert.equal(await probe(), 503, 'still answered honestly');
+    boot.phase = 'still starting';
+    assert.equal(await probe(), 503);
+    boot.done = true;
+    assert.equal(await probe(), 200);
+    dbUp = false;
+    assert.equal(await probe(), 503);
+    assert.equal(await probe(), 503);
+    dbUp = true;
+    assert.equal(await probe(), 200);
+    const logged = lines()
+      .filter((l) => l['msg'] !== 'Ops server listening')
+      .map((l) => `${l['level'] === 40 ? 'warn' : 'info'} ${String(l['msg'])}`);
+    assert.deepEqual(logged, ['info Not ready yet: waiting for the engine lease', 'info Became ready', 'warn Became not ready', 'info Became ready']);
+  });
+
+  it('warns when the instance has started but a dependency keeps it unready', async () => {
+    const { logger, lines } = captureLogger('info');
+    const boot = { done: false };
+    const readiness: ReadinessCheck[] = [
+      { name: 'boot', required: true, startup: true, check: () => (boot.done ? Promise.resolve() : Promise.reject(new Error('still starting'))) },
+      failing('rpc', true, 'RPC serves chain 1, expected 8453'),
+    ];
+    const server = await createOpsServer({ host: '127.0.0.1', port: 0, metrics: testMetrics(), readiness, logger, version: 'x', mode: 'sandbox' });
+    servers.push(server);
+    await (await fetch(`${server.url}/readyz`)).arrayBuffer();
+    boot.done = true;
+    await (await fetch(`${server.url}/readyz`)).arrayBuffer();
+    const logged = lines().filter((l) => l['msg'] !== 'Ops server listening');
+    assert.deepEqual(logged.map((l) => `${l['level'] === 40 ? 'warn' : 'info'} ${String(l['msg'])}`), ['info Not ready yet: still starting', 'warn Became not ready']);
+    assert.deepEqual(logged[1]?.['failing'], [{ name: 'rpc', required: true, error: 'RPC serves chain 1, expected 8453' }]);
+  });
+
   it('serves the registry in the Prometheus text format', async () => {
     const metrics = testMetrics();
     metrics.actorsLive.set({ kind: 'user' }, 3);
