@@ -34,8 +34,8 @@ import { BASE_HEADERS, pathOf } from '../../infra/http/respond.ts';
 import { BotApiError, notFound, unauthorized } from './bot-api-error.ts';
 import { botApiSpec } from './bot-api-spec.ts';
 import { SIMULATED_METHODS, unsimulatedHandler, type MethodContext } from './bot-methods.ts';
-import { createChatPageRoutes, type ChatPageRoutes } from './chat-page-routes.ts';
-import { ChatWorld, type BotCommand, type ChatEvent } from './chat-world.ts';
+import { createChatPageRoutes, refuseForeignHost, type ChatPageRoutes } from './chat-page-routes.ts';
+import { ChatWorld, FILE_ROUTE, type BotCommand, type ChatEvent } from './chat-world.ts';
 import { createFloodControl, DEFAULT_FLOOD_LIMITS, type FloodLimits } from './flood-control.ts';
 import { LongPoll, type PollConnection } from './long-poll.ts';
 import { readParams } from './request-body.ts';
@@ -212,8 +212,9 @@ export async function startBotApiDouble(options: BotApiDoubleOptions): Promise<B
     if (calls.length > CALL_LOG_SIZE) calls.splice(0, calls.length - CALL_LOG_SIZE);
   }
 
+  const loopbackOnly = LOOPBACK.test(host);
   let page: ChatPageRoutes | null = null;
-  if (options.chatPage !== false) page = await createChatPageRoutes({ world, user, logger, loopbackOnly: LOOPBACK.test(host) });
+  if (options.chatPage !== false) page = await createChatPageRoutes({ world, user, logger, loopbackOnly });
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
@@ -261,6 +262,16 @@ export async function startBotApiDouble(options: BotApiDoubleOptions): Promise<B
       }
       res.writeHead(200, { ...BASE_HEADERS, 'content-type': stored.mime, 'content-length': stored.data.length });
       res.end(stored.data);
+      return;
+    }
+    if (path.startsWith(FILE_ROUTE) && req.method === 'GET') {
+      if (loopbackOnly && refuseForeignHost(req, res)) return;
+      const photo = world.fileByUniqueId(path.slice(FILE_ROUTE.length));
+      if (!photo) respond(res, 404, notFound().toResponse());
+      else {
+        res.writeHead(200, { ...BASE_HEADERS, 'content-type': photo.mime, 'content-length': photo.data.length });
+        res.end(photo.data);
+      }
       return;
     }
     if (page?.handle(req, res, path, url.searchParams)) return;

@@ -13,7 +13,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { openEventStream, type EventStream } from '../../infra/http/event-stream.ts';
 import { BASE_HEADERS, sendJson } from '../../infra/http/respond.ts';
-import { FILE_ROUTE, type ChatEvent, type ChatWorld } from './chat-world.ts';
+import type { ChatEvent, ChatWorld } from './chat-world.ts';
 import type { SimulatedUser } from './simulated-user.ts';
 
 /** The user the page talks as unless `?user=` names another. */
@@ -36,6 +36,16 @@ const PAGE_HEADERS = {
 };
 const LOOPBACK_HOST = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(:\d+)?$/i;
 const MAX_STREAMS = 32;
+
+/**
+ * Answers 403 to a request whose Host is not a loopback name (DNS rebinding); returns whether it
+ * did. Used for everything a browser can load without the bot token: the page and the photos.
+ */
+export function refuseForeignHost(req: IncomingMessage, res: ServerResponse): boolean {
+  if (LOOPBACK_HOST.test(req.headers.host ?? '')) return false;
+  sendJson(res, 403, { error: 'the sandbox chat only answers requests addressed to localhost' });
+  return true;
+}
 
 export interface ChatPageDeps {
   readonly world: ChatWorld;
@@ -146,23 +156,11 @@ export async function createChatPageRoutes(deps: ChatPageDeps): Promise<ChatPage
     handle(req, res, path, query) {
       const isPageRoute = assets.has(path) || path.startsWith('/chat/');
       if (!isPageRoute) return false;
-      if (deps.loopbackOnly && !LOOPBACK_HOST.test(req.headers.host ?? '')) {
-        sendJson(res, 403, { error: 'the sandbox chat only answers requests addressed to localhost' });
-        return true;
-      }
+      if (deps.loopbackOnly && refuseForeignHost(req, res)) return true;
       const asset = assets.get(path);
       if (asset && (req.method === 'GET' || req.method === 'HEAD')) {
         res.writeHead(200, { ...PAGE_HEADERS, 'content-type': asset.type, 'content-length': asset.body.length });
         res.end(req.method === 'HEAD' ? undefined : asset.body);
-        return true;
-      }
-      if (path.startsWith(FILE_ROUTE) && req.method === 'GET') {
-        const file = deps.world.fileByUniqueId(path.slice(FILE_ROUTE.length));
-        if (!file) sendJson(res, 404, { error: 'no such file' });
-        else {
-          res.writeHead(200, { ...BASE_HEADERS, 'content-type': file.mime, 'content-length': file.data.length });
-          res.end(file.data);
-        }
         return true;
       }
       if (path === '/chat/api/state' && req.method === 'GET') {

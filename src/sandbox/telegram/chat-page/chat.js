@@ -50,6 +50,8 @@ const state = {
   unseen: 0,
   /** Buttons waiting for the bot's answer: callback query id → button element. */
   pendingPresses: new Map(),
+  /** Answers seen on the stream; one can arrive before the press request itself returns. */
+  answered: new Set(),
 };
 
 // ---------------------------------------------------------------- rendering
@@ -133,7 +135,7 @@ function messageRow(entry) {
     bubble.append(el('div', 'unsimulated', `${entry.unsimulatedKind.replace(/^send/, '')} · not shown in the sandbox`));
   }
   const meta = el('span', 'meta');
-  if (entry.editDate) meta.append(el('span', 'edited', 'edited'));
+  if (entry.editDate) meta.append(el('span', 'edited', 'edited'), ' ');
   meta.append(el('time', 'time', timeFormat.format(new Date(entry.date * 1000))));
   if (entry.from === 'user') {
     const ticks = el('span', `ticks${entry.delivered ? ' delivered' : ''}`);
@@ -145,11 +147,8 @@ function messageRow(entry) {
   if (entry.text) {
     const text = el('div', 'text');
     text.append(renderFormatted(entry.text, entry.entities ?? [], { onCommand: (command) => sendText(command) }));
-    // An invisible copy of the time keeps the last line clear of it, however wide the locale's time is.
-    const spacer = meta.cloneNode(true);
-    spacer.className = 'meta-spacer';
-    spacer.setAttribute('aria-hidden', 'true');
-    text.append(spacer);
+    // An invisible copy of the time (CSS ::after) keeps the last line clear of it, however wide the locale's time is.
+    text.dataset.meta = meta.textContent;
     bubble.append(text);
   }
   bubble.append(meta);
@@ -400,6 +399,7 @@ ui.alert.addEventListener('keydown', (event) => {
 });
 
 function showAnswer(answer) {
+  state.answered.add(answer.callbackQueryId);
   const button = state.pendingPresses.get(answer.callbackQueryId);
   if (button) {
     button.classList.remove('loading');
@@ -436,6 +436,10 @@ async function press(messageId, data, button) {
   button.classList.add('loading');
   try {
     const { callbackQueryId } = await post('/chat/api/press', { messageId, data });
+    if (state.answered.has(callbackQueryId)) {
+      button.classList.remove('loading');
+      return;
+    }
     state.pendingPresses.set(callbackQueryId, button);
     // Telegram stops the spinner after a while even if the bot never answers.
     setTimeout(() => {
