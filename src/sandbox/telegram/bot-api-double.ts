@@ -119,7 +119,7 @@ export interface BotApiDouble {
   floodRefusals(): FloodRefusal[];
   /** Valid calls to methods the double answers without simulating them. */
   unsimulated(): UnsimulatedCall[];
-  /** The last 10,000 calls, oldest first. */
+  /** The last 10,000 calls, oldest first (each list here keeps its newest 10,000). */
   calls(): CallRecord[];
   /** Every change a user could see (messages, edits, answers, typing, command menu). */
   subscribe(listener: (event: ChatEvent) => void): () => void;
@@ -128,7 +128,7 @@ export interface BotApiDouble {
   close(): Promise<void>;
 }
 
-const CALL_LOG_SIZE = 10_000;
+const LOG_SIZE = 10_000;
 const LOOPBACK = /^(127(?:\.\d{1,3}){3}|::1|localhost)$/i;
 
 /** A token in Telegram's format: the bot's numeric id, a colon, 35 URL-safe characters. */
@@ -182,7 +182,7 @@ export async function startBotApiDouble(options: BotApiDoubleOptions): Promise<B
       if (!method) throw notFound();
       params = validateCall(method, parsed?.fields ?? fields, parsed?.files ?? new Map(), parsed?.source ?? 'json');
       const simulated = SIMULATED_METHODS[method.name];
-      if (!simulated) unsimulated.push({ method: method.name, at: clock.now() });
+      if (!simulated) keepLast(unsimulated, { method: method.name, at: clock.now() });
       const ctx: MethodContext = { world, queue, poll, webhook, flood, callbackAnswerTimeoutMs: limits.callbackAnswerTimeoutMs, menuButtons, connection };
       const result: unknown = await (simulated ?? unsimulatedHandler(method))(params, ctx);
       record({ method: method.name, ok: true, ms: performance.now() - started });
@@ -197,10 +197,10 @@ export async function startBotApiDouble(options: BotApiDoubleOptions): Promise<B
       }
       record({ method: name, ok: false, errorCode: err.errorCode, ms: performance.now() - started });
       if (err.errorCode === 429) {
-        floodRefusals.push({ method: name, chatId: params['chat_id'], retryAfter: err.parameters?.retry_after ?? 0, at: clock.now() });
+        keepLast(floodRefusals, { method: name, chatId: params['chat_id'], retryAfter: err.parameters?.retry_after ?? 0, at: clock.now() });
       } else if (!(err.errorCode === 409 && name === 'getUpdates' && !connection.isAlive())) {
         // A poll whose client already hung up (bot.stop(), the runner restarting) is not a conflict.
-        violations.push({ method: name, errorCode: err.errorCode, description: err.description, params: summarise(params), at: clock.now() });
+        keepLast(violations, { method: name, errorCode: err.errorCode, description: err.description, params: summarise(params), at: clock.now() });
         logger.debug({ method: name, errorCode: err.errorCode, description: err.description }, 'Refused a Bot API call');
       }
       return { status: err.errorCode, body: err.toResponse() };
@@ -208,8 +208,7 @@ export async function startBotApiDouble(options: BotApiDoubleOptions): Promise<B
   }
 
   function record(call: CallRecord): void {
-    calls.push(call);
-    if (calls.length > CALL_LOG_SIZE) calls.splice(0, calls.length - CALL_LOG_SIZE);
+    keepLast(calls, call);
   }
 
   const loopbackOnly = LOOPBACK.test(host);
@@ -232,7 +231,7 @@ export async function startBotApiDouble(options: BotApiDoubleOptions): Promise<B
       const [, callerToken, methodName] = api as unknown as [string, string, string];
       if (callerToken !== token) {
         const refusal = /^\d+:[\w-]+$/.test(callerToken) ? unauthorized() : notFound();
-        violations.push({ method: methodName, errorCode: refusal.errorCode, description: refusal.description, params: {}, at: clock.now() });
+        keepLast(violations, { method: methodName, errorCode: refusal.errorCode, description: refusal.description, params: {}, at: clock.now() });
         respond(res, refusal.errorCode, refusal.toResponse());
         return;
       }
@@ -241,7 +240,7 @@ export async function startBotApiDouble(options: BotApiDoubleOptions): Promise<B
         parsed = await readParams(req, url.searchParams);
       } catch (err) {
         if (!(err instanceof BotApiError)) throw err;
-        violations.push({ method: methodName, errorCode: err.errorCode, description: err.description, params: {}, at: clock.now() });
+        keepLast(violations, { method: methodName, errorCode: err.errorCode, description: err.description, params: {}, at: clock.now() });
         respond(res, err.errorCode, err.toResponse());
         return;
       }
@@ -280,7 +279,7 @@ export async function startBotApiDouble(options: BotApiDoubleOptions): Promise<B
 
   const listening = await listen(server, { host, port: options.port ?? 0, settingName: 'the sandbox Bot API host/port' });
   if (!LOOPBACK.test(host)) logger.warn({ host }, 'The sandbox Bot API double listens beyond loopback: its chat page has no login, so anyone who can reach the port can chat as any user');
-  logger.info({ apiRoot: listening.url }, 'Sandbox Bot API double listening');
+  logger.debug({ apiRoot: listening.url }, 'Sandbox Bot API double listening');
 
   let closing: Promise<void> | null = null;
   return {
@@ -309,6 +308,12 @@ export async function startBotApiDouble(options: BotApiDoubleOptions): Promise<B
       return closing;
     },
   };
+}
+
+/** The logs keep the newest LOG_SIZE entries, so a sandbox left running for days stays small. */
+function keepLast<T>(log: T[], entry: T): void {
+  log.push(entry);
+  if (log.length > LOG_SIZE) log.splice(0, log.length - LOG_SIZE);
 }
 
 function respond(res: ServerResponse, status: number, body: unknown): void {

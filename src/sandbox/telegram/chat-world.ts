@@ -219,6 +219,11 @@ export class ChatWorld {
   }
 
   newCallbackQuery(chatId: number, messageId: number, data: string): CallbackQueryState {
+    // Queries older than an hour can no longer be answered; forget them so a long session stays small.
+    if (this.queries.size >= 10_000) {
+      const cutoff = this.clock.now() - 3_600_000;
+      for (const [id, q] of this.queries) if (q.createdAt < cutoff) this.queries.delete(id);
+    }
     const query: CallbackQueryState = { id: String(this.nextQueryId++), chatId, messageId, data, createdAt: this.clock.now(), answered: false };
     this.queries.set(query.id, query);
     return query;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
+import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { Bot, InlineKeyboard, InputFile } from 'grammy';
 import type { Browser, Page } from 'playwright-core';
@@ -128,6 +129,36 @@ describe('sandbox chat page (headless Chromium)', function () {
     } finally {
       await page.close();
     }
+  });
+
+  it('says what is wrong with a bad ?user= instead of spinning', async () => {
+    const { page } = await open('?user=abc');
+    try {
+      await page.locator('.empty', { hasText: 'This chat cannot open: user must be a positive Telegram user id, not "abc".' }).waitFor();
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('answers only requests addressed to localhost, and takes actions only as same-origin JSON', async () => {
+    const { port } = new URL(double.apiRoot);
+    const get = (path: string, headers: Record<string, string>) =>
+      new Promise<number>((resolve, reject) => {
+        request({ host: '127.0.0.1', port, path, headers }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        })
+          .on('error', reject)
+          .end();
+      });
+    // A page on evil.example that rebinds its DNS name to 127.0.0.1 sends Host: evil.example.
+    assert.equal(await get('/', { host: `evil.example:${port}` }), 403);
+    assert.equal(await get('/chat/api/state', { host: `evil.example:${port}` }), 403);
+    assert.equal(await get('/', { host: `localhost:${port}` }), 200);
+    const post = (headers: Record<string, string>) => fetch(`${double.apiRoot}/chat/api/send?user=2000009`, { method: 'POST', headers, body: JSON.stringify({ text: 'hi' }) });
+    assert.equal((await post({ 'content-type': 'text/plain' })).status, 415, 'a form or text body could come from any site without a preflight');
+    assert.equal((await post({ 'content-type': 'application/json', origin: 'http://evil.example' })).status, 403);
+    assert.equal((await post({ 'content-type': 'application/json' })).status, 200);
   });
 
   it("never renders a user's or the bot's text as HTML", async () => {

@@ -538,7 +538,14 @@ function onEvent(event) {
   }
 }
 
-function connect() {
+async function connect() {
+  // A wrong ?user= would make the stream fail forever; say what is wrong instead.
+  const check = await fetch(`/chat/api/state${suffix}`).catch(() => null);
+  if (check && check.status === 400) {
+    const { error } = await check.json().catch(() => ({ error: 'bad request' }));
+    ui.messages.replaceChildren(el('div', 'empty', `This chat cannot open: ${error}.`));
+    return;
+  }
   const source = new EventSource(`/chat/api/events${suffix}`);
   source.addEventListener('snapshot', (message) => {
     state.connected = true;
@@ -554,5 +561,5 @@ function connect() {
 window.addEventListener('resize', stickToBottom);
 renderProfile();
 updateStatus();
-connect();
+void connect();
 ui.input.focus();
