@@ -38,7 +38,7 @@ import { createChatPageRoutes, refuseForeignHost, type ChatPageRoutes } from './
 import { ChatWorld, FILE_ROUTE, type BotCommand, type ChatEvent } from './chat-world.ts';
 import { createFloodControl, DEFAULT_FLOOD_LIMITS, type FloodLimits } from './flood-control.ts';
 import { LongPoll, type PollConnection } from './long-poll.ts';
-import { readParams } from './request-body.ts';
+import { readParams, type ParsedRequest } from './request-body.ts';
 import { createSimulatedUser, type SimulatedUser } from './simulated-user.ts';
 import { UpdateQueue } from './update-queue.ts';
 import { Upload, validateCall } from './validate-params.ts';
@@ -151,7 +151,7 @@ export async function startBotApiDouble(options: BotApiDoubleOptions): Promise<B
     if (entry.kind === 'message' && message?.message_id !== undefined) world.markDelivered(entry.chatId, message.message_id);
   });
   const webhook = new WebhookDelivery(queue, { retryMs: 1000, timeoutMs: 10_000, ...options.webhook }, logger, (method, params) => {
-    void execute(method, params, null, { isAlive: () => false, onClose: () => undefined });
+    void execute(method, { fields: params, files: new Map(), source: 'json' }, { isAlive: () => false, onClose: () => undefined });
   });
   const poll = new LongPoll(queue, () => webhook.url());
   const flood = createFloodControl(limits.flood, () => clock.now());
@@ -174,13 +174,13 @@ export async function startBotApiDouble(options: BotApiDoubleOptions): Promise<B
   }
 
   /** Runs one call; returns the Bot API response body and HTTP status. */
-  async function execute(methodName: string, fields: Record<string, unknown>, parsed: Awaited<ReturnType<typeof readParams>> | null, connection: PollConnection): Promise<{ status: number; body: unknown }> {
+  async function execute(methodName: string, request: ParsedRequest, connection: PollConnection): Promise<{ status: number; body: unknown }> {
     const started = performance.now();
     const method = botApiSpec().method(methodName);
-    let params: Record<string, unknown> = fields;
+    let params: Record<string, unknown> = request.fields;
     try {
       if (!method) throw notFound();
-      params = validateCall(method, parsed?.fields ?? fields, parsed?.files ?? new Map(), parsed?.source ?? 'json');
+      params = validateCall(method, request.fields, request.files, request.source);
       const simulated = SIMULATED_METHODS[method.name];
       if (!simulated) keepLast(unsimulated, { method: method.name, at: clock.now() });
       const ctx: MethodContext = { world, queue, poll, webhook, flood, callbackAnswerTimeoutMs: limits.callbackAnswerTimeoutMs, menuButtons, connection };
@@ -235,7 +235,7 @@ export async function startBotApiDouble(options: BotApiDoubleOptions): Promise<B
         respond(res, refusal.errorCode, refusal.toResponse());
         return;
       }
-      let parsed: Awaited<ReturnType<typeof readParams>>;
+      let parsed: ParsedRequest;
       try {
         parsed = await readParams(req, url.searchParams);
       } catch (err) {
@@ -248,7 +248,7 @@ export async function startBotApiDouble(options: BotApiDoubleOptions): Promise<B
         isAlive: () => !res.destroyed && !res.writableEnded && !req.socket.destroyed,
         onClose: (listener) => res.once('close', listener),
       };
-      const { status, body } = await execute(methodName, parsed.fields, parsed, connection);
+      const { status, body } = await execute(methodName, parsed, connection);
       if (connection.isAlive()) respond(res, status, body);
       return;
     }

@@ -42,7 +42,8 @@ export class LongPoll {
     await this.replaceWaiting(conflict(DESCRIPTIONS.pollConflict));
     this.queue.setAllowed(request.allowed_updates);
     if (request.offset !== undefined && request.offset !== 0) this.queue.confirm(request.offset);
-    const limit = Math.min(100, Math.max(1, request.limit ?? 100));
+    // Telegram takes 1-100 and treats anything else as the default, 100.
+    const limit = request.limit === undefined || request.limit < 1 ? 100 : Math.min(100, request.limit);
     const timeoutSeconds = Math.min(MAX_TIMEOUT_SECONDS, Math.max(0, request.timeout ?? 0));
 
     if (this.queue.size > 0 || timeoutSeconds === 0) return this.queue.take(limit);

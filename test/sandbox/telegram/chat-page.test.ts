@@ -7,7 +7,7 @@ import type { Browser, Page } from 'playwright-core';
 import { startBotApiDouble, type BotApiDouble } from '../../../src/sandbox/telegram/bot-api-double.ts';
 import { launchBrowser } from '../../helpers/browser.ts';
 import { silentLogger } from '../../helpers/common.ts';
-import { TINY_PNG } from './helpers.ts';
+import { chartPng } from './helpers.ts';
 
 const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/sandbox-chat/', import.meta.url));
 
@@ -25,7 +25,7 @@ function testBot(double: BotApiDouble): Bot {
     await ctx.editMessageText('<b>Long ETH</b> 10x · pending…', { parse_mode: 'HTML' });
   });
   bot.callbackQuery('wallet', (ctx) => ctx.answerCallbackQuery({ text: 'Balance: 1,000.00 USDC', show_alert: true }));
-  bot.command('chart', (ctx) => ctx.replyWithPhoto(new InputFile(TINY_PNG, 'pnl.png'), { caption: 'PnL' }));
+  bot.command('chart', (ctx) => ctx.replyWithPhoto(new InputFile(chartPng(320, 180), 'pnl.png'), { caption: 'PnL, last 24 h' }));
   bot.on('message:text', (ctx) => ctx.reply(`You wrote: ${ctx.message.text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')}`, { parse_mode: 'HTML' }));
   bot.catch((err) => {
     throw err.error;
@@ -77,7 +77,7 @@ describe('sandbox chat page (headless Chromium)', function () {
     const { page, requests, errors } = await open();
     try {
       await page.locator('.empty .start-button').waitFor();
-      await page.screenshot({ path: `${ARTIFACTS}01-new-chat.png` });
+      await page.screenshot({ path: `${ARTIFACTS}01-new-chat.png`, animations: 'disabled' });
 
       await page.locator('#input').fill('/start');
       await page.keyboard.press('Enter');
@@ -86,7 +86,7 @@ describe('sandbox chat page (headless Chromium)', function () {
       assert.equal(await welcome.locator('strong').textContent(), 'Welcome to Vanta');
       assert.equal(await welcome.locator('code').textContent(), '1,000.00');
       await page.locator('.row.user .ticks.delivered').first().waitFor();
-      await page.screenshot({ path: `${ARTIFACTS}02-welcome.png` });
+      await page.screenshot({ path: `${ARTIFACTS}02-welcome.png`, animations: 'disabled' });
 
       const messageId = await welcome.getAttribute('data-message-id');
       await welcome.locator('.key', { hasText: '📈 Trade' }).click();
@@ -96,7 +96,7 @@ describe('sandbox chat page (headless Chromium)', function () {
       assert.equal(await edited.locator('.edited').textContent(), 'edited');
       assert.equal(await edited.locator('.key').count(), 0, 'the edit left out the keyboard, so it is gone');
       assert.equal(await botRows(page).count(), 1, 'edited in place, not sent again');
-      await page.screenshot({ path: `${ARTIFACTS}03-edited-in-place.png` });
+      await page.screenshot({ path: `${ARTIFACTS}03-edited-in-place.png`, animations: 'disabled' });
 
       assert.deepEqual(errors, []);
       assert.ok(requests.every((r) => r.startsWith(double.apiRoot)), `the page reached beyond the double: ${requests.filter((r) => !r.startsWith(double.apiRoot)).join(', ')}`);
@@ -118,13 +118,14 @@ describe('sandbox chat page (headless Chromium)', function () {
       await page.locator('#menu-button').click();
       await page.locator('.command-item', { hasText: '/chart' }).click();
       await page.locator('img.photo').waitFor();
-      assert.equal(await page.locator('img.photo').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth), 1);
+      await page.waitForFunction(() => (document.querySelector('img.photo') as HTMLImageElement | null)?.complete === true);
+      assert.equal(await page.locator('img.photo').evaluate((img: HTMLImageElement) => img.naturalWidth), 320);
 
       // A notification: the bot writes without being asked, the page shows it without a reload.
       await bot.api.sendMessage(2000002, '✅ <b>Filled</b>: long ETH 10x at 3,120.55', { parse_mode: 'HTML' });
       await page.locator('.row.bot .text', { hasText: 'Filled: long ETH 10x at 3,120.55' }).waitFor();
       await page.setViewportSize({ width: 390, height: 760 });
-      await page.screenshot({ path: `${ARTIFACTS}04-phone-notification.png` });
+      await page.screenshot({ path: `${ARTIFACTS}04-phone-notification.png`, animations: 'disabled' });
       assert.deepEqual(errors, []);
     } finally {
       await page.close();
