@@ -118,7 +118,7 @@ describe('sandbox chat page (headless Chromium)', function () {
       await page.locator('#menu-button').click();
       await page.locator('.command-item', { hasText: '/chart' }).click();
       await page.locator('img.photo').waitFor();
-      await page.waitForFunction(() => (document.querySelector('img.photo') as HTMLImageElement | null)?.complete === true);
+      await page.waitForFunction(() => document.querySelector<HTMLImageElement>('img.photo')?.complete === true);
       assert.equal(await page.locator('img.photo').evaluate((img: HTMLImageElement) => img.naturalWidth), 320);
 
       // A notification: the bot writes without being asked, the page shows it without a reload.
