@@ -16,7 +16,7 @@
  *
  * API (everything else in this folder is internal):
  * - `startBotApiDouble({ host = '127.0.0.1', port = 0, token?, logger, limits?, botName?,
- *   botUsername?, clock?, webhook?, chatPage = true })` → `BotApiDouble`.
+ *   botUsername?, clock?, webhook?, chatPage = true, statePath? })` → `BotApiDouble`.
  * - `BotApiDouble`: `apiRoot`, `token`, `chatUrl`, `user(id, profile?)` → `SimulatedUser`
  *   (see simulated-user.ts: send, press, click, messages, lastBotMessage, waitFor, reply, answers,
  *   waitForAnswer, replyKeyboard, block, unblock), `violations()`, `clearViolations()`,
@@ -43,6 +43,7 @@ import { createSimulatedUser, type SimulatedUser } from './simulated-user.ts';
 import { UpdateQueue } from './update-queue.ts';
 import { Upload, validateCall } from './validate-params.ts';
 import { WebhookDelivery, type WebhookOptions } from './webhook-delivery.ts';
+import { persistWorld } from './world-persistence.ts';
 
 export type { SimulatedUser, PressOptions, WaitOptions } from './simulated-user.ts';
 export type { ChatEntry, ChatEvent, CallbackAnswer, ReplyKeyboard, BotCommand } from './chat-world.ts';
@@ -73,6 +74,11 @@ export interface BotApiDoubleOptions {
   readonly webhook?: Partial<WebhookOptions>;
   /** Serve the chat page at `/` (default true). */
   readonly chatPage?: boolean;
+  /**
+   * Keep the chats, photos, command menu and unconfirmed updates in this JSON file across restarts
+   * (the sandbox passes a file under its data directory; tests usually keep everything in memory).
+   */
+  readonly statePath?: string;
 }
 
 /** A call the double refused: something the bot should not have done (429s are counted apart). */
@@ -157,6 +163,7 @@ export async function startBotApiDouble(options: BotApiDoubleOptions): Promise<B
   const flood = createFloodControl(limits.flood, () => clock.now());
   const menuButtons = new Map<string, unknown>();
   const users = new Map<number, SimulatedUser>();
+  const persistence = options.statePath ? persistWorld(options.statePath, world, queue, menuButtons, logger) : null;
 
   const violations: Violation[] = [];
   const floodRefusals: FloodRefusal[] = [];
@@ -304,6 +311,7 @@ export async function startBotApiDouble(options: BotApiDoubleOptions): Promise<B
         webhook.close();
         page?.close();
         await listening.close();
+        await persistence?.close();
       })();
       return closing;
     },

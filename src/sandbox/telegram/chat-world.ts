@@ -127,6 +127,21 @@ export type ChatEvent =
   | { readonly type: 'commands'; readonly commands: readonly BotCommand[] }
   | { readonly type: 'profile'; readonly bot: { readonly name: string; readonly username: string; readonly description: string } };
 
+export interface WorldSnapshot {
+  readonly bot: { firstName: string; description: string; shortDescription: string };
+  readonly commands: [string, BotCommand[]][];
+  readonly chats: {
+    user: UserProfile;
+    started: boolean;
+    blocked: boolean;
+    nextMessageId: number;
+    replyKeyboard: ReplyKeyboard | null;
+    messages: (Omit<StoredMessage, 'photo'> & { photoFileId?: string })[];
+  }[];
+  readonly files: (Omit<StoredFile, 'data'> & { data: string })[];
+  readonly nextFile: number;
+}
+
 /** URL path under which the page loads uploaded photos (no token needed, loopback only). */
 export const FILE_ROUTE = '/chat/files/';
 
@@ -275,6 +290,41 @@ export class ChatWorld {
       if (found && found.length > 0) return found;
     }
     return [];
+  }
+
+  // --- persistence (world-persistence.ts) -----------------------------------------------------
+
+  /** Everything a restart should keep: the bot's profile, commands, chats with their messages, files. */
+  snapshot(): WorldSnapshot {
+    return {
+      bot: { firstName: this.bot.firstName, description: this.bot.description, shortDescription: this.bot.shortDescription },
+      commands: [...this.commands.entries()],
+      chats: [...this.chats.values()].map((chat) => ({
+        user: chat.user,
+        started: chat.started,
+        blocked: chat.blocked,
+        nextMessageId: chat.nextMessageId,
+        replyKeyboard: chat.replyKeyboard,
+        messages: [...chat.messages.values()].map(({ photo, ...rest }) => ({ ...rest, ...(photo ? { photoFileId: photo.fileId } : {}) })),
+      })),
+      files: [...this.files.values()].map(({ data, ...rest }) => ({ ...rest, data: data.toString('base64') })),
+      nextFile: this.nextFile,
+    };
+  }
+
+  restore(snapshot: WorldSnapshot): void {
+    Object.assign(this.bot, snapshot.bot);
+    for (const [key, commands] of snapshot.commands) this.commands.set(key, commands);
+    for (const file of snapshot.files) this.files.set(file.fileId, { ...file, data: Buffer.from(file.data, 'base64') });
+    this.nextFile = Math.max(this.nextFile, snapshot.nextFile);
+    for (const saved of snapshot.chats) {
+      const messages = new Map<number, StoredMessage>();
+      for (const { photoFileId, ...message } of saved.messages) {
+        const photo = photoFileId === undefined ? undefined : this.files.get(photoFileId);
+        messages.set(message.messageId, { ...message, ...(photo ? { photo } : {}) });
+      }
+      this.chats.set(saved.user.id, { user: saved.user, started: saved.started, blocked: saved.blocked, nextMessageId: saved.nextMessageId, replyKeyboard: saved.replyKeyboard, messages });
+    }
   }
 
   /** The user's view of one message. */

@@ -18,11 +18,18 @@ export interface QueuedUpdate {
   handedOut: boolean;
 }
 
+export interface QueueSnapshot {
+  readonly nextId: number;
+  readonly allowed: string[];
+  readonly pending: { update: Update; kind: string; chatId: number }[];
+}
+
 export class UpdateQueue {
   private readonly pending: QueuedUpdate[] = [];
   private nextId: number;
   private allowed: ReadonlySet<string>;
   private readonly listeners = new Set<() => void>();
+  private readonly changeListeners = new Set<() => void>();
   private readonly onHandedOut: (entry: QueuedUpdate) => void;
 
   constructor(firstId: number, onHandedOut: (entry: QueuedUpdate) => void) {
@@ -47,17 +54,20 @@ export class UpdateQueue {
     const update: Update = { update_id: this.nextId++, [kind]: payload };
     this.pending.push({ update, kind, chatId, handedOut: false });
     for (const listener of [...this.listeners]) listener();
+    this.changed();
     return update;
   }
 
   /** getUpdates' offset: forget every update before it; negative keeps only the last -offset. */
   confirm(offset: number): void {
+    const before = this.pending.length;
     if (offset < 0) {
       this.pending.splice(0, Math.max(0, this.pending.length + offset));
-      return;
+    } else {
+      const keepFrom = this.pending.findIndex((e) => e.update.update_id >= offset);
+      this.pending.splice(0, keepFrom === -1 ? this.pending.length : keepFrom);
     }
-    const keepFrom = this.pending.findIndex((e) => e.update.update_id >= offset);
-    this.pending.splice(0, keepFrom === -1 ? this.pending.length : keepFrom);
+    if (this.pending.length !== before) this.changed();
   }
 
   /** The first `limit` pending updates, marked as handed out. */
@@ -79,15 +89,39 @@ export class UpdateQueue {
 
   remove(entry: QueuedUpdate): void {
     const index = this.pending.indexOf(entry);
-    if (index !== -1) this.pending.splice(index, 1);
+    if (index === -1) return;
+    this.pending.splice(index, 1);
+    this.changed();
   }
 
   clear(): void {
     this.pending.length = 0;
+    this.changed();
   }
 
   get size(): number {
     return this.pending.length;
+  }
+
+  /** Calls `listener` whenever the pending updates change (for persistence). */
+  onChange(listener: () => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  private changed(): void {
+    for (const listener of [...this.changeListeners]) listener();
+  }
+
+  /** Pending updates survive a restart, as on Telegram: handed out but unconfirmed ones come again. */
+  snapshot(): QueueSnapshot {
+    return { nextId: this.nextId, allowed: [...this.allowed], pending: this.pending.map(({ update, kind, chatId }) => ({ update, kind, chatId })) };
+  }
+
+  restore(snapshot: QueueSnapshot): void {
+    this.nextId = Math.max(this.nextId, snapshot.nextId);
+    this.allowed = new Set(snapshot.allowed);
+    this.pending.splice(0, this.pending.length, ...snapshot.pending.map((e) => ({ ...e, handedOut: false })));
   }
 
   /** Calls `listener` after every push until the returned function is called. */
