@@ -173,6 +173,7 @@ export async function startBotApiDouble(options: BotApiDoubleOptions): Promise<B
   function user(id: number, profile: { firstName?: string; lastName?: string; username?: string; languageCode?: string } = {}): SimulatedUser {
     let existing = users.get(id);
     if (!existing) {
+      if (!Number.isSafeInteger(id) || id <= 0) throw new Error(`A Telegram user id is a positive whole number, not ${id}`);
       const chat = world.ensureUser({ id, firstName: profile.firstName ?? `User ${id}`, ...withoutUndefined({ lastName: profile.lastName, username: profile.username, languageCode: profile.languageCode }) });
       existing = createSimulatedUser(world, queue, chat);
       users.set(id, existing);
