@@ -21,7 +21,7 @@ const restrict = (banned, why, extra = []) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'data/**', 'contracts/**', 'src/infra/devnet/artifacts/**', 'src/infra/http/inspector-page/**'] },
+  { ignores: ['node_modules/**', 'data/**', 'contracts/**', 'src/infra/devnet/artifacts/**', 'src/infra/http/inspector-page/**', 'src/sandbox/telegram/chat-page/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -47,6 +47,10 @@ export default tseslint.config(
   {
     files: ['src/infra/**/*.ts'],
     rules: restrict(['actors', 'bot', 'machines', 'main'], 'infra imports nothing above it: pass what it needs in as an argument.'),
+  },
+  {
+    files: ['src/sandbox/**/*.ts'],
+    rules: restrict(['actors', 'bot', 'machines', 'main'], 'The sandbox stands in for the outside world (Telegram, the chain): it imports only src/errors.ts, src/infra and packages, never the engine or the bot.'),
   },
   {
     files: ['src/actors/**/*.ts'],
