@@ -11,7 +11,8 @@ import { assign, setup } from 'xstate';
  *
  * Events: `trading.pauseAll` / `trading.resumeAll` { by, at? }, `trading.pausePair` /
  * `trading.resumePair` { by, pair, at? } with `pair` as the engine names it (`ETH/USD`). An event
- * that would change nothing (pausing what is paused, a malformed pair) is ignored.
+ * that would change nothing (pausing what is paused, a malformed pair) is ignored. The state value
+ * is `trading` or `paused` (the global pause).
  */
 export const controlsMachineVersion = 1;
 export const CONTROLS_SYSTEM_ID = 'controls';
@@ -45,17 +46,25 @@ const hasOperator = (event: { by?: unknown }) => typeof event.by === 'string' &&
 export const controlsMachine = setup({
   types: { context: {} as TradingControlsContext, events: {} as ControlsEvent },
   guards: {
-    canPauseAll: ({ context, event }) => hasOperator(event) && !context.paused,
-    canResumeAll: ({ context, event }) => hasOperator(event) && context.paused,
+    canPauseAll: ({ event }) => hasOperator(event),
+    canResumeAll: ({ event }) => hasOperator(event),
     canPausePair: ({ context, event }) => hasOperator(event) && 'pair' in event && PAIR_NAME.test(event.pair) && !context.pausedPairs.includes(event.pair),
     canResumePair: ({ context, event }) => hasOperator(event) && 'pair' in event && context.pausedPairs.includes(event.pair),
   },
 }).createMachine({
   id: 'controls',
   context: { paused: false, pausedPairs: [], by: null, since: null },
+  // The state value mirrors the global pause (what the inspector shows); `context.paused` is what is read.
+  initial: 'trading',
+  states: {
+    trading: {
+      on: { 'trading.pauseAll': { guard: 'canPauseAll', target: 'paused', actions: assign(({ event }) => ({ paused: true, ...stamp(event) })) } },
+    },
+    paused: {
+      on: { 'trading.resumeAll': { guard: 'canResumeAll', target: 'trading', actions: assign(({ event }) => ({ paused: false, ...stamp(event) })) } },
+    },
+  },
   on: {
-    'trading.pauseAll': { guard: 'canPauseAll', actions: assign(({ event }) => ({ paused: true, ...stamp(event) })) },
-    'trading.resumeAll': { guard: 'canResumeAll', actions: assign(({ event }) => ({ paused: false, ...stamp(event) })) },
     'trading.pausePair': {
       guard: 'canPausePair',
       actions: assign(({ context, event }) => ({ pausedPairs: [...context.pausedPairs, event.pair].sort(), ...stamp(event) })),
