@@ -53,6 +53,7 @@ export type ErrorCode =
   | 'TRADE_GONE'
   | 'PROTOCOL_UNVERIFIED'
   | 'RISK_LIMIT'
+  | 'TRADING_PAUSED'
   | 'TX_FEE_CAP'
   | 'TX_TIMEOUT'
   | 'TX_REVERTED'
@@ -144,6 +145,17 @@ export class BadInputError extends VantaError {
   override readonly name = 'BadInputError';
   constructor(message: string, details?: Readonly<Record<string, string | number | boolean | null>>) {
     super('BAD_INPUT', message, details === undefined ? {} : { details });
+  }
+}
+
+/**
+ * An operator paused trading (everything, or this pair): a new open is refused before anything
+ * is signed. Closing is never paused. Not retryable: the order is refused, not held until later.
+ */
+export class TradingPausedError extends VantaError {
+  override readonly name = 'TradingPausedError';
+  constructor(message: string, details?: Readonly<Record<string, string | number | boolean | null>>) {
+    super('TRADING_PAUSED', message, details === undefined ? {} : { details });
   }
 }
 

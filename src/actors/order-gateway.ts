@@ -35,7 +35,12 @@ import {
  * Follows only read the chain (src/infra/chain/avantis/follow.ts) and report a cursor to persist.
  */
 export interface OrderGateway {
-  submitOpen(order: PositionInput): Promise<SubmittedOrder>;
+  /**
+   * `gate` is asked before a *new* open is signed (and again right before signing it, after the
+   * allowance): it throws (TradingPausedError) to refuse. An open already signed resumes as it
+   * was, without asking: bytes that may be on chain are never held back.
+   */
+  submitOpen(order: PositionInput, gate: OpenGate): Promise<SubmittedOrder>;
   followOpen(p: FollowOpenInput, hooks: FollowHooks): Promise<{ kind: 'filled'; trade: OpenedTrade } | { kind: 'canceled'; by: 'protocol' | 'operator' }>;
   /** Refuses with code TRADE_GONE, sending nothing, when the slot no longer holds this trade. */
   submitClose(p: CloseRequest): Promise<SubmittedOrder>;
@@ -43,6 +48,9 @@ export interface OrderGateway {
   /** Resolves when the chain closed the trade by itself (TP, SL, liquidation, a close sent elsewhere). */
   watchTrade(p: WatchTradeInput, hooks: FollowHooks & { onIdentified(openedAt: string): void }): Promise<ClosedTrade>;
 }
+
+/** Throws when a new open must not be signed now (the operator paused trading or this pair). */
+export type OpenGate = (order: PositionInput) => void;
 
 export interface FollowHooks {
   onProgress(cursor: string): void;
@@ -152,11 +160,13 @@ export function createChainOrderGateway(deps: ChainOrderGatewayDeps): OrderGatew
     }
   }
 
-  async function submitOpenNow(order: PositionInput): Promise<SubmittedOrder> {
+  async function submitOpenNow(order: PositionInput, gate: OpenGate): Promise<SubmittedOrder> {
     const intentId = `position:${order.positionId}:open`;
     // Resuming never re-decides: a signed open goes out as it was signed, before anything is read.
     const resumed = await pipeline.resume(intentId);
     if (resumed) return submitted(resumed);
+    // The operator's pause, before anything is done for this order.
+    gate(order);
     // The trader's count of positions is the user actor's to check; per-order limits are checked here too.
     const refusal = checkOrderRisk(order, 0, deps.limits);
     if (refusal) throw new VantaError('RISK_LIMIT', `Order refused, nothing was sent: ${refusal.message}`, { details: { limit: refusal.limit } });
@@ -175,6 +185,8 @@ export function createChainOrderGateway(deps: ChainOrderGatewayDeps): OrderGatew
       slippageP: percent((order.slippageBps / 100).toString()),
       executionFeeWei: await protocol.reads.executionFee(),
     });
+    // And again at the last moment: waiting for other orders and the approval can take a while.
+    gate(order);
     return submitted(await pipeline.execute({ id: intentId, userId: order.owner, from, kind: 'open', request }));
   }
 
@@ -192,7 +204,7 @@ export function createChainOrderGateway(deps: ChainOrderGatewayDeps): OrderGatew
   }
 
   const gateway: OrderGateway = {
-    submitOpen: (order) => openLocks.run(order.owner, () => submitOpenNow(order)),
+    submitOpen: (order, gate) => openLocks.run(order.owner, () => submitOpenNow(order, gate)),
 
     async followOpen(p, hooks) {
       const settled = await follower.followOpen(
@@ -248,7 +260,7 @@ export function createChainOrderGateway(deps: ChainOrderGatewayDeps): OrderGatew
   };
   // Every log line of one order's chain work (pipeline, allowance, fills) carries the same corr_id.
   return {
-    submitOpen: (order) => withCorrelation(() => gateway.submitOpen(order), `position:${order.positionId}`),
+    submitOpen: (order, gate) => withCorrelation(() => gateway.submitOpen(order, gate), `position:${order.positionId}`),
     followOpen: (p, hooks) => withCorrelation(() => gateway.followOpen(p, hooks), `order:${p.orderId}`),
     submitClose: (p) => withCorrelation(() => gateway.submitClose(p), `position:${p.positionId}`),
     followClose: (p, hooks) => withCorrelation(() => gateway.followClose(p, hooks), `order:${p.orderId}`),

@@ -90,6 +90,13 @@ export interface ActorRuntimeOptions {
   readonly onQuarantine?: (info: QuarantineInfo) => void;
   /** Bounded buffer for events sent to an actor while it restarts. */
   readonly restartBufferMax?: number;
+  /**
+   * Actors that must always exist (the operator's trading controls): spawned at boot, before any
+   * row is restored, when the database has no row for them. A quarantined one stays quarantined.
+   */
+  readonly essentials?: readonly { readonly id: string; readonly input: unknown }[];
+  /** Called once when the runtime starts stopping, while every actor still runs (delivery loops end here). */
+  readonly onStop?: () => Promise<void>;
 }
 
 interface Managed {
@@ -118,6 +125,7 @@ export class ActorRuntime implements RuntimeHandle {
   readonly #failures = new Map<string, readonly number[]>();
   readonly #transitions = new Map<string, { inc(): void }>();
   #draining = false;
+  #stopping = false;
   #fencedBy: FencedError | null = null;
 
   constructor(options: ActorRuntimeOptions) {
@@ -161,6 +169,12 @@ export class ActorRuntime implements RuntimeHandle {
     }
     const rows: StoredSnapshot[] = [];
     for await (const page of this.#store.loadActive()) rows.push(...page);
+    // Before any restore: a restored actor's effects may read them at once.
+    for (const essential of this.#o.essentials ?? []) {
+      if (this.#quarantined.has(essential.id) || rows.some((r) => r.id === essential.id)) continue;
+      if ((await this.#store.loadOne(essential.id))?.status === 'done') continue;
+      this.spawn(essential.id, { input: essential.input });
+    }
     let restored = 0;
     let migrated = 0;
     let quarantined = 0;
@@ -251,22 +265,36 @@ export class ActorRuntime implements RuntimeHandle {
     return this.#writer.pending;
   }
 
-  /** Operator action: take an actor out of quarantine and restore it from its row. */
-  async release(id: string): Promise<boolean> {
-    if (!this.#quarantined.has(id)) return false;
-    if (!(await this.#store.release(id))) return false;
+  /**
+   * Operator action: take an actor out of quarantine and restore it from its row, live, in this
+   * engine. True when it runs again; false when it was not quarantined here, or its row still
+   * cannot be restored (it is then quarantined again, with the new reason).
+   */
+  async release(id: string, by = 'operator'): Promise<boolean> {
+    if (!this.#quarantined.has(id) || this.#actors.has(id)) return false;
+    if (this.#fencedBy) throw this.#fencedBy;
+    // Already active: released by `npm run actors -- release` beside this engine, which restores it now.
+    if (!(await this.#store.release(id)) && (await this.#store.loadOne(id))?.status !== 'active') return false;
     const info = this.#quarantined.get(id)!;
     this.#quarantined.delete(id);
     this.#failures.delete(id);
     this.#o.metrics.actorsQuarantined.dec({ kind: info.kind });
-    await this.#o.db.audit({ actor: 'operator', action: 'actor.released', subject: id });
+    await this.#o.db.audit({ actor: by, action: 'actor.released', subject: id, details: { reason: info.reason } });
     const row = await this.#store.loadOne(id);
-    if (row) await this.#restoreRow(row);
+    if (row?.status === 'active') await this.#restoreRow(row);
     return this.#actors.has(id);
   }
 
   /** Persists everything, then stops every actor and the root. */
   async stop(): Promise<void> {
+    if (!this.#stopping) {
+      this.#stopping = true;
+      try {
+        await this.#o.onStop?.();
+      } catch (err) {
+        this.#o.logger.warn({ err }, 'A stop hook failed; stopping anyway');
+      }
+    }
     if (this.#draining) {
       if (this.#fencedBy && this.root.getSnapshot().status === 'active') this.root.stop();
       return;

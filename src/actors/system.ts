@@ -8,7 +8,10 @@ import type { FencedError } from '../errors.ts';
 import type { ActorRunStatus } from '../infra/http/inspector-source.ts';
 import type { Metrics } from '../infra/metrics.ts';
 import type { RiskLimits } from '../machines/risk.ts';
-import type { ActorKind } from './kind.ts';
+import type { NoticeSink } from './desk.ts';
+import { kindOf, type ActorKind } from './kind.ts';
+import { CONTROLS_ESSENTIAL, createControlsKind, tradingGate } from './kinds/controls.actor.ts';
+import { createNoticeCourier } from './notice-courier.ts';
 import { createPositionKind } from './kinds/position.actor.ts';
 import type { OrderGateway } from './order-gateway.ts';
 import { createPriceFeedKind, type PriceUpdate } from './kinds/price-feed.actor.ts';
@@ -31,7 +34,15 @@ export interface VantaSystemDeps {
   readonly limits: RiskLimits;
   /** The chain side of positions; null/absent when no chain is attached (orders are then rejected). */
   readonly orders?: OrderGateway | null;
-  readonly notifyUser?: (telegramId: number, text: string) => void;
+  /**
+   * Where trader notices go (the Telegram front end). Called once the snapshot holding the notice
+   * is durable; resolve when delivered, reject to have it retried (1 s doubling to 60 s, in order
+   * per trader). At least once: after a crash a notice may come again, with the same id. Without
+   * one, notices are logged and counted as delivered.
+   */
+  readonly notices?: NoticeSink;
+  /** Backoff between delivery attempts of a notice (tests shorten it). */
+  readonly noticeRetry?: { readonly baseMs: number; readonly maxMs: number };
   readonly onPrice?: (update: PriceUpdate) => void;
   readonly onHalt?: (pair: string, halted: boolean, reason: string | null) => void;
   readonly inspect?: (event: InspectionEvent) => void;
@@ -44,7 +55,27 @@ export interface VantaSystemDeps {
 /** The runtime with every actor kind of the design wired to its effects. */
 export function createVantaSystem(deps: VantaSystemDeps): ActorRuntime {
   const log = deps.logger.child({ component: 'actors' });
-  return new ActorRuntime({
+  const noticeLog = log.child({ component: 'notices' });
+  const sink: NoticeSink =
+    deps.notices ??
+    ((notice) => {
+      noticeLog.info({ telegram_id: notice.telegramId, notice_id: notice.id, kind: notice.kind, position_id: notice.positionId, text: notice.text }, 'Trader notice (no chat front end attached)');
+      return Promise.resolve();
+    });
+  // The runtime and the courier need each other; the courier only runs once the runtime exists.
+  const late: { runtime?: ActorRuntime } = {};
+  const courier = createNoticeCourier({
+    runtime: {
+      get: (id) => late.runtime?.get(id),
+      send: (id, event) => late.runtime?.send(id, event) ?? false,
+      flushed: (ids) => late.runtime?.flushed(ids) ?? Promise.resolve(),
+    },
+    sink,
+    logger: noticeLog,
+    clock: deps.clock,
+    ...(deps.noticeRetry ? { retryBaseMs: deps.noticeRetry.baseMs, retryMaxMs: deps.noticeRetry.maxMs } : {}),
+  });
+  const runtime = new ActorRuntime({
     db: deps.db,
     fence: deps.fence,
     ...(deps.onFenced ? { onFenced: deps.onFenced } : {}),
@@ -54,19 +85,28 @@ export function createVantaSystem(deps: VantaSystemDeps): ActorRuntime {
     policy: deps.supervisor,
     batchMax: deps.persistBatchMax,
     ...(deps.inspect ? { inspect: deps.inspect } : {}),
-    ...(deps.onStatus ? { onStatus: deps.onStatus } : {}),
+    // A user actor that (re)starts (restore, supervised restart, release) delivers what it still owes.
+    onStatus: (id, status) => {
+      if (status === 'running' && kindOf(id) === 'user') courier.kick(id);
+      deps.onStatus?.(id, status);
+    },
     ...(deps.onQuarantine ? { onQuarantine: deps.onQuarantine } : {}),
+    essentials: [CONTROLS_ESSENTIAL],
+    onStop: () => courier.stop(),
     kinds: (runtime) => [
       createUserKind({
         runtime,
         logger: log.child({ kind: 'user' }),
-        notifyUser: deps.notifyUser ?? ((telegramId, text) => log.info({ telegram_id: telegramId, text }, 'User notification (no chat front end attached)')),
+        courier,
         fillTimeoutMs: deps.fillTimeoutMs ?? 60_000,
         limits: deps.limits,
       }),
-      createPositionKind({ runtime, logger: log.child({ kind: 'position' }), clock: deps.clock, orders: deps.orders ?? null }),
+      createPositionKind({ runtime, logger: log.child({ kind: 'position' }), clock: deps.clock, orders: deps.orders ?? null, openGate: tradingGate(runtime) }),
+      createControlsKind(),
       createPriceFeedKind({ logger: log.child({ kind: 'price-feed' }), clock: deps.clock, onPrice: deps.onPrice ?? (() => {}), onHalt: deps.onHalt ?? (() => {}) }),
       ...(deps.extraKinds?.(runtime) ?? []),
     ],
   });
+  late.runtime = runtime;
+  return runtime;
 }

@@ -156,6 +156,15 @@ export interface OwnerNotice {
   readonly closePrice: string | null;
   readonly payout: string | null;
   readonly canceledBy: 'protocol' | 'operator' | null;
+  /** What the order is, so the trader's notice can say it. */
+  readonly pair: string;
+  readonly side: 'long' | 'short';
+  /** The collateral asked for, decimal USDC. */
+  readonly collateral: string;
+  readonly leverage: number;
+  readonly openPrice: string | null;
+  /** The request's transaction, for `sent` (the open) and `close-sent` (the close). */
+  readonly txHash: string | null;
 }
 
 /** Errors thrown by effects become plain data in context (snapshots hold JSON only). */
@@ -251,9 +260,15 @@ const notice = (outcome: string, final: boolean) =>
       closePrice: context.closePrice,
       payout: context.payout,
       canceledBy: context.canceledBy,
+      pair: context.pair,
+      side: context.side,
+      collateral: context.collateral,
+      leverage: context.leverage,
+      openPrice: context.openPrice,
+      txHash: outcome === 'sent' ? context.openTx : outcome === 'close-sent' ? context.closeTx : null,
     }),
   }) as const;
-const progress = (outcome: 'opened' | 'delayed' | 'retrying' | 'close-refused' | 'close-canceled') => notice(outcome, false);
+const progress = (outcome: 'sent' | 'opened' | 'delayed' | 'retrying' | 'close-sent' | 'close-refused' | 'close-canceled') => notice(outcome, false);
 const finished = ({ context }: { context: PositionContext }) => notice(context.outcome ?? 'unknown', true).params({ context });
 
 // Placeholders keep the machine pure; src/actors provides the chain-backed effects.
@@ -300,7 +315,11 @@ export const positionMachine = setup({
         input: ({ context }) => submitOpenInput(context),
         onDone: {
           target: 'awaitingFill',
-          actions: assign(({ event }) => ({ orderId: event.output.orderId, openTx: event.output.txHash, requestBlock: event.output.block, cursor: event.output.block, attempts: 0, error: null })),
+          actions: [
+            assign(({ event }) => ({ orderId: event.output.orderId, openTx: event.output.txHash, requestBlock: event.output.block, cursor: event.output.block, attempts: 0, error: null })),
+            // The request is on chain: the trader hears it was sent (with its transaction) at once.
+            progress('sent'),
+          ],
         },
         onError: [
           {
@@ -376,7 +395,10 @@ export const positionMachine = setup({
         input: ({ context }) => submitCloseInput(context),
         onDone: {
           target: 'awaitingClose',
-          actions: assign(({ event }) => ({ closeOrderId: event.output.orderId, closeTx: event.output.txHash, closeBlock: event.output.block, cursor: event.output.block, error: null, attempts: 0 })),
+          actions: [
+            assign(({ event }) => ({ closeOrderId: event.output.orderId, closeTx: event.output.txHash, closeBlock: event.output.block, cursor: event.output.block, error: null, attempts: 0 })),
+            progress('close-sent'),
+          ],
         },
         onError: [
           {

@@ -1,13 +1,48 @@
-import { assign, not, setup } from 'xstate';
-import type { ClosedBy } from './position.machine.ts';
+import { assign, enqueueActions, not, setup } from 'xstate';
+import {
+  NOTICE_TEXT_MAX,
+  appendNotice,
+  describeOutcome,
+  isMuted,
+  noticeKindOf,
+  type NoticeDraft,
+  type NoticeKind,
+  type NotificationPrefs,
+  type PositionNews,
+  type UserNotice,
+} from './notices.ts';
+
+export type { NoticeDraft, NoticeKind, NotificationPrefs, PositionNews, UserNotice } from './notices.ts';
 
 /**
- * One actor per Telegram user. It owns the user's settings and the list of the
- * user's positions (each its own actor), and it is the single writer of the
- * user's wallet nonces (added with the transaction pipeline). Trading can be
- * paused per user; a paused user's order requests are refused with a reason.
+ * One actor per Telegram user (`user:<telegramId>`). It owns the trader's settings, the list of
+ * the trader's positions (each its own actor), the trader's account state, and the notices the
+ * trader has not received yet.
+ *
+ * What other parts read and send (keep these stable; the TradingDesk and the bot rely on them):
+ *
+ * - State value: `'active' | 'paused' | 'suspended'`.
+ *   - `paused`: the trader paused their own trading (`trading.pause`, `/resume` undoes it).
+ *   - `suspended`: an operator suspended the account (`account.suspend { by }`); only
+ *     `account.reinstate { by }` ends it, back to `active` (or `paused` if the trader had paused).
+ *   New orders are refused in both, with a notice and without any order effect. Open positions
+ *   are not touched: they are still followed, and closing one is asked of the position actor
+ *   itself (`close.requested` to `position:<id>`), which neither state blocks: a suspended or
+ *   paused trader can always get out.
+ * - Context: `settings` ({@link UserSettings}), `revision` (bumped on every settings change),
+ *   `positions` (systemIds of the live position actors), `recentOrders`, `notices` (undelivered,
+ *   oldest first), `noticeSeq`, `suspension`.
+ * - Events in: `settings.update` (any subset of the settings; `notify` as a partial object; all
+ *   or nothing: a bad value refuses the whole update with a notice), `order.requested`
+ *   ({@link OrderRequest}), `trading.pause` / `trading.resume`, `account.suspend` /
+ *   `account.reinstate` ({ by, at? }), `notice.add` ({ kind: 'broadcast' | 'account', text }),
+ *   `notice.delivered` ({ id }), and from positions `position.updated` / `position.finished`.
+ *
+ * Every refusal and every piece of position news becomes a notice in the same transition, so
+ * it is in the same durable snapshot as the change that caused it; the actors layer delivers it
+ * once that snapshot is written and removes it with `notice.delivered` (at least once).
  */
-export const userMachineVersion = 2;
+export const userMachineVersion = 3;
 
 /** How many finished order ids a user remembers, so a replayed button cannot place them again. */
 export const RECENT_ORDERS_KEPT = 200;
@@ -15,11 +50,24 @@ export const RECENT_ORDERS_KEPT = 200;
 export interface UserSettings {
   readonly slippageBps: number;
   readonly defaultLeverage: number;
+  /** Ask for a confirmation before a text order is sent (the guided flow always reviews). */
+  readonly confirmOrders: boolean;
+  /** Which good news and waits the trader wants to hear about (refusals always arrive). */
+  readonly notify: NotificationPrefs;
 }
 
 export interface UserInput {
   readonly telegramId: number;
   readonly maxOpenPositions: number;
+}
+
+export interface Suspension {
+  /** The operator, e.g. `admin:12345`. */
+  readonly by: string;
+  /** ISO time, as the operator's command gave it. */
+  readonly at: string | null;
+  /** The trader had paused their own trading; reinstating returns there. */
+  readonly wasPaused: boolean;
 }
 
 export interface UserContext extends UserInput {
@@ -30,6 +78,12 @@ export interface UserContext extends UserInput {
   readonly positions: readonly string[];
   /** Ids of the user's most recent finished orders (newest last): a repeat of one is refused. */
   readonly recentOrders: readonly string[];
+  /** Notices not delivered yet, oldest first (at most NOTICES_KEPT). */
+  readonly notices: readonly UserNotice[];
+  /** The last notice number handed out (ids are `n<seq>`). */
+  readonly noticeSeq: number;
+  /** Set while an operator has suspended the account. */
+  readonly suspension: Suspension | null;
 }
 
 export interface OrderRequest {
@@ -43,38 +97,91 @@ export interface OrderRequest {
   readonly leverage: number;
 }
 
-/** What a position tells its owner (see OwnerNotice in the position machine). */
-export interface PositionNews {
-  readonly positionId: string;
-  readonly outcome: string;
-  readonly detail?: string | null;
-  readonly closedBy?: ClosedBy | null;
-  readonly closePrice?: string | null;
-  readonly payout?: string | null;
-  readonly canceledBy?: 'protocol' | 'operator' | null;
+export interface SettingsPatch {
+  readonly slippageBps?: number;
+  readonly defaultLeverage?: number;
+  readonly confirmOrders?: boolean;
+  readonly notify?: Partial<NotificationPrefs>;
 }
 
 export type UserEvent =
-  | { type: 'settings.update'; slippageBps?: number; defaultLeverage?: number }
+  | ({ type: 'settings.update' } & SettingsPatch)
   | ({ type: 'order.requested' } & OrderRequest)
   | ({ type: 'position.finished' } & PositionNews)
   | ({ type: 'position.updated' } & PositionNews)
   | { type: 'trading.pause' }
-  | { type: 'trading.resume' };
+  | { type: 'trading.resume' }
+  | { type: 'account.suspend'; by: string; at?: string | null }
+  | { type: 'account.reinstate'; by: string; at?: string | null }
+  | { type: 'notice.add'; kind: 'broadcast' | 'account'; text: string }
+  | { type: 'notice.delivered'; id: string };
 
-export const DEFAULT_SETTINGS: UserSettings = { slippageBps: 50, defaultLeverage: 5 };
-const MAX_SLIPPAGE_BPS = 1_000;
-const MAX_LEVERAGE = 500;
+export const DEFAULT_SETTINGS: UserSettings = { slippageBps: 50, defaultLeverage: 5, confirmOrders: true, notify: { fills: true, delays: true, closes: true } };
+export const MAX_SLIPPAGE_BPS = 1_000;
+export const MAX_DEFAULT_LEVERAGE = 500;
+
+export const SUSPENDED_REFUSAL = 'Your account is suspended by an operator; contact support.';
+const PAUSED_REFUSAL = 'Trading is paused for your account. Send /resume to trade again.';
 
 type SettingsUpdate = Extract<UserEvent, { type: 'settings.update' }>;
 
-/** A settings change is applied only when every provided value is in range. */
-export function validSettings(event: SettingsUpdate): boolean {
-  const { slippageBps, defaultLeverage } = event;
-  const slippageOk = slippageBps === undefined || (Number.isInteger(slippageBps) && slippageBps > 0 && slippageBps <= MAX_SLIPPAGE_BPS);
-  const leverageOk = defaultLeverage === undefined || (Number.isFinite(defaultLeverage) && defaultLeverage >= 1 && defaultLeverage <= MAX_LEVERAGE);
-  return slippageOk && leverageOk && (slippageBps !== undefined || defaultLeverage !== undefined);
+const NOTIFY_KEYS = ['fills', 'delays', 'closes'] as const;
+
+/**
+ * Why a settings change cannot be applied (for the trader), or null when every provided value is
+ * valid. Nothing is applied unless everything is.
+ */
+export function settingsProblem(patch: SettingsPatch): string | null {
+  const { slippageBps, defaultLeverage, confirmOrders, notify } = patch;
+  if (slippageBps === undefined && defaultLeverage === undefined && confirmOrders === undefined && notify === undefined) {
+    return 'Settings not changed: nothing to change was given.';
+  }
+  if (slippageBps !== undefined && !(Number.isInteger(slippageBps) && slippageBps >= 1 && slippageBps <= MAX_SLIPPAGE_BPS)) {
+    return `Settings not changed: slippage must be a whole number of basis points from 1 to ${MAX_SLIPPAGE_BPS} (0.01 % to 10 %).`;
+  }
+  if (defaultLeverage !== undefined && !(typeof defaultLeverage === 'number' && Number.isFinite(defaultLeverage) && defaultLeverage >= 1 && defaultLeverage <= MAX_DEFAULT_LEVERAGE)) {
+    return `Settings not changed: the default leverage must be from 1x to ${MAX_DEFAULT_LEVERAGE}x.`;
+  }
+  if (confirmOrders !== undefined && typeof confirmOrders !== 'boolean') {
+    return 'Settings not changed: order confirmations are either on or off.';
+  }
+  if (notify !== undefined) {
+    if (typeof notify !== 'object' || notify === null || Array.isArray(notify)) return 'Settings not changed: notifications must name fills, delays or closes.';
+    const keys = Object.keys(notify);
+    if (keys.length === 0 || keys.some((k) => !(NOTIFY_KEYS as readonly string[]).includes(k))) {
+      return 'Settings not changed: notifications can be set for fills, delays and closes only.';
+    }
+    if (keys.some((k) => typeof (notify as Record<string, unknown>)[k] !== 'boolean')) return 'Settings not changed: each notification is either on or off.';
+  }
+  return null;
 }
+
+/** A settings change is applied only when every provided value is in range. */
+export function validSettings(event: SettingsPatch): boolean {
+  return settingsProblem(event) === null;
+}
+
+function applyPatch(settings: UserSettings, patch: SettingsPatch): UserSettings {
+  return {
+    slippageBps: patch.slippageBps ?? settings.slippageBps,
+    defaultLeverage: patch.defaultLeverage ?? settings.defaultLeverage,
+    confirmOrders: patch.confirmOrders ?? settings.confirmOrders,
+    notify: {
+      fills: patch.notify?.fills ?? settings.notify.fills,
+      delays: patch.notify?.delays ?? settings.notify.delays,
+      closes: patch.notify?.closes ?? settings.notify.closes,
+    },
+  };
+}
+
+/**
+ * A reference to another action of this machine from inside enqueueActions: setup() cannot type
+ * its siblings' names there, and a reference by name (not the function) is what lets the actors
+ * layer provide the effects.
+ */
+const named = (type: 'tell' | 'deliverNotices' | 'noticesDropped', params: unknown) => ({ type, params }) as never;
+
+const refusal = (kind: NoticeKind, text: string, positionId: string | null = null): NoticeDraft => ({ kind, positionId, text });
 
 export const userMachine = setup({
   types: {
@@ -95,18 +202,19 @@ export const userMachine = setup({
     breaksRiskLimits: (_, _params: { collateral: string; leverage: number; openPositions: number }): boolean => {
       throw new Error("The 'breaksRiskLimits' guard was not provided: create users through src/actors, which know the configured risk limits.");
     },
+    wasPaused: ({ context }) => context.suspension?.wasPaused === true,
+    /** An ack for a notice no longer held (a redelivery's second ack) takes no transition, so nothing is written. */
+    holdsNotice: ({ context, event }) => event.type === 'notice.delivered' && context.notices.some((n) => n.id === event.id),
+    validNotice: ({ event }) =>
+      event.type === 'notice.add' &&
+      (event.kind === 'broadcast' || event.kind === 'account') &&
+      typeof event.text === 'string' &&
+      event.text.trim() !== '' &&
+      event.text.length <= NOTICE_TEXT_MAX,
+    validOperator: ({ event }) => (event.type === 'account.suspend' || event.type === 'account.reinstate') && typeof event.by === 'string' && event.by.trim() !== '',
   },
   actions: {
-    applySettings: assign(({ context, event }) => {
-      const e = event as SettingsUpdate;
-      return {
-        settings: {
-          slippageBps: e.slippageBps ?? context.settings.slippageBps,
-          defaultLeverage: e.defaultLeverage ?? context.settings.defaultLeverage,
-        },
-        revision: context.revision + 1,
-      };
-    }),
+    applySettings: assign(({ context, event }) => ({ settings: applyPatch(context.settings, event as SettingsUpdate), revision: context.revision + 1 })),
     trackPosition: assign({
       positions: ({ context, event }) => [...context.positions, `position:${(event as OrderRequest).positionId}`],
     }),
@@ -118,47 +226,88 @@ export const userMachine = setup({
         recentOrders: [...context.recentOrders.filter((id) => id !== positionId), positionId].slice(-RECENT_ORDERS_KEPT),
       };
     }),
+    /**
+     * Queues a notice for the trader in this very transition (so it is durable with the change
+     * that caused it), then asks the actors layer to deliver once that is written.
+     */
+    tell: enqueueActions(({ context, enqueue }, draft: NoticeDraft) => {
+      const { notices, noticeSeq, dropped } = appendNotice(context, draft);
+      enqueue.assign({ notices, noticeSeq });
+      if (dropped.length) enqueue(named('noticesDropped', { telegramId: context.telegramId, ids: dropped.map((n) => n.id) }));
+      enqueue(named('deliverNotices', { telegramId: context.telegramId }));
+    }),
+    /** Position news becomes a notice unless the trader muted that kind (refusals never are). */
+    inform: enqueueActions(({ context, enqueue }, news: PositionNews) => {
+      const kind = noticeKindOf(news);
+      if (isMuted(kind, news, context.settings.notify)) return;
+      enqueue(named('tell', { kind, positionId: news.positionId, text: describeOutcome(news) } satisfies NoticeDraft));
+    }),
+    forgetNotice: assign(({ context, event }) => ({ notices: context.notices.filter((n) => n.id !== (event as { id: string }).id) })),
+    suspend: assign(({ event }, params: { wasPaused: boolean }) => {
+      const e = event as { by: string; at?: string | null };
+      return { suspension: { by: e.by, at: typeof e.at === 'string' ? e.at : null, wasPaused: params.wasPaused } };
+    }),
+    reinstate: assign({ suspension: null }),
+    rememberPause: assign(({ context }, params: { paused: boolean }) => (context.suspension ? { suspension: { ...context.suspension, wasPaused: params.paused } } : {})),
+    /**
+     * Provided by the actors layer, which knows the configured limits: tells the trader which risk
+     * limit stopped the order, with the numbers (it enqueues `tell`).
+     */
+    refuseRisk: (_, _params: { positionId: string; collateral: string; leverage: number; openPositions: number }) => {
+      throw new Error("The 'refuseRisk' action was not provided: create users through src/actors, which know the configured risk limits.");
+    },
     /** Provided by the actors layer: create the position actor as this user's child. */
     spawnPosition: (_, _params: { owner: number; order: OrderRequest; slippageBps: number }) => {},
-    /** Provided by the actors layer: tell the trader how an order or position is doing. */
-    inform: (_, _params: { telegramId: number; news: PositionNews }) => {},
-    /** Provided by the actors layer: tell the trader which risk limit stopped the order, with the numbers. */
-    refuseRisk: (_, _params: { telegramId: number; collateral: string; leverage: number; openPositions: number }) => {},
-    /** Provided by the actors layer: tell the user why a request was refused. */
-    refuse: (_, _params: { telegramId: number; reason: string }) => {},
+    /** Provided by the actors layer: deliver this trader's pending notices once they are durable. */
+    deliverNotices: (_, _params: { telegramId: number }) => {},
+    /** Provided by the actors layer: log the notices dropped because too many were waiting. */
+    noticesDropped: (_, _params: { telegramId: number; ids: readonly string[] }) => {},
   },
 }).createMachine({
   id: 'user',
-  context: ({ input }) => ({ ...input, settings: DEFAULT_SETTINGS, revision: 0, positions: [], recentOrders: [] }),
+  context: ({ input }) => ({ ...input, settings: DEFAULT_SETTINGS, revision: 0, positions: [], recentOrders: [], notices: [], noticeSeq: 0, suspension: null }),
   initial: 'active',
   on: {
     'settings.update': [
       { guard: 'validSettings', actions: 'applySettings' },
-      { actions: { type: 'refuse', params: ({ context }) => ({ telegramId: context.telegramId, reason: 'Settings out of range: slippage 1–1000 bps, leverage 1–500.' }) } },
+      { actions: { type: 'tell', params: ({ event }) => refusal('account', settingsProblem(event) ?? 'Settings not changed.') } },
     ],
     'position.finished': {
-      actions: ['forgetPosition', { type: 'inform', params: ({ context, event }) => ({ telegramId: context.telegramId, news: newsOf(event) }) }],
+      actions: ['forgetPosition', { type: 'inform', params: ({ event }) => newsOf(event) }],
     },
     'position.updated': {
-      actions: { type: 'inform', params: ({ context, event }) => ({ telegramId: context.telegramId, news: newsOf(event) }) },
+      actions: { type: 'inform', params: ({ event }) => newsOf(event) },
     },
+    'notice.add': { guard: 'validNotice', actions: { type: 'tell', params: ({ event }) => refusal(event.kind, event.text.trim()) } },
+    'notice.delivered': { guard: 'holdsNotice', actions: 'forgetNotice' },
   },
   states: {
     active: {
       on: {
         'trading.pause': 'paused',
+        'account.suspend': {
+          guard: 'validOperator',
+          target: 'suspended',
+          actions: [{ type: 'suspend', params: { wasPaused: false } }, { type: 'tell', params: suspendedNotice }],
+        },
         'order.requested': [
-          { guard: 'isDuplicate', actions: { type: 'refuse', params: ({ context, event }) => ({ telegramId: context.telegramId, reason: `Order ${event.positionId} was already received; it is never sent twice.` }) } },
+          {
+            guard: 'isDuplicate',
+            actions: { type: 'tell', params: ({ event }) => refusal('order.refused', `Order ${event.positionId} was already received; it is never sent twice.`, event.positionId) },
+          },
           {
             guard: not('hasRoom'),
             actions: {
-              type: 'refuse',
-              params: ({ context }) => ({ telegramId: context.telegramId, reason: `You already have ${context.maxOpenPositions} open positions, the most allowed.` }),
+              type: 'tell',
+              params: ({ context, event }) => refusal('order.refused', `You already have ${context.maxOpenPositions} open positions, the most allowed.`, event.positionId),
             },
           },
           {
             guard: { type: 'breaksRiskLimits', params: ({ context, event }) => ({ collateral: event.collateral, leverage: event.leverage, openPositions: context.positions.length }) },
-            actions: { type: 'refuseRisk', params: ({ context, event }) => ({ telegramId: context.telegramId, collateral: event.collateral, leverage: event.leverage, openPositions: context.positions.length }) },
+            actions: {
+              type: 'refuseRisk',
+              params: ({ context, event }) => ({ positionId: event.positionId, collateral: event.collateral, leverage: event.leverage, openPositions: context.positions.length }),
+            },
           },
           {
             actions: [
@@ -172,13 +321,47 @@ export const userMachine = setup({
     paused: {
       on: {
         'trading.resume': 'active',
-        'order.requested': {
-          actions: { type: 'refuse', params: ({ context }) => ({ telegramId: context.telegramId, reason: 'Trading is paused for your account. Send /resume to trade again.' }) },
+        'account.suspend': {
+          guard: 'validOperator',
+          target: 'suspended',
+          actions: [{ type: 'suspend', params: { wasPaused: true } }, { type: 'tell', params: suspendedNotice }],
         },
+        'order.requested': { actions: { type: 'tell', params: ({ event }) => refusal('order.refused', PAUSED_REFUSAL, event.positionId) } },
+      },
+    },
+    suspended: {
+      on: {
+        'account.reinstate': [
+          {
+            guard: 'wasPaused',
+            target: 'paused',
+            actions: [
+              'reinstate',
+              { type: 'tell', params: refusal('account', 'An operator reinstated your account. Trading stays paused for your account until you send /resume.') },
+            ],
+          },
+          { target: 'active', actions: ['reinstate', { type: 'tell', params: refusal('account', 'An operator reinstated your account; you can trade again.') }] },
+        ],
+        // The trader's own pause is remembered for when the suspension ends.
+        'trading.pause': { actions: { type: 'rememberPause', params: { paused: true } } },
+        'trading.resume': {
+          actions: [
+            { type: 'rememberPause', params: { paused: false } },
+            { type: 'tell', params: refusal('account', `${SUSPENDED_REFUSAL} You can trade again once it is reinstated.`) },
+          ],
+        },
+        'order.requested': { actions: { type: 'tell', params: ({ event }) => refusal('order.refused', SUSPENDED_REFUSAL, event.positionId) } },
       },
     },
   },
 });
+
+function suspendedNotice(): NoticeDraft {
+  return refusal(
+    'account',
+    'An operator suspended your account: new orders are refused. Your open positions are still followed and you can still close them. Contact support.',
+  );
+}
 
 function stripType(event: UserEvent): OrderRequest {
   const { positionId, pair, pairIndex, side, collateral, leverage } = event as OrderRequest;
@@ -194,6 +377,12 @@ function newsOf(event: PositionNews): PositionNews {
     closePrice: event.closePrice ?? null,
     payout: event.payout ?? null,
     canceledBy: event.canceledBy ?? null,
+    pair: event.pair ?? null,
+    side: event.side ?? null,
+    collateral: event.collateral ?? null,
+    leverage: event.leverage ?? null,
+    openPrice: event.openPrice ?? null,
+    txHash: event.txHash ?? null,
   };
 }
 
@@ -201,4 +390,21 @@ function newsOf(event: PositionNews): PositionNews {
 export function migrateUserV1(snapshot: Record<string, unknown>): Record<string, unknown> {
   const context = (snapshot['context'] ?? {}) as Record<string, unknown>;
   return { ...snapshot, context: { ...context, recentOrders: [] } };
+}
+
+/**
+ * Version 3 keeps undelivered notices in the snapshot (version 2 sent messages from effects,
+ * after the write, and a crash lost them), has richer settings and an operator suspension.
+ * The state value (`active` or `paused`) is unchanged; nothing was owed to the trader.
+ */
+export function migrateUserV2(snapshot: Record<string, unknown>): Record<string, unknown> {
+  const context = (snapshot['context'] ?? {}) as Record<string, unknown>;
+  const old = (context['settings'] ?? {}) as { slippageBps?: unknown; defaultLeverage?: unknown };
+  const settings: UserSettings = {
+    slippageBps: typeof old.slippageBps === 'number' ? old.slippageBps : DEFAULT_SETTINGS.slippageBps,
+    defaultLeverage: typeof old.defaultLeverage === 'number' ? old.defaultLeverage : DEFAULT_SETTINGS.defaultLeverage,
+    confirmOrders: DEFAULT_SETTINGS.confirmOrders,
+    notify: DEFAULT_SETTINGS.notify,
+  };
+  return { ...snapshot, context: { ...context, settings, notices: [], noticeSeq: 0, suspension: null } };
 }

@@ -11,7 +11,7 @@ import { createLogger } from '../../src/infra/logger.ts';
 /** CHAIN_TEST_LOG=debug prints the engine's logs while debugging these tests. */
 const testLogger = () => (process.env['CHAIN_TEST_LOG'] ? createLogger({ level: process.env['CHAIN_TEST_LOG'], destination: process.stderr }) : silentLogger());
 import { devnetGateway } from '../helpers/devnet-gateway.ts';
-import { testSystem, topState, waitFor } from '../helpers/runtime.ts';
+import { OPEN_GATE, SENT_KINDS, testSystem, textSink, topState, waitFor } from '../helpers/runtime.ts';
 import { txFixture, type TxFixture } from '../infra/chain/tx/support.ts';
 import { PRICE } from '../infra/devnet/fixture.ts';
 
@@ -60,7 +60,7 @@ describe('positions follow the chain: what it does on its own', function () {
     });
   }
   function start(orders: OrderGateway, told: string[] = []): ActorRuntime {
-    const runtime = testSystem(f.pg.db, { orders, fillTimeoutMs: 60_000, notifyUser: (_id, text) => told.push(text), logger: testLogger() });
+    const runtime = testSystem(f.pg.db, { orders, fillTimeoutMs: 60_000, notices: textSink(told, { except: SENT_KINDS }), logger: testLogger() });
     runtimes.push(runtime);
     return runtime;
   }
@@ -112,8 +112,8 @@ describe('positions follow the chain: what it does on its own', function () {
     await runtime.flushed();
     const { status, snapshot } = await row('position:liq1');
     assert.deepEqual([status, snapshot.value, snapshot.context['closedBy'], snapshot.context['payout']], ['done', 'closed', 'liquidation', '0']);
-    await waitFor(() => told.some((t) => t.startsWith('Order liq1 was liquidated')), 'the trader to be told', 5_000);
-    assert.equal(told.at(-1), `Order liq1 was liquidated at ${String(snapshot.context['closePrice'])}. 0 USDC was paid out.`);
+    await waitFor(() => told.some((t) => t.startsWith('Order liq1 (long ETH/USD) was liquidated')), 'the trader to be told', 5_000);
+    assert.equal(told.at(-1), `Order liq1 (long ETH/USD) was liquidated at ${String(snapshot.context['closePrice'])}. 0 USDC was paid out.`);
     assert.deepEqual((runtime.get('user:601')!.getSnapshot() as { context: { positions: string[] } }).context.positions, []);
   });
 
@@ -166,7 +166,7 @@ describe('positions follow the chain: what it does on its own', function () {
     assert.deepEqual([snapshot.value, snapshot.context['canceledBy']], ['canceled', 'operator']);
     assert.equal(await f.sim.usdc(wallet), before + parseUnits('80', 6), 'the collateral came back');
     await waitFor(() => told.length >= 1, 'the trader to be told', 5_000);
-    assert.match(told.at(-1)!, /^Order op1 was canceled by the Avantis operator before it was filled; your collateral was refunded/);
+    assert.match(told.at(-1)!, /^Order op1 \(long ETH\/USD\) was canceled by the Avantis operator before it was filled; your collateral was refunded/);
   });
 
   it('returns to open when its close request is canceled, says so, and closes on the next try', async () => {
@@ -185,7 +185,7 @@ describe('positions follow the chain: what it does on its own', function () {
     // Version 2 waited in awaitingClose forever.
     await waitFor(() => stateOf(runtime, 'position:cc1') === 'open', 'the position back to open', 30_000);
     // The trader hears of it once that state is durable.
-    await waitFor(() => /^Order cc1 was not closed: Avantis canceled the close request\. It is still open/.test(told.at(-1) ?? ''), 'the trader to be told', 5_000);
+    await waitFor(() => /^Order cc1 \(long ETH\/USD\) was not closed: Avantis canceled the close request\. It is still open/.test(told.at(-1) ?? ''), 'the trader to be told', 5_000);
     keeper();
     runtime.send('position:cc1', { type: 'close.requested' });
     await waitFor(() => !runtime.ids().includes('position:cc1'), 'the second close', 30_000);
@@ -294,12 +294,12 @@ describe('positions follow the chain: what it does on its own', function () {
   it('refuses, before signing, an order beyond the risk limits, even one that skipped the user actor', async () => {
     const orders = gateway({ limits: { maxLeverage: 20, maxCollateralUsdc: '500', maxNotionalUsdc: '2000', maxOpenPositions: 5 } });
     const base = { owner: 'user:608', pair: 'ETH/USD', pairIndex: 0, side: 'long' as const, slippageBps: 50, fillTimeoutMs: 60_000 };
-    await assert.rejects(orders.submitOpen({ ...base, positionId: 'rk1', collateral: '300', leverage: 10 }), (err: VantaError) => {
+    await assert.rejects(orders.submitOpen({ ...base, positionId: 'rk1', collateral: '300', leverage: 10 }, OPEN_GATE), (err: VantaError) => {
       assert.equal(err.code, 'RISK_LIMIT');
       assert.equal(err.message, 'Order refused, nothing was sent: Position size 3000 USDC (300 USDC × 10x) is above the limit of 2000 USDC per order.');
       return true;
     });
-    await assert.rejects(orders.submitOpen({ ...base, positionId: 'rk2', collateral: '10', leverage: 21 }), /Leverage 21x is above the limit of 20x/);
+    await assert.rejects(orders.submitOpen({ ...base, positionId: 'rk2', collateral: '10', leverage: 21 }, OPEN_GATE), /Leverage 21x is above the limit of 20x/);
     assert.deepEqual(await f.pg.db.sql(`select id from tx_intents where user_id = 'user:608'`), []);
     assert.equal(await f.wallets.find('user:608'), null, 'not even a wallet was made');
   });

@@ -42,7 +42,7 @@ describe('fencing: an engine that lost its lease writes and sends nothing', func
     for (let u = 1; u <= 5; u++) runtime.spawn(`user:${u}`, { input: { telegramId: u, maxOpenPositions: 5 } });
     await runtime.flushed();
     const before = await t.db.sql(`select id, version, snapshot from actor_snapshots order by id`);
-    assert.equal(before.length, 5);
+    assert.equal(before.length, 5 + 1, 'the users and the trading controls');
 
     await takeOver(t, 2);
     for (let u = 1; u <= 5; u++) runtime.send(`user:${u}`, { type: 'settings.update', slippageBps: 77 });
@@ -55,7 +55,7 @@ describe('fencing: an engine that lost its lease writes and sends nothing', func
     assert.ok(runtime.fenced);
     await assert.rejects(runtime.flushed(), FencedError, 'and every later barrier fails at once');
     assert.throws(() => runtime.spawn('user:7', { input: { telegramId: 7, maxOpenPositions: 5 } }), FencedError);
-    assert.ok(captured.lines().some((l) => l['level'] === 60 && /Lease lost: stopped all 6 actors without writing/.test(String(l['msg']))));
+    assert.ok(captured.lines().some((l) => l['level'] === 60 && /Lease lost: stopped all 7 actors without writing/.test(String(l['msg']))));
     await runtime.stop();
     assert.deepEqual(await t.db.sql(`select id, version, snapshot from actor_snapshots order by id`), before, 'stopping writes nothing either');
   });
@@ -85,14 +85,14 @@ describe('fencing: an engine that lost its lease writes and sends nothing', func
       fence: leaseFence(t.db, 1),
       orders: {
         ...orders,
-        async submitOpen(order) {
+        async submitOpen(order, gate) {
           seen.push(
             await t.db.sql(`select id, snapshot->>'value' as state, snapshot->'context'->'positions' as positions from actor_snapshots where id in (?, ?) order by id`, [
               `position:${order.positionId}`,
               order.owner,
             ]),
           );
-          return orders.submitOpen(order);
+          return orders.submitOpen(order, gate);
         },
       },
     });
@@ -130,7 +130,7 @@ describe('fencing: an engine that lost its lease writes and sends nothing', func
       loggerFor: () => silentLogger(),
       flushed: () => durable,
     };
-    const kind = createPositionKind({ runtime, logger: silentLogger(), clock: systemClock, orders });
+    const kind = createPositionKind({ runtime, logger: silentLogger(), clock: systemClock, orders, openGate: () => {} });
     const actor = createActor(kind.logic, {
       input: { positionId: 'p1', owner: 'user:41', pair: 'ETH/USD', pairIndex: 0, side: 'long', collateral: '10', leverage: 2, slippageBps: 50, fillTimeoutMs: 60_000 },
     });

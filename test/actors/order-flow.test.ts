@@ -6,7 +6,7 @@ import { silentLogger } from '../helpers/common.ts';
 import { devnetGateway } from '../helpers/devnet-gateway.ts';
 import { createWallets, type Wallets } from '../../src/infra/keys/wallets.ts';
 import { vaultFixture } from '../infra/keys/support.ts';
-import { testSystem, topState, waitFor } from '../helpers/runtime.ts';
+import { SENT_KINDS, testSystem, textSink, topState, waitFor } from '../helpers/runtime.ts';
 import { txFixture, type TxFixture } from '../infra/chain/tx/support.ts';
 import { PRICE } from '../infra/devnet/fixture.ts';
 
@@ -33,7 +33,7 @@ describe('order flow: position actors trading on the devnet simulator', function
     });
   }
   function start(told: string[] = [], orders: OrderGateway = gateway()): ActorRuntime {
-    const runtime = testSystem(f.pg.db, { orders, fillTimeoutMs: 60_000, notifyUser: (_id, text) => told.push(text) });
+    const runtime = testSystem(f.pg.db, { orders, fillTimeoutMs: 60_000, notices: textSink(told, { except: SENT_KINDS }) });
     runtimes.push(runtime);
     return runtime;
   }
@@ -71,8 +71,8 @@ describe('order flow: position actors trading on the devnet simulator', function
       assert.equal(await openRequests(wallet), 2, 'one open request and one close request, nothing twice');
       await waitFor(() => told.length >= 2, 'the trader to be told (after the durable write)', 5_000);
       assert.equal(told.length, 2);
-      assert.equal(told[0], 'Order o1 is open.');
-      assert.equal(told[1], `Order o1 is closed at 3030. ${rows[0]!.snapshot.context.payout} USDC was paid out.`);
+      assert.equal(told[0], `Order o1 (long ETH/USD) is open at ${position.openPrice}.`);
+      assert.equal(told[1], `Order o1 (long ETH/USD) is closed at 3030. ${rows[0]!.snapshot.context.payout} USDC was paid out.`);
     } finally {
       await keeper.stop();
     }
@@ -146,7 +146,7 @@ describe('order flow: position actors trading on the devnet simulator', function
       const wallet = (await f.wallets.find('user:505'))!.address;
       assert.equal(await openRequests(wallet), 1, 'exactly one open request on chain');
       await waitFor(() => told.length >= 1, 'the trader to be told (after the durable write)', 5_000);
-      assert.match(told[0]!, /^Order f1 could not be sent yet and is retried automatically \(nothing is sent twice\)\. The blockchain node did not answer properly/);
+      assert.match(told[0]!, /^Order f1 \(long ETH\/USD\) could not be sent yet and is retried automatically \(nothing is sent twice\)\. The blockchain node did not answer properly/);
     } finally {
       await keeper.stop();
     }
@@ -167,7 +167,7 @@ describe('order flow: position actors trading on the devnet simulator', function
       runtime.send('user:506', { type: 'order.requested', positionId: 'v1', pair: 'ETH/USD', pairIndex: 0, side: 'long', collateral: '80', leverage: 3 });
       await waitFor(() => stateOf(runtime, 'position:v1') === 'retryingSubmit', 'the order to wait for Vault', 30_000);
       await waitFor(() => told.length >= 1, 'the trader to be told (after the durable write)', 5_000);
-      assert.match(told[0]!, /^Order v1 could not be sent yet and is retried automatically .*Vault at \S+ is sealed.*Unseal it/);
+      assert.match(told[0]!, /^Order v1 \(long ETH\/USD\) could not be sent yet and is retried automatically .*Vault at \S+ is sealed.*Unseal it/);
       assert.deepEqual(await f.pg.db.sql(`select id from tx_intents where user_id = 'user:506'`), [], 'nothing reserved or signed while sealed');
       vault.vault!.unseal();
       await waitFor(() => stateOf(runtime, 'position:v1') === 'open', 'the order to go through once Vault is back', 30_000);
@@ -202,6 +202,6 @@ describe('order flow: position actors trading on the devnet simulator', function
     assert.equal(await openRequests(wallet), 0);
     await waitFor(() => told.length >= 1, 'the trader to be told (after the durable write)', 5_000);
     assert.equal(told.length, 1);
-    assert.equal(told[0], 'Order o3 was refused before anything was executed. The transaction would fail: LEVERAGE_INCORRECT. Nothing was sent.');
+    assert.equal(told[0], 'Order o3 (long ETH/USD) was refused before anything was executed. The transaction would fail: LEVERAGE_INCORRECT. Nothing was sent.');
   });
 });

@@ -43,17 +43,17 @@ describe('restoring stored snapshots', function () {
     const report = await runtime.boot();
 
     assert.deepEqual({ restored: report.restored, quarantined: report.quarantined }, { restored: 1, quarantined: 4 });
-    assert.deepEqual(runtime.ids(), ['user:1']);
+    assert.deepEqual(runtime.ids(), ['controls', 'user:1'], 'the trading controls are created at the first boot');
     runtime.send('user:1', { type: 'settings.update', slippageBps: 77 });
     assert.equal((runtime.get('user:1')!.getSnapshot() as { context: { revision: number } }).context.revision, 3);
 
     const reasons = Object.fromEntries(runtime.quarantined().map((q) => [q.id, q.reason]));
     assert.match(reasons['user:2']!, /not an active XState snapshot/);
     assert.match(reasons['user:3']!, /State 'no-such-state' does not exist/);
-    assert.match(reasons['user:4']!, /machine version 99 is unknown to this build \(user is at version 2\)/);
+    assert.match(reasons['user:4']!, /machine version 99 is unknown to this build \(user is at version 3\)/);
     assert.match(reasons['ghost:1']!, /no actor kind "ghost"/);
     const rows = await t.db.sql<{ id: string; status: string }>('select id, status from actor_snapshots order by id');
-    assert.deepEqual(rows.map((r) => `${r.id}=${r.status}`), ['ghost:1=quarantined', 'user:1=active', 'user:2=quarantined', 'user:3=quarantined', 'user:4=quarantined']);
+    assert.deepEqual(rows.map((r) => `${r.id}=${r.status}`), ['controls=active', 'ghost:1=quarantined', 'user:1=active', 'user:2=quarantined', 'user:3=quarantined', 'user:4=quarantined']);
     const logged = captured.lines().filter((l) => l['msg'] === 'Quarantined actor; it stays stopped until an operator releases it');
     assert.deepEqual(logged.map((l) => l['actor_id']).sort(), ['ghost:1', 'user:2', 'user:3', 'user:4']);
     assert.ok(logged.every((l) => typeof l['reason'] === 'string' && typeof l['code'] === 'string'));
@@ -64,7 +64,7 @@ describe('restoring stored snapshots', function () {
     await runtime.stop();
     runtime = testSystem(t.db);
     const again = await runtime.boot();
-    assert.deepEqual({ restored: again.restored, quarantined: again.quarantined }, { restored: 1, quarantined: 0 });
+    assert.deepEqual({ restored: again.restored, quarantined: again.quarantined }, { restored: 2, quarantined: 0 });
     assert.equal(runtime.quarantined().length, 4);
   });
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { ActorRuntime } from '../../src/actors/runtime.ts';
 import { createTestPglite, createTestPostgres, type TestDatabase } from '../helpers/db.ts';
 import { ordersDouble, type OrdersDouble } from '../helpers/orders-double.ts';
-import { persisted, sleep, testSystem, topState, waitFor } from '../helpers/runtime.ts';
+import { persisted, SENT_KINDS, sleep, testSystem, textSink, topState, waitFor } from '../helpers/runtime.ts';
 
 /** Builds a small but complete tree: 3 users with positions in several states, and 2 price feeds. */
 async function buildTree(runtime: ActorRuntime, orders: OrdersDouble): Promise<string[]> {
@@ -50,18 +50,24 @@ for (const engine of ['postgres', 'pglite'] as const) {
       const first = start({ orders: firstOrders });
       await first.boot();
       const ids = await buildTree(first, firstOrders);
-      assert.equal(ids.length, 3 + 6 + 2);
-      const before = new Map(ids.map((id) => [id, persisted(first, id)]));
+      assert.equal(ids.length, 3 + 6 + 2 + 1, 'users, positions, price feeds and the trading controls');
       const parents = new Map(ids.map((id) => [id, first.describe(id)?.parent]));
       await first.stop();
+      // What the first engine left on disk (its in-flight effects may have moved some actors on while it stopped).
+      const rows = await t.db.sql<{ id: string; snapshot: unknown }>(`select id, snapshot from actor_snapshots where status = 'active'`);
+      const before = new Map(rows.map((r) => [r.id, r.snapshot]));
+      assert.deepEqual([...before.keys()].sort(), ids);
 
       const secondOrders = ordersDouble();
-      const second = start({ orders: secondOrders });
+      // Each actor as it was restored, before its resumed effects move it on (the closing position
+      // resends its close at once, and the users deliver what they still owe).
+      const restoredAs = new Map<string, unknown>();
+      const second: ActorRuntime = start({ orders: secondOrders, onStatus: (id, status) => void (status === 'running' && restoredAs.set(id, persisted(second, id))) });
       const report = await second.boot();
       assert.deepEqual({ restored: report.restored, quarantined: report.quarantined }, { restored: ids.length, quarantined: 0 });
       assert.deepEqual(second.ids().sort(), ids);
       for (const id of ids) {
-        assert.deepEqual(persisted(second, id), before.get(id), `${id} restored in a different state`);
+        assert.deepEqual(restoredAs.get(id), before.get(id), `${id} restored in a different state`);
         assert.equal(second.describe(id)?.parent, parents.get(id), `${id} restored under a different parent`);
       }
       assert.equal(second.describe('position:101-1')?.parent, 'user:101');
@@ -79,12 +85,12 @@ for (const engine of ['postgres', 'pglite'] as const) {
       const orders = ordersDouble();
       const observing = {
         ...orders,
-        async submitOpen(order: Parameters<typeof orders.submitOpen>[0]) {
+        async submitOpen(order: Parameters<typeof orders.submitOpen>[0], gate: Parameters<typeof orders.submitOpen>[1]) {
           const rows = await t.db.sql<{ id: string; value: string; positions: string[] | null }>(
             `select id, snapshot->>'value' as value, snapshot->'context'->'positions' as positions from actor_snapshots where id in ('position:d1', 'user:77') order by id`,
           );
           seen.push(JSON.stringify(rows));
-          return orders.submitOpen(order);
+          return orders.submitOpen(order, gate);
         },
       };
       const runtime = start({ orders: observing });
@@ -100,18 +106,18 @@ for (const engine of ['postgres', 'pglite'] as const) {
 
     it('rejects an order with a clear reason when the engine trades on no chain (paper mode)', async () => {
       const told: string[] = [];
-      const runtime = start({ orders: null, notifyUser: (_id, text) => told.push(text) });
+      const runtime = start({ orders: null, notices: textSink(told, { except: SENT_KINDS }) });
       await runtime.boot();
       runtime.spawn('user:88', { input: { telegramId: 88, maxOpenPositions: 5 } });
       runtime.send('user:88', { type: 'order.requested', positionId: 'np', pair: 'ETH/USD', pairIndex: 0, side: 'long', collateral: '10', leverage: 2 });
       await waitFor(() => told.length === 1, 'the refusal');
-      assert.match(told[0]!, /^Order np was refused before anything was executed\. This engine trades on no chain/);
+      assert.match(told[0]!, /^Order np \(long ETH\/USD\) was refused before anything was executed\. This engine trades on no chain/);
     });
 
     it('sends nothing for an order that reuses the id of an earlier one, and its owner stops listing it', async () => {
       const orders = ordersDouble();
       const told: string[] = [];
-      const runtime = start({ orders, notifyUser: (_id, text) => told.push(text) });
+      const runtime = start({ orders, notices: textSink(told, { except: SENT_KINDS }) });
       await runtime.boot();
       runtime.spawn('user:31', { input: { telegramId: 31, maxOpenPositions: 5 } });
       runtime.send('user:31', { type: 'order.requested', positionId: 'same', pair: 'ETH/USD', pairIndex: 0, side: 'long', collateral: '10', leverage: 2 });
@@ -147,7 +153,7 @@ for (const engine of ['postgres', 'pglite'] as const) {
       await first.stop();
       await sleep(100);
       const told: string[] = [];
-      const second = start({ fillTimeoutMs: 700, notifyUser: (_id, text) => told.push(text) });
+      const second = start({ fillTimeoutMs: 700, notices: textSink(told, { except: SENT_KINDS }) });
       await second.boot();
       const restored = second.get('position:p9')!.getSnapshot() as { value: unknown; context: { fillDelayed: boolean } };
       assert.deepEqual([topState(restored), restored.context.fillDelayed], ['awaitingFill', false]);
@@ -156,7 +162,7 @@ for (const engine of ['postgres', 'pglite'] as const) {
         return rows[0]?.snapshot.context.fillDelayed === true;
       }, 'the restored fill timer to fire', 5_000);
       await waitFor(() => told.length >= 1, 'the trader to be told', 5_000);
-      assert.deepEqual(told, ['Order p9 is still waiting for the keeper to fill it; it stays tracked and nothing is sent twice.']);
+      assert.deepEqual(told, ['Order p9 (long BTC/USD) is still waiting for the keeper to fill it; it stays tracked and nothing is sent twice.']);
       assert.deepEqual((second.get('user:9')!.getSnapshot() as { context: { positions: string[] } }).context.positions, ['position:p9'], 'a delayed order stays tracked');
     });
   });

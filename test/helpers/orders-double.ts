@@ -51,7 +51,13 @@ export function ordersDouble(): OrdersDouble {
   const positionOf = (orderId: string) => orderId.replace(/^(open|close)-/, '');
   return {
     submitted,
-    submitOpen(order) {
+    submitOpen(order, gate) {
+      // As the chain gateway does for a new open: the operator's controls first, nothing sent otherwise.
+      try {
+        gate(order);
+      } catch (err) {
+        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      }
       submitted.push(`open:${order.positionId}`);
       return Promise.resolve({ orderId: `open-${order.positionId}`, txHash: `0x${'0'.repeat(64)}`, block: '1' });
     },

@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import type { Notice, NoticeKind, NoticeSink } from '../../src/actors/desk.ts';
+import type { OpenGate } from '../../src/actors/order-gateway.ts';
 import { createVantaSystem, type VantaSystemDeps } from '../../src/actors/system.ts';
 import type { ActorRuntime } from '../../src/actors/runtime.ts';
 import { systemClock } from '../../src/infra/clock.ts';
@@ -24,8 +26,38 @@ export function testSystem(db: Database, overrides: Partial<VantaSystemDeps> & {
     persistBatchMax: 500,
     orders: ordersDouble(),
     limits: TEST_LIMITS,
+    noticeRetry: { baseMs: 20, maxMs: 200 },
     ...overrides,
   });
+}
+
+/** For tests that call a gateway's submitOpen directly: trading is not paused. */
+export const OPEN_GATE: OpenGate = () => {};
+
+/**
+ * A notice sink that records the texts a trader receives, in order. `except` leaves out kinds a
+ * test is not about (most order tests ignore the "sent" acknowledgements).
+ */
+export function textSink(told: string[], options: { except?: readonly NoticeKind[] } = {}): NoticeSink {
+  return (notice) => {
+    if (!options.except?.includes(notice.kind)) told.push(notice.text);
+    return Promise.resolve();
+  };
+}
+
+/** The acknowledgements most order tests leave out of what they compare. */
+export const SENT_KINDS: readonly NoticeKind[] = ['order.sent', 'close.sent'];
+
+/** Every notice the sink received, in order (duplicates included: delivery is at least once). */
+export function noticeLog(): { sink: NoticeSink; received: Notice[] } {
+  const received: Notice[] = [];
+  return {
+    received,
+    sink: (notice) => {
+      received.push(notice);
+      return Promise.resolve();
+    },
+  };
 }
 
 export function sleep(ms: number): Promise<void> {

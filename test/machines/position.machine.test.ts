@@ -83,7 +83,13 @@ describe('position machine', () => {
     await flush();
     assert.equal(actor.getSnapshot().status, 'done');
     assert.deepEqual([actor.getSnapshot().context.closePrice, actor.getSnapshot().context.payout, actor.getSnapshot().context.closedBy], ['3100', '57.3', 'trader']);
-    assert.deepEqual(told, ['opened', 'closed!']);
+    assert.deepEqual(told, ['sent', 'opened', 'close-sent', 'closed!']);
+    // The acknowledgements carry what the trader needs: what was sent, and its transaction.
+    const [sent, filled, closeSent] = p.notices;
+    assert.deepEqual(
+      [sent!['pair'], sent!['side'], sent!['collateral'], sent!['leverage'], sent!['txHash'], filled!['openPrice'], filled!['txHash'], closeSent!['txHash']],
+      ['ETH/USD', 'long', '50', 5, '0xabc', '3000', null, '0xdef'],
+    );
   });
 
   it('is rejected with the reason when the request is refused, and nothing is pending', async () => {
@@ -113,7 +119,7 @@ describe('position machine', () => {
     clock.advance(1);
     await flush();
     assert.deepEqual([actor.getSnapshot().value, actor.getSnapshot().context.orderId, calls], [{ awaitingFill: 'following' }, '9', 3]);
-    assert.deepEqual(told, ['retrying'], 'told once, not on every retry');
+    assert.deepEqual(told, ['retrying', 'sent'], 'told once, not on every retry, then that it went out');
   });
 
   it('ends canceled when Avantis declines the order, or when an operator cancels it, and says which', async () => {
@@ -123,8 +129,8 @@ describe('position machine', () => {
       follows.open.at(-1)!.send({ type: 'chain.canceled', by });
       await flush();
       assert.equal(actor.getSnapshot().value, 'canceled');
-      assert.deepEqual(told, ['canceled!']);
-      assert.equal(notices[0]!['canceledBy'], by);
+      assert.deepEqual(told, ['sent', 'canceled!']);
+      assert.equal(notices[1]!['canceledBy'], by);
     }
   });
 
@@ -138,10 +144,10 @@ describe('position machine', () => {
     assert.equal(follows.open.length, 2);
     assert.deepEqual(follows.open.at(-1)!.input, { owner: 'user:1', orderId: '7', fromBlock: '500' });
     clock.advance(9_999);
-    assert.deepEqual(told, []);
+    assert.deepEqual(told, ['sent']);
     clock.advance(1);
     assert.deepEqual([actor.getSnapshot().value, actor.getSnapshot().context.fillDelayed], [{ awaitingFill: 'following' }, true]);
-    assert.deepEqual(told, ['delayed']);
+    assert.deepEqual(told, ['sent', 'delayed']);
   });
 
   it('stays open and says why when a close is refused, once, without announcing the open again', async () => {
@@ -152,7 +158,7 @@ describe('position machine', () => {
     assert.deepEqual(p.actor.getSnapshot().value, { open: 'watching' });
     assert.equal(p.actor.getSnapshot().context.error?.message, 'RPC down');
     // Regression: version 2 said "opened" again on every return to `open`.
-    assert.deepEqual(p.told, ['opened', 'close-refused']);
+    assert.deepEqual(p.told, ['sent', 'opened', 'close-refused']);
   });
 
   it('tries a refused close again as a new try (a new intent), and a retry of one try keeps its intent', async () => {
@@ -189,8 +195,8 @@ describe('position machine', () => {
       p.follows.watch.at(-1)!.send({ type: 'chain.closed', closure: { by, closePrice: '2800', payout: by === 'liquidation' ? '0' : '31.2' } });
       await flush();
       assert.equal(p.actor.getSnapshot().value, 'closed');
-      assert.deepEqual(p.told, ['opened', 'closed!']);
-      assert.deepEqual([p.notices[1]!['closedBy'], p.notices[1]!['closePrice'], p.notices[1]!['payout']], [by, '2800', by === 'liquidation' ? '0' : '31.2']);
+      assert.deepEqual(p.told, ['sent', 'opened', 'closed!']);
+      assert.deepEqual([p.notices[2]!['closedBy'], p.notices[2]!['closePrice'], p.notices[2]!['payout']], [by, '2800', by === 'liquidation' ? '0' : '31.2']);
     }
   });
 
@@ -202,7 +208,7 @@ describe('position machine', () => {
     p.follows.close.at(-1)!.send({ type: 'chain.closeCanceled' });
     await flush();
     assert.deepEqual(p.actor.getSnapshot().value, { open: 'watching' });
-    assert.deepEqual(p.told, ['opened', 'close-canceled']);
+    assert.deepEqual(p.told, ['sent', 'opened', 'close-sent', 'close-canceled']);
     p.actor.send({ type: 'close.requested' });
     await flush();
     assert.deepEqual(p.closes.map((c) => c.attempt), [1, 2]);
@@ -216,7 +222,7 @@ describe('position machine', () => {
     await flush();
     assert.deepEqual(p.actor.getSnapshot().value, { open: 'watching' });
     assert.equal(p.follows.watch.length, watches + 1, 'the watch runs again');
-    assert.deepEqual(p.told, ['opened'], 'no "close refused": the closing is being looked up');
+    assert.deepEqual(p.told, ['sent', 'opened'], 'no "close refused": the closing is being looked up');
     p.follows.watch.at(-1)!.send({ type: 'chain.closed', closure: { by: 'liquidation', closePrice: '2500', payout: '0' } });
     await flush();
     assert.equal(p.actor.getSnapshot().context.closedBy, 'liquidation');

@@ -35,12 +35,15 @@ describe('npm run actors (operator command)', function () {
     assert.equal(run('release', 'user:1').status, 1, 'releasing twice is refused');
     const second = testSystem(pg.db);
     const report = await second.boot();
-    assert.equal(report.restored, 1);
+    assert.equal(report.restored, 2, 'user:1 and the trading controls');
     assert.ok(second.get('user:1'));
     await second.stop();
     const audit = await pg.db.sql<{ action: string }>(`select action from audit_log where subject = 'user:1' order by id`);
     assert.deepEqual(audit.map((a) => a.action), ['actor.quarantined', 'actor.released']);
-    assert.deepEqual(JSON.parse(run('summary').stdout), [{ kind: 'user', status: 'active', actors: 1 }]);
+    assert.deepEqual(JSON.parse(run('summary').stdout), [
+      { kind: 'controls', status: 'active', actors: 1 },
+      { kind: 'user', status: 'active', actors: 1 },
+    ]);
     assert.equal(run('nonsense').status, 2);
   });
 });

@@ -17,7 +17,7 @@ import { migratePositionV1, migratePositionV2 } from '../../machines/position.mi
 import { createDeadlineLogic } from '../deadline.ts';
 import { safeEffect } from '../effects.ts';
 import type { ActorKind } from '../kind.ts';
-import type { FollowHooks, OrderGateway } from '../order-gateway.ts';
+import type { FollowHooks, OpenGate, OrderGateway } from '../order-gateway.ts';
 import type { RuntimeHandle } from '../runtime.ts';
 
 export interface PositionKindDeps {
@@ -26,6 +26,8 @@ export interface PositionKindDeps {
   readonly clock: Clock;
   /** The chain side; without one (no chain configured) every order is rejected with a clear reason. */
   readonly orders: OrderGateway | null;
+  /** The operator's trading controls, asked before a new open is signed (src/actors/kinds/controls.actor.ts). */
+  readonly openGate: OpenGate;
 }
 
 /** A rejected promise, never a synchronous throw: effects must fail through their promise. */
@@ -105,7 +107,7 @@ export function createPositionKind(deps: PositionKindDeps): ActorKind {
   const logic = positionMachine.provide({
     actors: {
       deadline: createDeadlineLogic(deps.clock),
-      submitOpen: submission<PositionInput, SubmittedOrder>((gateway, input) => gateway.submitOpen(input), true),
+      submitOpen: submission<PositionInput, SubmittedOrder>((gateway, input) => gateway.submitOpen(input, deps.openGate), true),
       submitClose: submission<CloseRequest, SubmittedOrder>((gateway, input) => gateway.submitClose(input)),
       followOpen: follow<FollowOpenInput>('followOpen', async (gateway, input, hooks) => {
         const settled = await gateway.followOpen(input, hooks);

@@ -60,7 +60,7 @@ describe('which Avantis generation a deployment runs, read from its code', funct
     const double = ordersDouble();
     const gateway = refusingWrites(double, 'The Avantis deployment runs Avantis v2.');
     const order = { positionId: 'x', owner: 'user:1', pair: 'ETH/USD', pairIndex: 0, side: 'long' as const, collateral: '10', leverage: 2, slippageBps: 50, fillTimeoutMs: 1 };
-    await assert.rejects(gateway.submitOpen(order), { code: 'PROTOCOL_UNVERIFIED', message: 'Nothing was sent: The Avantis deployment runs Avantis v2.' });
+    await assert.rejects(gateway.submitOpen(order, () => {}), { code: 'PROTOCOL_UNVERIFIED', message: 'Nothing was sent: The Avantis deployment runs Avantis v2.' });
     await assert.rejects(gateway.submitClose({ positionId: 'x', owner: 'user:1', attempt: 1, trade: { owner: 'user:1', pairIndex: 0, tradeIndex: 0, side: 'long', leverage: 2, openPrice: '1', collateral: '1', openedAt: '1' } }), {
       code: 'PROTOCOL_UNVERIFIED',
     });
