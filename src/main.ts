@@ -53,6 +53,15 @@ import type { Database } from './infra/db/database.ts';
 import { Secret } from './infra/secret.ts';
 import type { RiskLimits } from './machines/risk.ts';
 import { createShutdown, installProcessHandlers, type Shutdown } from './infra/shutdown.ts';
+import type { AdminDesk, NoticeSink, TradingDesk } from './actors/desk.ts';
+import { createAdminDesk } from './actors/admin-desk.ts';
+import { readTradingControls } from './actors/kinds/controls.actor.ts';
+import { createTradingDesk } from './actors/trading-desk.ts';
+import { createVantaBot } from './bot/bot.ts';
+import { startBot, type Transport } from './bot/transport.ts';
+import type { RedisHandle } from './infra/redis.ts';
+import { createKeyRotationMetrics } from './infra/keys/rotation-metrics.ts';
+import { startBotApiDouble } from './sandbox/telegram/bot-api-double.ts';
 
 const PRICE_HEARTBEAT_MS = 10_000;
 /** Exit code after losing the lease (sysexits EX_TEMPFAIL): restart me; I will wait as a standby. */
@@ -100,16 +109,21 @@ async function start(config: Config, logger: Logger, metrics: Metrics, shutdown:
   const ops = await createOpsServer({ host: config.ops.host, port: config.ops.port, metrics, readiness, logger, version: pkg.version, mode: config.mode });
   shutdown.add('ops http', () => ops.close());
 
-  const db = await startStorage(config, logger, shutdown, readiness);
+  const { db, redis } = await startStorage(config, logger, shutdown, readiness);
   // Before anything is restored or resumed (the sandbox's chain, the outbox, the actors).
   booted.phase = 'waiting for the engine lease';
   const ownership = await takeOwnership(config, db, logger, shutdown, readiness);
   booted.phase = 'still starting';
   // The chain side comes before the actors: restored positions resume their on-chain steps at boot.
   const chain = await startChain(config, db, logger, shutdown, readiness);
-  const { orders, feeds } = await startTrading(config, chain, db, ownership.fence, logger, metrics, shutdown, readiness);
-  const { system, hub } = await startActors(config, db, ownership, orders, logger, metrics, shutdown, readiness);
-  startPriceFeeds(system, chain.client, feeds, logger, shutdown);
+  const trading = await startTrading(config, chain, db, ownership.fence, logger, metrics, shutdown, readiness);
+  // Notices wait (durably, in the traders' actors) until the Telegram front end is up.
+  const notices = lateNoticeSink();
+  const { system, hub } = await startActors(config, db, ownership, trading.orders, notices.sink, logger, metrics, shutdown, readiness);
+  startPriceFeeds(system, chain.client, trading.feeds, logger, shutdown);
+  const desks = startDesks(config, chain, trading, system, db, logger, metrics, shutdown);
+  const chat = await startTelegram(config, desks, redis, logger, shutdown, readiness);
+  notices.attach(chat.notices);
 
   if (config.inspector.enabled) {
     const inspector = await createInspectorServer({ host: config.inspector.host, port: config.inspector.port, token: config.inspector.token, source: hub.source, logger });
@@ -117,18 +131,115 @@ async function start(config: Config, logger: Logger, metrics: Metrics, shutdown:
   }
   booted.done = true;
   logger.info({ mode: config.mode, actors: system.ids().length, quarantined: system.quarantined().length, ops: ops.url }, 'Vanta is running');
+  // The newcomer's first contact: the last line, plainly.
+  if (chat.chatUrl) logger.info({ chat: chat.chatUrl }, `Sandbox chat: open ${chat.chatUrl} in your browser and send /start`);
 }
 
-async function startStorage(config: Config, logger: Logger, shutdown: Shutdown, readiness: ReadinessCheck[]): Promise<Database> {
+/** The trader's and the operator's ports (src/actors/desk.ts) over the running engine. */
+function startDesks(config: Config, chain: ChainHandle, trading: Trading, system: ActorRuntime, db: Database, logger: Logger, metrics: Metrics, shutdown: Shutdown): { trading: TradingDesk; admin: AdminDesk } {
+  const desk = createTradingDesk({
+    mode: config.mode,
+    runtime: system,
+    db,
+    wallets: trading.wallets,
+    client: chain.client,
+    chainId: chain.chainId,
+    protocol: trading.protocol,
+    limits: riskLimitsOf(config),
+    refusal: chain.refusal,
+    ...(chain.faucet ? { faucet: chain.faucet } : {}),
+    tradingControls: () => readTradingControls(system),
+    clock: systemClock,
+    logger: logger.child({ component: 'desk' }),
+  });
+  const admin = createAdminDesk({
+    runtime: system,
+    db,
+    logger,
+    clock: systemClock,
+    // A rotation opens its own keystore (with VAULT_OPERATOR_TOKEN against Vault).
+    rotationKeystore: () => createKeyStoreFromConfig(config, logger, db, 'rotation'),
+    rotationMetrics: createKeyRotationMetrics(metrics.registry),
+  });
+  shutdown.add('admin desk', () => admin.close());
+  return { trading: desk, admin };
+}
+
+/**
+ * The Telegram front end. With a token it serves that bot (on Telegram, or on TELEGRAM_API_ROOT);
+ * in a sandbox without one it serves the built-in Bot API double and its chat page, so a newcomer
+ * can talk to the bot in a browser with no account anywhere.
+ */
+async function startTelegram(
+  config: Config,
+  desks: { trading: TradingDesk; admin: AdminDesk },
+  redis: RedisHandle | null,
+  logger: Logger,
+  shutdown: Shutdown,
+  readiness: ReadinessCheck[],
+): Promise<{ notices: NoticeSink; chatUrl: string | null }> {
+  let token = config.telegram.token?.reveal() ?? null;
+  let apiRoot = config.telegram.apiRoot;
+  let chatUrl: string | null = null;
+  if (token === null) {
+    if (config.mode !== 'sandbox') throw new ConfigError('CONFIG_INVALID', ['TELEGRAM_BOT_TOKEN: this mode serves real Telegram; set the token BotFather gave you']);
+    const dataDir = config.dataDir.replace(/\/$/, '');
+    const double = await startBotApiDouble({
+      host: config.sandboxChat.host,
+      port: config.sandboxChat.port,
+      logger: logger.child({ component: 'sandbox-chat' }),
+      statePath: `${dataDir}/sandbox-chat.json`,
+    });
+    shutdown.add('sandbox chat', () => double.close());
+    token = double.token;
+    apiRoot = double.apiRoot;
+    chatUrl = double.chatUrl;
+  }
+  const botLogger = logger.child({ component: 'bot' });
+  const vanta = createVantaBot({
+    token,
+    apiRoot,
+    desk: desks.trading,
+    admin: desks.admin,
+    adminIds: config.telegram.adminIds,
+    mode: config.mode,
+    logger: botLogger,
+    redis: redis?.client ?? null,
+  });
+  const transport: Transport =
+    config.telegram.transport.kind === 'webhook'
+      ? { kind: 'webhook', url: config.telegram.transport.url, secret: config.telegram.transport.secret.reveal(), host: config.telegram.transport.host, port: config.telegram.transport.port }
+      : { kind: 'polling' };
+  const running = await startBot(vanta, transport, botLogger);
+  shutdown.add('telegram bot', () => running.stop());
+  readiness.push({ name: 'telegram', required: false, check: async () => void (await vanta.bot.api.getMe()) });
+  return { notices: vanta.notices, chatUrl };
+}
+
+/**
+ * The actors exist before the bot (the bot needs the desks, the desks need the actors), and
+ * restored traders may have notices to deliver at once: until the bot is attached, delivery is
+ * refused and the notice courier tries again later. Nothing is lost meanwhile.
+ */
+function lateNoticeSink(): { sink: NoticeSink; attach(sink: NoticeSink): void } {
+  let target: NoticeSink | null = null;
+  return {
+    sink: (notice) => (target ? target(notice) : Promise.reject(new Error('the Telegram front end is not started yet'))),
+    attach: (sink) => {
+      target = sink;
+    },
+  };
+}
+
+async function startStorage(config: Config, logger: Logger, shutdown: Shutdown, readiness: ReadinessCheck[]): Promise<{ db: Database; redis: RedisHandle | null }> {
   const db = await createDatabase({ target: config.database, logger });
   shutdown.add('database', () => db.close());
   readiness.push({ name: 'db', required: true, check: () => db.ping() });
-  if (config.redis) {
-    const redis = await createRedis({ ...config.redis, logger });
-    shutdown.add('redis', () => redis.close());
-    readiness.push({ name: 'redis', required: true, check: () => redis.ping() });
-  }
-  return db;
+  if (!config.redis) return { db, redis: null };
+  const redis = await createRedis({ ...config.redis, logger });
+  shutdown.add('redis', () => redis.close());
+  readiness.push({ name: 'redis', required: true, check: () => redis.ping() });
+  return { db, redis };
 }
 
 interface Ownership {
@@ -171,6 +282,13 @@ async function takeOwnership(config: Config, db: Database, logger: Logger, shutd
   return Object.assign(ownership, { fence });
 }
 
+interface Trading {
+  readonly orders: OrderGateway | null;
+  readonly feeds: (ChainlinkFeed & { pairIndex: number })[];
+  readonly wallets: Wallets;
+  readonly protocol: AvantisProtocol;
+}
+
 /** Keys, the protocol, the pairs' price feeds and, where this mode trades, the order gateway. */
 async function startTrading(
   config: Config,
@@ -181,7 +299,7 @@ async function startTrading(
   metrics: Metrics,
   shutdown: Shutdown,
   readiness: ReadinessCheck[],
-): Promise<{ orders: OrderGateway | null; feeds: (ChainlinkFeed & { pairIndex: number })[] }> {
+): Promise<Trading> {
   const keystore = await createKeyStoreFromConfig(config, logger, db);
   shutdown.add('keystore', () => keystore.close());
   readiness.push({
@@ -197,7 +315,7 @@ async function startTrading(
   // Each pair's Chainlink-style feed, as the protocol itself lists it (PairStorage): devnet and Base alike.
   const feeds = await discoverChainlinkFeeds(protocol.reads);
   const orders = chain.tradable ? await createOrders(config, chain, protocol, feeds, wallets, db, fence, logger, metrics) : null;
-  return { orders, feeds };
+  return { orders, feeds, wallets, protocol };
 }
 
 /** The supervised actor system, restored from the database, with the inspector hub attached. */
@@ -206,6 +324,7 @@ async function startActors(
   db: Database,
   ownership: Ownership,
   orders: OrderGateway | null,
+  notices: NoticeSink,
   logger: Logger,
   metrics: Metrics,
   shutdown: Shutdown,
@@ -233,6 +352,7 @@ async function startActors(
     supervisor: config.supervisor,
     persistBatchMax: config.persistBatchMax,
     orders,
+    notices,
     limits: riskLimitsOf(config),
     ...(inspect ? { inspect } : {}),
     onStatus: (id, status) => {

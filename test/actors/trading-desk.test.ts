@@ -61,7 +61,11 @@ describe('TradingDesk: the trader’s port on the devnet', function () {
       minter: f.sim.deployer,
       overrides: { limits: LIMITS },
     });
-    runtime = testSystem(f.pg.db, { orders, limits: LIMITS, fillTimeoutMs: 60_000, notifyUser: (telegramId, text) => told.push({ telegramId, text }) });
+    runtime = testSystem(f.pg.db, { orders, limits: LIMITS, fillTimeoutMs: 60_000, notices: (n) => {
+        told.push({ telegramId: n.telegramId, text: n.text });
+        return Promise.resolve();
+      },
+    });
     await runtime.boot();
     // The price feeds as main runs them: one actor per listed pair, fed by its Chainlink-style aggregator.
     const feeds = await discoverChainlinkFeeds(protocol.reads);
