@@ -34,10 +34,17 @@ export interface NoticeCourierOptions {
   readonly retryMaxMs?: number;
   /** How long stop() waits for sink calls in flight (default 2 s). */
   readonly stopGraceMs?: number;
+  /**
+   * A sink call that has not settled by then counts as failed and is retried (default 2 min): a
+   * hung call must not hold a trader's notices forever. The late answer is ignored, so that
+   * notice may arrive twice.
+   */
+  readonly sinkTimeoutMs?: number;
 }
 
 const RETRY_BASE_MS = 1_000;
 const RETRY_MAX_MS = 60_000;
+const SINK_TIMEOUT_MS = 120_000;
 
 export function createNoticeCourier(o: NoticeCourierOptions): NoticeCourier {
   const base = o.retryBaseMs ?? RETRY_BASE_MS;
@@ -64,6 +71,16 @@ export function createNoticeCourier(o: NoticeCourierOptions): NoticeCourier {
     return null;
   };
 
+  function settledWithin(call: Promise<void>, ms: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = o.clock.setTimeout(() => reject(new Error(`The notice sink did not answer within ${ms} ms`)), ms);
+      call.then(
+        () => (o.clock.clearTimeout(timer), resolve()),
+        (err: unknown) => (o.clock.clearTimeout(timer), reject(err instanceof Error ? err : new Error(String(err)))),
+      );
+    });
+  }
+
   async function run(userId: string): Promise<void> {
     const log = o.logger.child({ actor_id: userId });
     let failures = 0;
@@ -84,7 +101,7 @@ export function createNoticeCourier(o: NoticeCourierOptions): NoticeCourier {
           const call = o.sink(toPort(notice));
           inFlight.add(call);
           try {
-            await call;
+            await settledWithin(call, o.sinkTimeoutMs ?? SINK_TIMEOUT_MS);
           } finally {
             inFlight.delete(call);
           }

@@ -41,8 +41,8 @@ export interface VantaSystemDeps {
    * one, notices are logged and counted as delivered.
    */
   readonly notices?: NoticeSink;
-  /** Backoff between delivery attempts of a notice (tests shorten it). */
-  readonly noticeRetry?: { readonly baseMs: number; readonly maxMs: number };
+  /** Backoff between delivery attempts of a notice, and how long one attempt may take (tests shorten them). */
+  readonly noticeRetry?: { readonly baseMs: number; readonly maxMs: number; readonly sinkTimeoutMs?: number };
   readonly onPrice?: (update: PriceUpdate) => void;
   readonly onHalt?: (pair: string, halted: boolean, reason: string | null) => void;
   readonly inspect?: (event: InspectionEvent) => void;
@@ -74,6 +74,7 @@ export function createVantaSystem(deps: VantaSystemDeps): ActorRuntime {
     logger: noticeLog,
     clock: deps.clock,
     ...(deps.noticeRetry ? { retryBaseMs: deps.noticeRetry.baseMs, retryMaxMs: deps.noticeRetry.maxMs } : {}),
+    ...(deps.noticeRetry?.sinkTimeoutMs ? { sinkTimeoutMs: deps.noticeRetry.sinkTimeoutMs } : {}),
   });
   const runtime = new ActorRuntime({
     db: deps.db,

@@ -136,6 +136,23 @@ describe('trader notices: durable, delivered at least once, in order', function 
     await waitFor(async () => (await Promise.all([1, 2, 3].map((u) => storedNotices(t, `user:${u}`)))).every((n) => n.length === 0), 'acks on disk');
   });
 
+  it('gives up on a sink call that hangs and tries again, so one lost answer does not hold a trader’s notices forever', async () => {
+    const calls: string[] = [];
+    const runtime = start({
+      noticeRetry: { baseMs: 10, maxMs: 20, sinkTimeoutMs: 100 },
+      notices: (n) => {
+        calls.push(n.id);
+        return calls.length === 1 ? new Promise<void>(() => {}) : Promise.resolve();
+      },
+    });
+    await runtime.boot();
+    runtime.spawn('user:14', { input: { telegramId: 14, maxOpenPositions: 5 } });
+    runtime.send('user:14', { type: 'settings.update', defaultLeverage: 0 });
+    runtime.send('user:14', { type: 'settings.update', defaultLeverage: 9000 });
+    await waitFor(() => calls.length === 3, 'the retry and the next notice', 5_000);
+    assert.deepEqual(calls, ['n1', 'n1', 'n2']);
+  });
+
   it('does not deliver a delivered notice again after a clean restart, and does deliver what was still pending', async () => {
     const first = noticeLog();
     const runtime = start({ notices: first.sink });
