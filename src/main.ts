@@ -58,7 +58,7 @@ import { createAdminDesk } from './actors/admin-desk.ts';
 import { readTradingControls } from './actors/kinds/controls.actor.ts';
 import { createTradingDesk } from './actors/trading-desk.ts';
 import { createVantaBot } from './bot/bot.ts';
-import { startBot, type Transport } from './bot/transport.ts';
+import { startBotWhenReachable, type Transport } from './bot/transport.ts';
 import type { RedisHandle } from './infra/redis.ts';
 import { createKeyRotationMetrics } from './infra/keys/rotation-metrics.ts';
 import { startBotApiDouble } from './sandbox/telegram/bot-api-double.ts';
@@ -210,7 +210,9 @@ async function startTelegram(
     config.telegram.transport.kind === 'webhook'
       ? { kind: 'webhook', url: config.telegram.transport.url, secret: config.telegram.transport.secret.reveal(), host: config.telegram.transport.host, port: config.telegram.transport.port }
       : { kind: 'polling' };
-  const running = await startBot(vanta, transport, botLogger);
+  // In the sandbox the double is local: wait for the bot, so the chat works when the URL is printed.
+  const running = startBotWhenReachable(vanta, transport, botLogger);
+  if (chatUrl) await running.started;
   shutdown.add('telegram bot', () => running.stop());
   readiness.push({ name: 'telegram', required: false, check: async () => void (await vanta.bot.api.getMe()) });
   return { notices: vanta.notices, chatUrl };

@@ -40,7 +40,7 @@ interface Engine {
 function spawnEngine(dataDir: string): { child: ChildProcess; lines: Record<string, unknown>[]; exited: Engine['exited']; onLine: (fn: (l: Record<string, unknown>) => void) => void } {
   const child = spawn(process.execPath, [MAIN], {
     detached: true,
-    env: { PATH: process.env['PATH'] ?? '', DATA_DIR: dataDir, OPS_PORT: '0', INSPECTOR_PORT: '0', LOG_LEVEL: 'info' },
+    env: { PATH: process.env['PATH'] ?? '', DATA_DIR: dataDir, OPS_PORT: '0', INSPECTOR_PORT: '0', SANDBOX_CHAT_PORT: '0', LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines: Record<string, unknown>[] = [];

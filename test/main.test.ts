@@ -18,7 +18,7 @@ interface Running {
 /** Starts `node src/main.ts` as `npm start` would, on free ports, and waits until it serves. */
 async function start(dataDir: string): Promise<Running> {
   const child = spawn(process.execPath, [MAIN], {
-    env: { PATH: process.env['PATH'] ?? '', DATA_DIR: dataDir, OPS_PORT: '0', INSPECTOR_PORT: '0', LOG_LEVEL: 'info' },
+    env: { PATH: process.env['PATH'] ?? '', DATA_DIR: dataDir, OPS_PORT: '0', INSPECTOR_PORT: '0', SANDBOX_CHAT_PORT: '0', LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines: Record<string, unknown>[] = [];

@@ -45,6 +45,8 @@ export interface VantaBotOptions {
   readonly botInfo?: UserFromGetMe;
   /** Incoming updates allowed per user per window (default 8 per 2 s). */
   readonly rateLimit?: { readonly windowMs: number; readonly limit: number };
+  /** Tries of a failed Bot API call (429, 5xx, network) before it fails (default 3). */
+  readonly apiRetries?: number;
 }
 
 export interface VantaBot {
@@ -72,7 +74,10 @@ export function createVantaBot(o: VantaBotOptions): VantaBot {
   const bot = new Bot<VantaContext>(o.token, { client: { apiRoot: o.apiRoot }, ...(o.botInfo ? { botInfo: o.botInfo } : {}) });
   // Outgoing: queue per chat and overall under Telegram's limits (a burst of a few messages per chat
   // goes at once, then about one a second), and when Telegram still says 429, wait retry_after.
-  bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 30 }));
+  // Network errors are not retried here: auto-retry would retry them forever (3 s doubling to an
+  // hour, whatever maxRetryAttempts says), holding a chat's updates behind one call. They fail at
+  // once instead; the notice courier and the polling runner retry at their own pace.
+  bot.api.config.use(autoRetry({ maxRetryAttempts: o.apiRetries ?? 3, maxDelaySeconds: 30, rethrowHttpErrors: true }));
   bot.api.config.use(
     apiThrottler({
       global: { reservoir: 30, reservoirRefreshAmount: 30, reservoirRefreshInterval: 1_000 },

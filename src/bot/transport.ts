@@ -26,7 +26,9 @@ const ALLOWED_UPDATES = ['message', 'callback_query'] as const;
 export async function startBot(vanta: VantaBot, transport: Transport, logger: Logger): Promise<RunningBot> {
   const { bot } = vanta;
   bot.catch((err) => logger.error({ err: err.error, update_id: err.ctx.update.update_id }, 'An update failed outside the error boundary'));
-  await bot.init();
+  // Not bot.init(): it retries getMe on its own with delays growing to 20 minutes, so a bot whose
+  // Bot API was down would come up long after it is back. startBotWhenReachable paces the tries.
+  if (!bot.isInited()) bot.botInfo = await bot.api.getMe();
   await bot.api.setMyCommands(COMMANDS.map((c) => ({ command: c.command, description: c.description })));
   if (transport.kind === 'polling') {
     // run() does not remove a webhook, and Telegram refuses getUpdates while one is set.
@@ -61,6 +63,55 @@ export async function startBot(vanta: VantaBot, transport: Transport, logger: Lo
   logger.info({ bot: bot.botInfo.username, transport: 'webhook', url: transport.url, listening }, 'Telegram bot receives updates by webhook');
   return {
     listening,
-    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Telegram keeps its connection open between updates; an idle one must not hold the stop.
+        server.closeIdleConnections();
+      }),
   };
+}
+
+/**
+ * Starts the bot, and keeps trying while the Bot API cannot be reached: the engine runs on
+ * (positions are followed, notices wait durably in the traders' actors) and the bot comes up as
+ * soon as Telegram answers. Backs off from 1 s to 30 s; `stop()` ends the attempts too.
+ */
+export function startBotWhenReachable(vanta: VantaBot, transport: Transport, logger: Logger, sleep = (ms: number, signal: AbortSignal) => abortableSleep(ms, signal)): RunningBot & { readonly started: Promise<void> } {
+  const controller = new AbortController();
+  let running: RunningBot | null = null;
+  const started = (async () => {
+    for (let attempt = 0; !controller.signal.aborted; attempt++) {
+      try {
+        running = await startBot(vanta, transport, logger);
+        if (controller.signal.aborted) await running.stop();
+        return;
+      } catch (err) {
+        const waitMs = Math.min(30_000, 1_000 * 2 ** Math.min(attempt, 5));
+        logger.warn({ err, retry_in_ms: waitMs }, 'The Telegram Bot API cannot be reached; trading goes on and the bot starts as soon as it answers');
+        await sleep(waitMs, controller.signal);
+      }
+    }
+  })();
+  return {
+    started,
+    get listening() {
+      return running?.listening ?? null;
+    },
+    stop: async () => {
+      controller.abort();
+      await started;
+      await running?.stop();
+    },
+  };
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
 }

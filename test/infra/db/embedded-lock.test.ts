@@ -53,7 +53,7 @@ describe('the embedded database: one process per DATA_DIR', function () {
       assert.ok(performance.now() - started < 1_000, 'refused at once, not after a timeout');
 
       // The operator command and a second engine are refused the same way, before anything else.
-      const env = { PATH: process.env['PATH'] ?? '', DATA_DIR: dataDir, LOG_LEVEL: 'info', OPS_PORT: '0', INSPECTOR_PORT: '0' };
+      const env = { PATH: process.env['PATH'] ?? '', DATA_DIR: dataDir, LOG_LEVEL: 'info', OPS_PORT: '0', INSPECTOR_PORT: '0', SANDBOX_CHAT_PORT: '0' };
       const actors = spawnSync(process.execPath, [ACTORS, 'summary'], { env, encoding: 'utf8', timeout: 30_000 });
       assert.equal(actors.status, 1);
       assert.match(actors.stderr, new RegExp(`actors: The embedded database .* is in use by another process: pid ${holder.pid}`));
