@@ -3,6 +3,24 @@ import { b, code, html, i, lines, type Html } from './html.ts';
 
 /** Every message the trader reads, built from what the desk answers. Pure: no I/O. */
 
+/**
+ * A price as a trader reads it: 2 decimals from 1,000 up, 4 from 1, else 6 significant digits
+ * (2995.12, 30.0051, 0.149636). Display only, rounded half up on the decimal string; every
+ * amount the engine acts on stays exact.
+ */
+export function displayPrice(price: string | null): string {
+  if (price === null) return '—';
+  const m = /^(-?)(\d+)(?:\.(\d+))?$/.exec(price);
+  if (!m) return price;
+  const [, sign = '', whole = '0', frac = ''] = m;
+  const decimals = whole.length >= 4 ? 2 : whole !== '0' ? 4 : Math.min(18, (/^0*/.exec(frac)?.[0].length ?? 0) + 6);
+  if (frac.length <= decimals) return price;
+  const scaled = BigInt(whole + frac.slice(0, decimals)) + (Number(frac[decimals]) >= 5 ? 1n : 0n);
+  const text = scaled.toString().padStart(decimals + 1, '0');
+  const rounded = `${text.slice(0, -decimals)}.${text.slice(-decimals)}`.replace(/\.?0+$/, '');
+  return `${sign}${rounded}`;
+}
+
 const MODE_LINE: Readonly<Record<Mode, string>> = {
   sandbox: '🧪 Sandbox: a local test chain with test money. Nothing here is real.',
   paper: '📝 Paper: real prices, no transactions. Orders are refused.',
@@ -45,7 +63,7 @@ export function marketsCard(markets: readonly MarketView[]): Html {
   return lines(
     b('Markets'),
     ...markets.map((m) =>
-      html`${m.halted ? '⏸' : '•'} ${b(m.pair)} ${m.price ?? '—'}  ${i(`${m.minLeverage}–${m.maxLeverage}x, fee ${m.openFeePercent}%`)}${m.halted ? html` ${i(`halted: ${m.haltReason ?? 'paused'}`)}` : ''}`,
+      html`${m.halted ? '⏸' : '•'} ${b(m.pair)} ${displayPrice(m.price)}  ${i(`${m.minLeverage}–${m.maxLeverage}x, fee ${m.openFeePercent}%`)}${m.halted ? html` ${i(`halted: ${m.haltReason ?? 'paused'}`)}` : ''}`,
     ),
     '',
     html`Trade with /trade, or type an order like ${code('long eth 100 10x')}.`,
@@ -56,9 +74,9 @@ export function quoteCard(q: Quote, expiresInSeconds: number): Html {
   return lines(
     b(`Review: ${q.side === 'long' ? '🟢 Long' : '🔴 Short'} ${q.pair}`),
     html`Collateral: ${b(`${q.collateral} USDC`)} at ${b(`${q.leverage}x`)} → size ${q.notional} USDC`,
-    html`Estimated entry: ${q.entryPrice} (slippage up to ${q.slippagePercent}%)`,
+    html`Estimated entry: ${displayPrice(q.entryPrice)} (slippage up to ${q.slippagePercent}%)`,
     html`Opening fee: ${q.openingFee} USDC · Execution fee: ${q.executionFeeEth} ETH`,
-    html`Liquidation price: ${b(q.liquidationPrice)}`,
+    html`Liquidation price: ${b(displayPrice(q.liquidationPrice))}`,
     html`Balance: ${q.balanceUsdc} USDC`,
     i(`Limits: leverage ≤ ${q.limits.maxLeverage}x, collateral ≤ ${q.limits.maxCollateralUsdc} USDC, size ≤ ${q.limits.maxNotionalUsdc} USDC, ${q.limits.maxOpenPositions} open positions.`),
     i(`This review is valid for ${expiresInSeconds} s.`),
@@ -81,8 +99,8 @@ export function positionLine(p: PositionView): Html {
   const pnl = p.pnl === null ? '—' : `${p.pnl.startsWith('-') ? '🔻' : '🔺'} ${p.pnl} USDC (${p.pnlPercent}%)`;
   return lines(
     head,
-    html`  Entry ${p.openPrice ?? '—'} · Mark ${p.markPrice ?? '—'} · PnL ${pnl}`,
-    html`  Liquidation ${p.liquidationPrice ?? '—'}${p.liquidationDistancePercent ? ` (${p.liquidationDistancePercent}% away)` : ''}`,
+    html`  Entry ${displayPrice(p.openPrice)} · Mark ${displayPrice(p.markPrice)} · PnL ${pnl}`,
+    html`  Liquidation ${displayPrice(p.liquidationPrice)}${p.liquidationDistancePercent ? ` (${p.liquidationDistancePercent}% away)` : ''}`,
   );
 }
 
@@ -98,7 +116,7 @@ export function historyCard(entries: readonly HistoryEntry[]): Html {
     ...entries.map((e) => {
       const outcome = e.outcome === 'closed' ? `closed${e.closedBy && e.closedBy !== 'trader' ? ` by ${e.closedBy}` : ''}` : e.outcome;
       const paid = e.payout !== null ? `, paid ${e.payout} USDC` : '';
-      return html`• ${e.at.slice(0, 16).replace('T', ' ')} ${b(`${e.side} ${e.pair}`)} ${e.leverage}x ${e.collateral} USDC: ${outcome}${e.closePrice ? ` at ${e.closePrice}` : ''}${paid}`;
+      return html`• ${e.at.slice(0, 16).replace('T', ' ')} ${b(`${e.side} ${e.pair}`)} ${e.leverage}x ${e.collateral} USDC: ${outcome}${e.closePrice ? ` at ${displayPrice(e.closePrice)}` : ''}${paid}`;
     }),
   );
 }
@@ -126,7 +144,7 @@ export function statusCard(s: StatusView): Html {
     s.pausedPairs.length ? html`⏸ Paused pairs: ${s.pausedPairs.join(', ')}` : null,
     '',
     b('Price feeds'),
-    ...s.feeds.map((f) => html`${f.halted ? '⏸' : '•'} ${f.pair} ${f.price ?? '—'}${f.ageSeconds !== null ? ` (${f.ageSeconds}s ago)` : ''}`),
+    ...s.feeds.map((f) => html`${f.halted ? '⏸' : '•'} ${f.pair} ${displayPrice(f.price)}${f.ageSeconds !== null ? ` (${f.ageSeconds}s ago)` : ''}`),
   );
 }
 
