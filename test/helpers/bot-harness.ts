@@ -31,6 +31,8 @@ import { txFixture, type TxFixture } from '../infra/chain/tx/support.ts';
  */
 export const HARNESS_LIMITS: RiskLimits = { maxLeverage: 100, maxCollateralUsdc: '5000', maxNotionalUsdc: '250000', maxOpenPositions: 5 };
 export const ADMIN_ID = 777;
+/** A Redis database of its own (flushed at start), so the bot tests never touch another's keys. */
+export const BOT_TEST_REDIS = 'redis://127.0.0.1:6379/15';
 
 export interface BotHarness {
   readonly f: TxFixture;
@@ -107,7 +109,7 @@ export async function startBotHarness(o: { redis?: boolean } = {}): Promise<BotH
   });
   const admin = createAdminDesk({ runtime, db: f.pg.db, logger: silentLogger(), clock: systemClock, rotationKeystore: null, rotationMetrics: createKeyRotationMetrics(testMetrics().registry) });
   const double = await startBotApiDouble({ logger: silentLogger() });
-  const redis = o.redis ? new Redis('redis://127.0.0.1:6379') : null;
+  const redis = o.redis ? new Redis(BOT_TEST_REDIS) : null;
   if (redis) await redis.flushdb();
   const vanta = createVantaBot({ token: double.token, apiRoot: double.apiRoot, desk, admin, adminIds: [ADMIN_ID], mode: 'sandbox', logger: silentLogger(), redis });
   late.vanta = vanta;

@@ -79,7 +79,9 @@ async function reviewStep(ctx: VantaContext, draft: OrderDraft): Promise<View> {
     body: quoteCard(quote, REVIEW_VALID_SECONDS),
     rows: [
       [
-        { text: '✅ Confirm', action: 't.confirm', args, once: true },
+        // Not one-shot: the order id makes a second press the same order (the desk answers it
+        // without sending anything), and a trader whose first press was lost in a crash can press again.
+        { text: '✅ Confirm', action: 't.confirm', args },
         { text: '✖ Cancel', action: 't.cancel' },
       ],
     ],
@@ -122,6 +124,13 @@ export async function typedWizardValue(ctx: VantaContext, kind: 'collateral' | '
  */
 async function place(ctx: VantaContext, messageId: number, orderId: string, draft: OrderDraft): Promise<void> {
   const chat = chatOf(ctx);
+  if (await ctx.vanta.cards.get(orderId)) {
+    // A repeat of this confirm (a double click, a retry after a crash): make sure the order is
+    // placed (the same id is never placed twice) and leave the card to its notices, which may
+    // already show a later state than "accepted".
+    await ctx.vanta.desk.placeOrder(userIdOf(ctx), orderId, draft);
+    return;
+  }
   await ctx.vanta.cards.set(orderId, { chatId: chat.chatId, messageId });
   await showIn(ctx, messageId, async () => {
     const { positionId } = await ctx.vanta.desk.placeOrder(userIdOf(ctx), orderId, draft);
@@ -185,7 +194,9 @@ export const tradeActions: ActionTable = {
       ctx.session.wizard = null;
       ctx.session.awaiting = null;
       const draft: OrderDraft = { pair, side: sideOf(side), collateral, leverage: Number(leverage) };
-      if (Date.now() - Number(priced) > REVIEW_VALID_SECONDS * 1000) {
+      // An expired review is priced again, unless this confirm already went out (a repeat).
+      const repeat = (await ctx.vanta.cards.get(orderId)) !== null;
+      if (!repeat && Date.now() - Number(priced) > REVIEW_VALID_SECONDS * 1000) {
         await edit(chatOf(ctx), messageId, html`⌛ That review expired, so nothing was sent. Here is a fresh one:`);
         await answerAfterPending(ctx, 'Pricing your order again…', () => reviewStep(ctx, draft));
         return;
