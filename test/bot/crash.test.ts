@@ -34,7 +34,7 @@ function startEngine(env: Record<string, string>): Promise<Engine> {
   const seen: Record<string, string> = {};
   return new Promise((resolve, reject) => {
     void exited.then((code) => reject(new Error(`the engine exited (${String(code)}) before it was running`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       let entry: Record<string, unknown>;
       try {
         entry = JSON.parse(line) as Record<string, unknown>;
