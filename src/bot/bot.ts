@@ -106,6 +106,18 @@ export function createVantaBot(o: VantaBotOptions): VantaBot {
     await next();
   });
   bot.use(errorBoundary);
+  // A trader's wallet, orders and buttons are theirs alone: Vanta answers in private chats only.
+  bot.use(async (ctx, next) => {
+    if (ctx.chat && ctx.chat.type !== 'private') {
+      const text = 'Vanta works in a private chat only: open a chat with me to trade.';
+      if (ctx.callbackQuery) {
+        ctx.acked = true;
+        await ctx.answerCallbackQuery({ text });
+      } else if (ctx.message?.text?.startsWith('/')) await ctx.reply(text);
+      return;
+    }
+    await next();
+  });
   bot.use(sequentialize((ctx: VantaContext) => String(ctx.chat?.id ?? ctx.from?.id ?? '')));
   const window = o.rateLimit ?? { windowMs: 2_000, limit: 8 };
   bot.use(
