@@ -6,6 +6,7 @@ import { readTradingControls } from '../../src/actors/kinds/controls.actor.ts';
 import { priceFeedSystemId } from '../../src/actors/kinds/price-feed.actor.ts';
 import type { ActorRuntime } from '../../src/actors/runtime.ts';
 import { createTradingDesk } from '../../src/actors/trading-desk.ts';
+import { createChainWithdrawalGateway } from '../../src/actors/withdrawal-gateway.ts';
 import { createVantaBot, type VantaBot } from '../../src/bot/bot.ts';
 import { startBot, type RunningBot } from '../../src/bot/transport.ts';
 import { createAvantisProtocol } from '../../src/infra/chain/avantis/protocol.ts';
@@ -51,12 +52,14 @@ export async function startBotHarness(o: { redis?: boolean } = {}): Promise<BotH
   const client = f.sim.clients.publicClient as unknown as PublicClient;
   const addresses = avantisAddressesOf(f.sim.deployment);
   const protocol = createAvantisProtocol({ version: 'v1', chainId: f.sim.anvil.chainId, addresses }, { client });
+  // One pipeline for the wallet's orders and withdrawals, as main has.
+  const pipeline = f.pipeline();
   const orders = devnetGateway({
     clients: f.sim.clients,
     chainId: f.sim.anvil.chainId,
     deployment: f.sim.deployment,
     wallets: f.wallets,
-    pipeline: f.pipeline(),
+    pipeline,
     minter: f.sim.deployer,
     overrides: { limits: HARNESS_LIMITS },
   });
@@ -64,6 +67,7 @@ export async function startBotHarness(o: { redis?: boolean } = {}): Promise<BotH
   const delivered: Notice[] = [];
   const runtime = testSystem(f.pg.db, {
     orders,
+    withdrawals: createChainWithdrawalGateway({ pipeline, wallets: f.wallets, usdc: f.sim.deployment.usdc, logger: silentLogger() }),
     limits: HARNESS_LIMITS,
     fillTimeoutMs: 60_000,
     notices: async (notice) => {

@@ -122,7 +122,7 @@ describe('user machine: withdrawals and the allowlist', () => {
     const v4 = migrateUserV3(migrateUserV2(v2)) as { value: string; context: Record<string, unknown> };
     assert.equal(v4.value, 'paused');
     assert.deepEqual([v4.context['allowlist'], v4.context['withdrawals']], [[], []]);
-    const restored = createActor(userMachine.provide({ actions: { deliverNotices: () => {} } }), { snapshot: { ...v4, status: 'active', children: {}, historyValue: {} } as never }).start();
+    const restored = createActor(userMachine.provide({ actions: { deliverNotices: () => {} } }), { snapshot: { ...v4, status: 'active', children: {}, historyValue: {} } } as never).start();
     assert.deepEqual(restored.getSnapshot().context.recentWithdrawals, []);
   });
 });

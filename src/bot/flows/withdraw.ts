@@ -26,28 +26,33 @@ const CANCEL = { text: '✖ Cancel', action: 'wd.cancel' } as const;
 /** The withdrawal cards' key among the bot's cards (positions use their bare id). */
 export const withdrawalCardKey = (withdrawalId: string): string => `w:${withdrawalId}`;
 
-async function amountStep(ctx: VantaContext, messageId: number): Promise<View> {
+/** What the flow waits for after a step, bound to the step's message once it is known. */
+type Next = ((messageId: number) => Awaiting) | null;
+interface Step extends View {
+  readonly next: Next;
+}
+
+async function amountStep(ctx: VantaContext): Promise<Step> {
   const trader = userIdOf(ctx);
   const rules = await ctx.vanta.desk.allowlist(trader);
-  if (rules.refusal) return { body: html`⛔ ${rules.refusal}` };
+  if (rules.refusal) return { body: html`⛔ ${rules.refusal}`, next: null };
   const wallet = await ctx.vanta.desk.wallet(trader);
-  if (!wallet) return { body: html`You have no wallet yet. Send /start to create one.` };
+  if (!wallet) return { body: html`You have no wallet yet. Send /start to create one.`, next: null };
   const balance = Number(wallet.usdc);
-  if (!(balance > 0)) return { body: html`Your wallet holds no USDC, so there is nothing to withdraw.` };
-  ctx.session.awaiting = { kind: 'withdraw-amount', messageId };
+  if (!(balance > 0)) return { body: html`Your wallet holds no USDC, so there is nothing to withdraw.`, next: null };
   const picks = AMOUNT_CHOICES.filter((a) => Number(a) < balance).map((a) => ({ text: `${a} USDC`, action: 'wd.amt', args: [a] }));
   return {
     body: withdrawAmountCard(wallet.usdc, rules.network),
     rows: [...(picks.length ? [picks] : []), [{ text: `All: ${wallet.usdc} USDC`, action: 'wd.amt', args: [wallet.usdc] }], [CANCEL]],
+    next: (messageId) => ({ kind: 'withdraw-amount', messageId }),
   };
 }
 
-async function destinationStep(ctx: VantaContext, messageId: number, amount: string): Promise<View> {
+async function destinationStep(ctx: VantaContext, amount: string): Promise<Step> {
   const trader = userIdOf(ctx);
   // The amount first: a refusal says so with the numbers before any address is asked for.
   const checked = await ctx.vanta.desk.reviewWithdrawal(trader, { amount, to: null });
   const rules = await ctx.vanta.desk.allowlist(trader);
-  ctx.session.awaiting = { kind: 'withdraw-to', messageId, amount: checked.amount };
   const rows: Rows = rules.required
     ? [
         ...rules.addresses.filter((a) => a.usable).map((a) => [{ text: `➡️ ${a.address}`, action: 'wd.to', args: [checked.amount, a.address] }]),
@@ -55,55 +60,66 @@ async function destinationStep(ctx: VantaContext, messageId: number, amount: str
         [CANCEL],
       ]
     : [[CANCEL]];
-  return { body: withdrawDestinationCard(checked.amount, checked.network, rules, ctx.vanta.mode), rows };
+  return {
+    body: withdrawDestinationCard(checked.amount, checked.network, rules, ctx.vanta.mode),
+    rows,
+    next: (messageId) => ({ kind: 'withdraw-to', messageId, amount: checked.amount }),
+  };
 }
 
-async function reviewStep(ctx: VantaContext, amount: string, to: string): Promise<View> {
+async function reviewStep(ctx: VantaContext, amount: string, to: string): Promise<Step> {
   const review = await ctx.vanta.desk.reviewWithdrawal(userIdOf(ctx), { amount, to });
   if (review.to === null) throw new BadInputError('Give the address to send the USDC to.');
-  ctx.session.awaiting = null;
   const requestId = ctx.vanta.newOrderId();
   return {
     body: withdrawReviewCard({ ...review, to: review.to }),
     rows: [[{ text: '✅ Confirm', action: 'wd.confirm', args: [requestId, review.to, review.amount, String(Date.now())], once: true }, CANCEL]],
+    next: null,
   };
 }
 
-async function addPromptStep(ctx: VantaContext, messageId: number, amount: string): Promise<View> {
+async function addPromptStep(ctx: VantaContext, amount: string): Promise<Step> {
   const rules = await ctx.vanta.desk.allowlist(userIdOf(ctx));
-  ctx.session.awaiting = { kind: 'withdraw-add', messageId, amount };
-  return { body: withdrawAddPrompt(rules), rows: [[{ text: '⬅️ Back', action: 'wd.amt', args: [amount] }, CANCEL]] };
+  return {
+    body: withdrawAddPrompt(rules),
+    rows: [[{ text: '⬅️ Back', action: 'wd.amt', args: [amount] }, CANCEL]],
+    next: (messageId) => ({ kind: 'withdraw-add', messageId, amount }),
+  };
 }
 
-async function addedStep(ctx: VantaContext, amount: string, address: string): Promise<View> {
+async function addedStep(ctx: VantaContext, amount: string, address: string): Promise<Step> {
   const added = await ctx.vanta.desk.addWithdrawAddress(userIdOf(ctx), address);
-  ctx.session.awaiting = null;
-  return { body: withdrawAddedCard(added), rows: [[{ text: '⬅️ Back to the destinations', action: 'wd.amt', args: [amount] }, CANCEL]] };
+  return { body: withdrawAddedCard(added), rows: [[{ text: '⬅️ Back to the destinations', action: 'wd.amt', args: [amount] }, CANCEL]], next: null };
+}
+
+/** A button's step: the flow's message is edited in place, to the next step or to the refusal. */
+async function stepIn(ctx: VantaContext, messageId: number, step: () => Promise<Step>): Promise<void> {
+  await showIn(ctx, messageId, async () => {
+    const next = await step();
+    ctx.session.awaiting = next.next?.(messageId) ?? null;
+    return next;
+  });
 }
 
 /**
- * A typed value while the withdrawal flow waits for one. A refused value is answered (by the
- * error boundary) and the step keeps waiting, so a typo can be typed again.
+ * A typed value while the flow waits for one. The next step comes as a new message right under
+ * what the trader typed (the flow's earlier message may be far up by now), and the earlier one
+ * keeps its text without buttons. A refused value is answered by the error boundary and the step
+ * keeps waiting, so a typo can simply be typed again.
  */
 export async function typedWithdrawalValue(ctx: VantaContext, awaiting: Extract<Awaiting, { kind: `withdraw-${string}` }>, text: string): Promise<void> {
-  // Checked before anything is shown: a refusal leaves the step where it was.
-  switch (awaiting.kind) {
-    case 'withdraw-amount': {
-      const view = await destinationStep(ctx, awaiting.messageId, text);
-      await showIn(ctx, awaiting.messageId, () => Promise.resolve(view));
-      return;
-    }
-    case 'withdraw-to': {
-      const view = await reviewStep(ctx, awaiting.amount, text);
-      await showIn(ctx, awaiting.messageId, () => Promise.resolve(view));
-      return;
-    }
-    case 'withdraw-add': {
-      const view = await addedStep(ctx, awaiting.amount, text);
-      await showIn(ctx, awaiting.messageId, () => Promise.resolve(view));
-      return;
-    }
-  }
+  const step =
+    awaiting.kind === 'withdraw-amount'
+      ? await destinationStep(ctx, text)
+      : awaiting.kind === 'withdraw-to'
+        ? await reviewStep(ctx, awaiting.amount, text)
+        : await addedStep(ctx, awaiting.amount, text);
+  const chat = chatOf(ctx);
+  const sent = await send(chat, step.body, step.rows ?? []);
+  ctx.session.awaiting = step.next?.(sent.message_id) ?? null;
+  await chat.api.editMessageReplyMarkup(chat.chatId, awaiting.messageId, { reply_markup: { inline_keyboard: [] } }).catch(() => {
+    // Already without buttons, or gone: nothing to retire.
+  });
 }
 
 export const withdrawActions: ActionTable = {
@@ -112,12 +128,12 @@ export const withdrawActions: ActionTable = {
       ctx.session.awaiting = null;
       ctx.session.wizard = null;
       const message = await send(chatOf(ctx), html`⏳ Reading your wallet…`);
-      await showIn(ctx, message.message_id, () => amountStep(ctx, message.message_id));
+      await stepIn(ctx, message.message_id, () => amountStep(ctx));
     },
   },
-  'wd.amt': { run: (ctx, [amount = ''], messageId) => showIn(ctx, messageId, () => destinationStep(ctx, messageId, amount)) },
-  'wd.to': { run: (ctx, [amount = '', to = ''], messageId) => showIn(ctx, messageId, () => reviewStep(ctx, amount, to)) },
-  'wd.add': { run: (ctx, [amount = ''], messageId) => showIn(ctx, messageId, () => addPromptStep(ctx, messageId, amount)) },
+  'wd.amt': { run: (ctx, [amount = ''], messageId) => stepIn(ctx, messageId, () => destinationStep(ctx, amount)) },
+  'wd.to': { run: (ctx, [amount = '', to = ''], messageId) => stepIn(ctx, messageId, () => reviewStep(ctx, amount, to)) },
+  'wd.add': { run: (ctx, [amount = ''], messageId) => stepIn(ctx, messageId, () => addPromptStep(ctx, amount)) },
   'wd.confirm': {
     ack: 'Sending…',
     run: async (ctx, [requestId = '', to = '', amount = '', shownAt = '0'], messageId) => {
