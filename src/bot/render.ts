@@ -197,6 +197,13 @@ export function shortAddress(address: string): string {
 
 const utc = (iso: string) => `${iso.slice(0, 16).replace('T', ' ')} UTC`;
 
+/** The allowlist's waiting period in words: "24 h", "1.5 h", "30 min", "5 s". */
+export function delayText(hours: number): string {
+  if (hours >= 1) return `${Math.round(hours * 100) / 100} h`;
+  const minutes = hours * 60;
+  return minutes >= 1 ? `${Math.round(minutes)} min` : `${Math.max(1, Math.round(minutes * 60))} s`;
+}
+
 export function withdrawAmountCard(balanceUsdc: string, network: string): Html {
   return lines(
     b('💸 Withdraw USDC'),
@@ -222,7 +229,7 @@ export function withdrawDestinationCard(amount: string, network: string, view: A
   const waiting = view.addresses.filter((a) => !a.usable);
   return lines(
     ...head,
-    html`Withdrawals go only to addresses on your allowlist. A new address can be used ${b(`${view.delayHours} h`)} after you add it.`,
+    html`Withdrawals go only to addresses on your allowlist. A new address can be used ${b(delayText(view.delayHours))} after you add it.`,
     view.addresses.some((a) => a.usable) ? html`Pick one below, or add a new one.` : html`No address can be used yet: add one below.`,
     ...waiting.map((a) => html`⏳ ${code(a.address)} can be used from ${utc(a.usableFrom)}.`),
   );
@@ -233,7 +240,7 @@ export function withdrawAddPrompt(view: AllowlistView): Html {
     b('➕ Add a withdrawal address'),
     html`Type the address (${code('0x…')}, on Base).`,
     view.delayHours > 0
-      ? html`It can receive withdrawals ${b(`${view.delayHours} h`)} after you add it, and you get a notice now: if you ever get one you did not expect, contact support.`
+      ? html`It can receive withdrawals ${b(delayText(view.delayHours))} after you add it, and you get a notice now: if you ever get one you did not expect, contact support.`
       : html`It can receive withdrawals at once.`,
   );
 }

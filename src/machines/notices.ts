@@ -267,10 +267,11 @@ export function utcTime(epochMs: number): string {
   return `${new Date(epochMs).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
-/** "3 h 05 min", "12 min", "under a minute". */
+/** "3 h 05 min", "12 min", "40 s". */
 export function waitText(ms: number): string {
+  if (ms <= 0) return 'no time';
+  if (ms < 60_000) return `${Math.ceil(ms / 1000)} s`;
   const minutes = Math.ceil(ms / 60_000);
-  if (minutes <= 0) return 'no time';
   if (minutes < 60) return `${minutes} min`;
   const hours = Math.floor(minutes / 60);
   const rest = minutes % 60;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { getAddress, parseAbiItem, parseUnits, type Address } from 'viem';
+import { getAddress, parseAbiItem, parseEther, parseUnits, type Address } from 'viem';
 import type { ChatEntry, SimulatedUser } from '../../src/sandbox/telegram/bot-api-double.ts';
 import { startBotHarness, type BotHarness } from '../helpers/bot-harness.ts';
 
@@ -182,3 +182,70 @@ describe('bot: withdrawing USDC from /wallet', function () {
     h.double.assertNoViolations();
   });
 });
+
+/**
+ * Live rules on the devnet (the harness's desk and bot in live mode, a 3-second waiting period):
+ * the destination must be on the allowlist and past its wait; the chat shows the wait and then
+ * the address to pick.
+ */
+describe('bot: withdrawing in live mode, through the allowlist', function () {
+  this.timeout(180_000);
+  // Long enough to outlast the replies in between (outgoing messages are throttled per chat).
+  const DELAY_MS = 15_000;
+  let h: BotHarness;
+
+  before(async () => {
+    h = await startBotHarness({ redis: true, mode: 'live', withdrawAddressDelayMs: DELAY_MS });
+  });
+  after(() => h?.close());
+
+  it('refuses an unlisted address, adds one with a notice, shows its wait, then offers it and sends', async () => {
+    const dave = h.double.user(3101, { firstName: 'Dave' });
+    const says = (pattern: RegExp, timeoutMs = 20_000) => dave.waitFor((m: ChatEntry) => m.from === 'bot' && pattern.test(m.text), timeoutMs);
+    dave.send('/start');
+    await says(/Live: real money on Base mainnet/);
+    const from = await h.walletOf(3101);
+    await h.f.sim.call(h.f.sim.deployer, 'SimUSDC', h.f.sim.deployment.usdc, 'mint', [from, parseUnits('200', 6)]);
+    await h.f.sim.clients.testClient.setBalance({ address: from, value: parseEther('1') });
+    const to = getAddress(`0x${randomBytes(20).toString('hex')}`);
+
+    dave.send('/wallet');
+    await says(/USDC: 200 /);
+    dave.click('💸 Withdraw');
+    await says(/How much do you want to withdraw\?/);
+    dave.click('25 USDC');
+    const where = await says(/Withdrawals go only to addresses on your allowlist\. A new address can be used 15 s after you add it\./);
+    assert.match(where.text, /No address can be used yet: add one below\./);
+    const refused = await dave.reply(to, 30_000);
+    assert.match(refused.text, new RegExp(`⚠️ ${to} is not on your withdrawal allowlist\\. Add it first; a new address can be used only after a waiting period\\. Nothing was sent\\.`));
+
+    dave.click('➕ Add an address');
+    await says(/Add a withdrawal address/);
+    const addedAt = Date.now();
+    dave.send(to.toLowerCase());
+    const added = await says(/✅ Added to your allowlist/, 30_000);
+    assert.match(added.text, new RegExp(`✅ Added to your allowlist: ${to}\\nIt can receive withdrawals from \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC\\.`));
+    // The trader is told by a notice too: the alarm if it was not them.
+    await says(new RegExp(`ℹ️ ${to} was added to your withdrawal allowlist\\. It can receive withdrawals from .* If you did not add it, contact support at once\\.`));
+    dave.click('⬅️ Back to the destinations');
+    const waiting = await says(new RegExp(`⏳ ${to} can be used from `));
+    assert.ok(!(waiting.keyboard ?? []).flat().some((b) => b.text.includes(to)), 'not offered while it waits');
+    const tooNew = await dave.reply(to, 30_000);
+    assert.match(tooNew.text, /can receive withdrawals from .* \(in \d+ s\)\. Nothing was sent\./);
+
+    await new Promise((r) => setTimeout(r, Math.max(0, addedAt + DELAY_MS + 500 - Date.now())));
+    dave.click('🔄 Refresh');
+    await dave.waitFor((m) => m.from === 'bot' && (m.keyboard ?? []).flat().some((b) => b.text === `➡️ ${to}`), 20_000);
+    dave.click(`➡️ ${to}`);
+    const review = await says(new RegExp(`Send 25 USDC to ${to.slice(0, 6)}…${to.slice(-4)} on chain 31337\\. This cannot be undone\\.`));
+    dave.click('✅ Confirm');
+    await dave.waitFor((m) => m.from === 'bot' && m.messageId === review.messageId && /✅ Withdrawal \S+ is done/.test(m.text), 30_000);
+    const transfers = await h.client.getLogs({ address: h.f.sim.deployment.usdc, event: TRANSFER, args: { from }, fromBlock: 0n });
+    assert.deepEqual(
+      transfers.map((l) => [l.args.to, l.args.value]),
+      [[to, parseUnits('25', 6)]],
+    );
+    h.double.assertNoViolations();
+  });
+});
+

@@ -47,7 +47,16 @@ export interface BotHarness {
   close(): Promise<void>;
 }
 
-export async function startBotHarness(o: { redis?: boolean } = {}): Promise<BotHarness> {
+export interface BotHarnessOptions {
+  readonly redis?: boolean;
+  /** Live: the desk and the bot run live rules (the withdrawal allowlist; no faucet) on the devnet. Default sandbox. */
+  readonly mode?: 'sandbox' | 'live';
+  /** Live: how long a new withdrawal address waits (default 24 h). */
+  readonly withdrawAddressDelayMs?: number;
+}
+
+export async function startBotHarness(o: BotHarnessOptions = {}): Promise<BotHarness> {
+  const mode = o.mode ?? 'sandbox';
   const f = await txFixture();
   const client = f.sim.clients.publicClient as unknown as PublicClient;
   const addresses = avantisAddressesOf(f.sim.deployment);
@@ -68,6 +77,7 @@ export async function startBotHarness(o: { redis?: boolean } = {}): Promise<BotH
   const runtime = testSystem(f.pg.db, {
     orders,
     withdrawals: createChainWithdrawalGateway({ pipeline, wallets: f.wallets, usdc: f.sim.deployment.usdc, logger: silentLogger() }),
+    requireWithdrawAllowlist: mode === 'live',
     limits: HARNESS_LIMITS,
     fillTimeoutMs: 60_000,
     notices: async (notice) => {
@@ -90,7 +100,7 @@ export async function startBotHarness(o: { redis?: boolean } = {}): Promise<BotH
   const faucetAccount = f.sim.traders.at(-1)!;
   const mints = createKeyedLock();
   const desk = createTradingDesk({
-    mode: 'sandbox',
+    mode,
     runtime,
     db: f.pg.db,
     wallets: f.wallets,
@@ -99,6 +109,7 @@ export async function startBotHarness(o: { redis?: boolean } = {}): Promise<BotH
     protocol,
     limits: HARNESS_LIMITS,
     refusal: null,
+    ...(o.withdrawAddressDelayMs === undefined ? {} : { withdrawAddressDelayMs: o.withdrawAddressDelayMs }),
     faucet: async (address) => {
       await mints.run('faucet', () =>
         sendCall(f.sim.clients.publicClient, f.sim.clients.wallet(faucetAccount), { address: f.sim.deployment.usdc, abi: abiOf('SimUSDC'), functionName: 'mint', args: [address, parseUnits('1000', 6)] }),
@@ -113,7 +124,7 @@ export async function startBotHarness(o: { redis?: boolean } = {}): Promise<BotH
   const double = await startBotApiDouble({ logger: silentLogger() });
   const redis = o.redis ? new Redis('redis://127.0.0.1:6379') : null;
   if (redis) await redis.flushdb();
-  const vanta = createVantaBot({ token: double.token, apiRoot: double.apiRoot, desk, admin, adminIds: [ADMIN_ID], mode: 'sandbox', logger: silentLogger(), redis });
+  const vanta = createVantaBot({ token: double.token, apiRoot: double.apiRoot, desk, admin, adminIds: [ADMIN_ID], mode, logger: silentLogger(), redis });
   late.vanta = vanta;
   const running: RunningBot = await startBot(vanta, { kind: 'polling' }, silentLogger());
   const keeper = f.sim.keeper();

@@ -56,7 +56,10 @@ async function destinationStep(ctx: VantaContext, amount: string): Promise<Step>
   const rows: Rows = rules.required
     ? [
         ...rules.addresses.filter((a) => a.usable).map((a) => [{ text: `➡️ ${a.address}`, action: 'wd.to', args: [checked.amount, a.address] }]),
-        [{ text: '➕ Add an address', action: 'wd.add', args: [checked.amount] }],
+        [
+          { text: '➕ Add an address', action: 'wd.add', args: [checked.amount] },
+          { text: '🔄 Refresh', action: 'wd.amt', args: [checked.amount] },
+        ],
         [CANCEL],
       ]
     : [[CANCEL]];
