@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { getAddress, parseAbiItem, parseEther, parseUnits, type Address } from 'viem';
+import { erc20Abi, getAddress, parseAbiItem, parseEther, parseUnits, type Address } from 'viem';
 import type { ChatEntry, SimulatedUser } from '../../src/sandbox/telegram/bot-api-double.ts';
 import { startBotHarness, type BotHarness } from '../helpers/bot-harness.ts';
 
@@ -32,7 +32,7 @@ describe('bot: withdrawing USDC from /wallet', function () {
 
   const someAddress = (): Address => getAddress(`0x${randomBytes(20).toString('hex')}`);
   const saysTo = (user: SimulatedUser) => (pattern: RegExp, timeoutMs = 20_000) => user.waitFor((m: ChatEntry) => m.from === 'bot' && pattern.test(m.text), timeoutMs);
-  const usdcOf = async (address: Address) => (await h.client.readContract({ address: h.f.sim.deployment.usdc, abi: [parseAbiItem('function balanceOf(address) view returns (uint256)')], functionName: 'balanceOf', args: [address] })) as bigint;
+  const usdcOf = (address: Address): Promise<bigint> => h.client.readContract({ address: h.f.sim.deployment.usdc, abi: erc20Abi, functionName: 'balanceOf', args: [address] });
   const transfersFrom = async (from: Address) => (await h.client.getLogs({ address: h.f.sim.deployment.usdc, event: TRANSFER, args: { from }, fromBlock: 0n })).map((l) => ({ to: l.args.to!, value: l.args.value!, hash: l.transactionHash }));
   const userContext = (telegramId: number) => (h.runtime.get(`user:${telegramId}`)!.getSnapshot() as { context: { withdrawals: string[]; recentWithdrawals: string[] } }).context;
 
