@@ -26,6 +26,12 @@ const CANCEL = { text: '✖ Cancel', action: 'wd.cancel' } as const;
 /** The withdrawal cards' key among the bot's cards (positions use their bare id). */
 export const withdrawalCardKey = (withdrawalId: string): string => `w:${withdrawalId}`;
 
+/** A decimal USDC string the desk gave us, in millionths (for choosing buttons only; never a float). */
+function micro(decimal: string): bigint {
+  const [whole = '0', fraction = ''] = decimal.split('.');
+  return /^\d+$/.test(whole) && /^\d*$/.test(fraction) ? BigInt(whole) * 1_000_000n + BigInt(fraction.slice(0, 6).padEnd(6, '0')) : 0n;
+}
+
 /** What the flow waits for after a step, bound to the step's message once it is known. */
 type Next = ((messageId: number) => Awaiting) | null;
 interface Step extends View {
@@ -38,9 +44,9 @@ async function amountStep(ctx: VantaContext): Promise<Step> {
   if (rules.refusal) return { body: html`⛔ ${rules.refusal}`, next: null };
   const wallet = await ctx.vanta.desk.wallet(trader);
   if (!wallet) return { body: html`You have no wallet yet. Send /start to create one.`, next: null };
-  const balance = Number(wallet.usdc);
-  if (!(balance > 0)) return { body: html`Your wallet holds no USDC, so there is nothing to withdraw.`, next: null };
-  const picks = AMOUNT_CHOICES.filter((a) => Number(a) < balance).map((a) => ({ text: `${a} USDC`, action: 'wd.amt', args: [a] }));
+  const balance = micro(wallet.usdc);
+  if (balance <= 0n) return { body: html`Your wallet holds no USDC, so there is nothing to withdraw.`, next: null };
+  const picks = AMOUNT_CHOICES.filter((a) => micro(a) < balance).map((a) => ({ text: `${a} USDC`, action: 'wd.amt', args: [a] }));
   return {
     body: withdrawAmountCard(wallet.usdc, rules.network),
     rows: [...(picks.length ? [picks] : []), [{ text: `All: ${wallet.usdc} USDC`, action: 'wd.amt', args: [wallet.usdc] }], [CANCEL]],
