@@ -48,6 +48,7 @@ import { createChainlinkReader, discoverChainlinkFeeds, startChainlinkPoller, ty
 import { createAvantisProtocol, type AvantisProtocol } from './infra/chain/avantis/protocol.ts';
 import { price as price1e10 } from './infra/chain/avantis/units.ts';
 import { createChainOrderGateway, refusingWrites, type OrderGateway } from './actors/order-gateway.ts';
+import { createChainWithdrawalGateway, type WithdrawalGateway } from './actors/withdrawal-gateway.ts';
 import type { Wallets } from './infra/keys/wallets.ts';
 import type { Database } from './infra/db/database.ts';
 import { Secret } from './infra/secret.ts';
@@ -119,7 +120,7 @@ async function start(config: Config, logger: Logger, metrics: Metrics, shutdown:
   const trading = await startTrading(config, chain, db, ownership.fence, logger, metrics, shutdown, readiness);
   // Notices wait (durably, in the traders' actors) until the Telegram front end is up.
   const notices = lateNoticeSink();
-  const { system, hub } = await startActors(config, db, ownership, trading.orders, notices.sink, logger, metrics, shutdown, readiness);
+  const { system, hub } = await startActors(config, db, ownership, trading, notices.sink, logger, metrics, shutdown, readiness);
   startPriceFeeds(system, chain.client, trading.feeds, logger, shutdown);
   const desks = startDesks(config, chain, trading, system, db, logger, metrics, shutdown);
   const chat = await startTelegram(config, desks, redis, logger, shutdown, readiness);
@@ -151,6 +152,7 @@ function startDesks(config: Config, chain: ChainHandle, trading: Trading, system
     tradingControls: () => readTradingControls(system),
     clock: systemClock,
     logger: logger.child({ component: 'desk' }),
+    withdrawAddressDelayMs: config.withdrawals.addressDelayHours * 3_600_000,
   });
   const admin = createAdminDesk({
     runtime: system,
@@ -286,6 +288,8 @@ async function takeOwnership(config: Config, db: Database, logger: Logger, shutd
 
 interface Trading {
   readonly orders: OrderGateway | null;
+  /** USDC withdrawals' transfers; null where nothing is sent (paper, an unverified deployment). */
+  readonly withdrawals: WithdrawalGateway | null;
   readonly feeds: (ChainlinkFeed & { pairIndex: number })[];
   readonly wallets: Wallets;
   readonly protocol: AvantisProtocol;
@@ -316,8 +320,8 @@ async function startTrading(
   const protocol = createAvantisProtocol({ version: 'v1', addresses: chain.addresses, chainId: chain.chainId }, { client: chain.client });
   // Each pair's Chainlink-style feed, as the protocol itself lists it (PairStorage): devnet and Base alike.
   const feeds = await discoverChainlinkFeeds(protocol.reads);
-  const orders = chain.tradable ? await createOrders(config, chain, protocol, feeds, wallets, db, fence, logger, metrics) : null;
-  return { orders, feeds, wallets, protocol };
+  const sending = chain.tradable ? await createOrders(config, chain, protocol, feeds, wallets, db, fence, logger, metrics) : null;
+  return { orders: sending?.orders ?? null, withdrawals: sending?.withdrawals ?? null, feeds, wallets, protocol };
 }
 
 /** The supervised actor system, restored from the database, with the inspector hub attached. */
@@ -325,7 +329,7 @@ async function startActors(
   config: Config,
   db: Database,
   ownership: Ownership,
-  orders: OrderGateway | null,
+  trading: Pick<Trading, 'orders' | 'withdrawals'>,
   notices: NoticeSink,
   logger: Logger,
   metrics: Metrics,
@@ -353,7 +357,9 @@ async function startActors(
     clock: systemClock,
     supervisor: config.supervisor,
     persistBatchMax: config.persistBatchMax,
-    orders,
+    orders: trading.orders,
+    withdrawals: trading.withdrawals,
+    requireWithdrawAllowlist: config.mode === 'live',
     notices,
     limits: riskLimitsOf(config),
     ...(inspect ? { inspect } : {}),
@@ -451,7 +457,7 @@ async function startChain(config: Config, db: Database, logger: Logger, shutdown
   return { client, rpcs: perUrl, chainId: config.chain.chainId, addresses, tradable: config.mode === 'live', refusal };
 }
 
-/** The transaction pipeline (resuming what was signed before a stop) and the positions' gateway to Avantis. */
+/** The transaction pipeline (resuming what was signed before a stop), the positions' gateway to Avantis and the withdrawals' transfers. */
 async function createOrders(
   config: Config,
   chain: ChainHandle,
@@ -462,7 +468,7 @@ async function createOrders(
   fence: Fence,
   logger: Logger,
   metrics: Metrics,
-): Promise<OrderGateway> {
+): Promise<{ orders: OrderGateway; withdrawals: WithdrawalGateway | null }> {
   // Every broadcast of this engine first checks its lease in the database (ADR 0010).
   const client = fencedChainClient(chain.client, fence);
   const pipeline = new TxPipeline({
@@ -504,7 +510,9 @@ async function createOrders(
       return price1e10((await readPrice(feed)).price);
     },
   });
-  return chain.refusal === null ? gateway : refusingWrites(gateway, chain.refusal);
+  if (chain.refusal !== null) return { orders: refusingWrites(gateway, chain.refusal), withdrawals: null };
+  const withdrawals = createChainWithdrawalGateway({ pipeline, wallets, usdc: chain.addresses.usdc, logger: logger.child({ component: 'withdrawals' }) });
+  return { orders: gateway, withdrawals };
 }
 
 /** The configured risk limits in the shape the pure check takes (exact decimals, no floats). */

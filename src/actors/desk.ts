@@ -148,6 +148,50 @@ export interface Onboarding {
   readonly mode: Mode;
 }
 
+/** An address on the trader's withdrawal allowlist. */
+export interface WithdrawAddressView {
+  /** Checksummed. */
+  readonly address: `0x${string}`;
+  /** ISO time it was added. */
+  readonly addedAt: string;
+  /** ISO time from which withdrawals may go to it. */
+  readonly usableFrom: string;
+  /** Past its waiting period now. */
+  readonly usable: boolean;
+}
+
+export interface AllowlistView {
+  /** Live: withdrawals go only to listed addresses, each usable `delayHours` after it was added. Sandbox: any address, at once. */
+  readonly required: boolean;
+  /** The waiting period for a new address in this mode (0 where there is none). */
+  readonly delayHours: number;
+  readonly addresses: readonly WithdrawAddressView[];
+  /** Why this engine makes no withdrawals (paper mode sends nothing); null when it does. */
+  readonly refusal: string | null;
+  /** Where withdrawals go, for the trader: "Base", "the local sandbox chain". */
+  readonly network: string;
+}
+
+/** A withdrawal being prepared: the amount first, then the destination. */
+export interface WithdrawalDraft {
+  /** Decimal USDC as the trader typed or picked it. */
+  readonly amount: string;
+  /** As typed or picked; null while not chosen yet (only the amount is checked then). */
+  readonly to: string | null;
+}
+
+/** What the trader confirms: every check passed at this moment (they are made again on confirm). */
+export interface WithdrawalReview {
+  /** Canonical decimal USDC. */
+  readonly amount: string;
+  /** Checksummed; null when the draft had none. */
+  readonly to: `0x${string}` | null;
+  /** USDC that may be withdrawn now: the balance less what orders and withdrawals being sent will take. */
+  readonly availableUsdc: string;
+  /** Where it goes, for the trader: "Base", "the local sandbox chain". */
+  readonly network: string;
+}
+
 /**
  * What a trader can ask of the engine. Every method refuses bad input with a `BadInputError`
  * (src/errors.ts) whose message is meant for the trader, and changes nothing when it does.
@@ -175,6 +219,23 @@ export interface TradingDesk {
   settings(telegramId: number): Promise<TraderSettings>;
   updateSettings(telegramId: number, patch: SettingsPatch): Promise<TraderSettings>;
   status(): Promise<StatusView>;
+  /**
+   * Checks a withdrawal without sending anything: the amount (decimal, at most 6 decimals, more
+   * than 0, at most what is available), then, when given, the destination (a valid address, not
+   * zero, not the trader's own wallet, not a protocol contract, and in live on the allowlist past
+   * its waiting period). Refuses with the numbers.
+   */
+  reviewWithdrawal(telegramId: number, draft: WithdrawalDraft): Promise<WithdrawalReview>;
+  /**
+   * Sends `amount` USDC to `to`, after the same checks. `requestId` is chosen when the review is
+   * shown, so a double-clicked or replayed confirm is the same withdrawal and never sent twice.
+   * Resolves once the request is durable; the outcome arrives as `withdrawal.*` notices.
+   */
+  withdraw(telegramId: number, requestId: string, to: string, amount: string): Promise<{ readonly withdrawalId: string }>;
+  /** The trader's withdrawal allowlist and the rules of this mode. */
+  allowlist(telegramId: number): Promise<AllowlistView>;
+  /** Adds an address to the allowlist (usable after the configured delay in live); the trader also gets a notice. */
+  addWithdrawAddress(telegramId: number, address: string): Promise<WithdrawAddressView>;
 }
 
 export type NoticeKind =
@@ -188,7 +249,13 @@ export type NoticeKind =
   | 'close.sent'
   | 'close.refused'
   | 'account'
-  | 'broadcast';
+  | 'broadcast'
+  // A withdrawal's steps (positionId carries the withdrawal's id): signed and broadcast, its first
+  // retried failure, mined, or failed with the reason. Never muted.
+  | 'withdrawal.sent'
+  | 'withdrawal.retrying'
+  | 'withdrawal.done'
+  | 'withdrawal.failed';
 
 /**
  * Something the engine tells a trader. Notices are durable (kept in the trader's actor snapshot
@@ -199,6 +266,7 @@ export interface Notice {
   readonly id: string;
   readonly telegramId: number;
   readonly kind: NoticeKind;
+  /** The position the notice is about; for `withdrawal.*` notices, the withdrawal's id. */
   readonly positionId: string | null;
   /** One or two plain sentences for the trader (the bot escapes and decorates them). */
   readonly text: string;

@@ -16,7 +16,9 @@ import { createPositionKind } from './kinds/position.actor.ts';
 import type { OrderGateway } from './order-gateway.ts';
 import { createPriceFeedKind, type PriceUpdate } from './kinds/price-feed.actor.ts';
 import { createUserKind } from './kinds/user.actor.ts';
+import { createWithdrawalKind, createWithdrawalReconciler } from './kinds/withdrawal.actor.ts';
 import { ActorRuntime, type QuarantineInfo, type RuntimeHandle } from './runtime.ts';
+import type { WithdrawalGateway } from './withdrawal-gateway.ts';
 
 export interface VantaSystemDeps {
   readonly db: Database;
@@ -34,6 +36,10 @@ export interface VantaSystemDeps {
   readonly limits: RiskLimits;
   /** The chain side of positions; null/absent when no chain is attached (orders are then rejected). */
   readonly orders?: OrderGateway | null;
+  /** The chain side of USDC withdrawals; null/absent where nothing is sent (withdrawals then fail, saying so). */
+  readonly withdrawals?: WithdrawalGateway | null;
+  /** Live: a withdrawal's destination must be on the trader's allowlist, past its waiting period (default false). */
+  readonly requireWithdrawAllowlist?: boolean;
   /**
    * Where trader notices go (the Telegram front end). Called once the snapshot holding the notice
    * is durable; resolve when delivered, reject to have it retried (1 s doubling to 60 s, in order
@@ -76,6 +82,12 @@ export function createVantaSystem(deps: VantaSystemDeps): ActorRuntime {
     ...(deps.noticeRetry ? { retryBaseMs: deps.noticeRetry.baseMs, retryMaxMs: deps.noticeRetry.maxMs } : {}),
     ...(deps.noticeRetry?.sinkTimeoutMs ? { sinkTimeoutMs: deps.noticeRetry.sinkTimeoutMs } : {}),
   });
+  const reconciler = createWithdrawalReconciler({
+    db: deps.db,
+    runtime: { get: (id) => late.runtime?.get(id), send: (id, event) => late.runtime?.send(id, event) ?? false },
+    isLive: (id) => late.runtime?.describe(id) !== undefined,
+    logger: log.child({ component: 'withdrawals' }),
+  });
   const runtime = new ActorRuntime({
     db: deps.db,
     fence: deps.fence,
@@ -88,7 +100,11 @@ export function createVantaSystem(deps: VantaSystemDeps): ActorRuntime {
     ...(deps.inspect ? { inspect: deps.inspect } : {}),
     // A user actor that (re)starts (restore, supervised restart, release) delivers what it still owes.
     onStatus: (id, status) => {
-      if (status === 'running' && kindOf(id) === 'user') courier.kick(id);
+      if (status === 'running' && kindOf(id) === 'user') {
+        courier.kick(id);
+        // After this tick: a booting engine restores the user's withdrawals right after the user.
+        queueMicrotask(() => void reconciler.reconcile(id).catch((err: unknown) => log.warn({ err, actor_id: id }, 'Could not check the withdrawals of a trader; checked again at its next start')));
+      }
       deps.onStatus?.(id, status);
     },
     ...(deps.onQuarantine ? { onQuarantine: deps.onQuarantine } : {}),
@@ -101,8 +117,10 @@ export function createVantaSystem(deps: VantaSystemDeps): ActorRuntime {
         courier,
         fillTimeoutMs: deps.fillTimeoutMs ?? 60_000,
         limits: deps.limits,
+        requireWithdrawAllowlist: deps.requireWithdrawAllowlist ?? false,
       }),
       createPositionKind({ runtime, logger: log.child({ kind: 'position' }), clock: deps.clock, orders: deps.orders ?? null, openGate: tradingGate(runtime) }),
+      createWithdrawalKind({ runtime, logger: log.child({ kind: 'withdrawal' }), clock: deps.clock, withdrawals: deps.withdrawals ?? null }),
       createControlsKind(),
       createPriceFeedKind({ logger: log.child({ kind: 'price-feed' }), clock: deps.clock, onPrice: deps.onPrice ?? (() => {}), onHalt: deps.onHalt ?? (() => {}) }),
       ...(deps.extraKinds?.(runtime) ?? []),

@@ -46,6 +46,7 @@ import { decimalPrice, positionView, topState, type PositionFacts } from './desk
 import { priceFeedSystemId } from './kinds/price-feed.actor.ts';
 import { userSystemId } from './kinds/user.actor.ts';
 import type { RuntimeHandle } from './runtime.ts';
+import { createWithdrawalDesk, type WithdrawalUserFacts } from './withdrawals.ts';
 
 export interface TradingControls {
   /** Every pair paused by an operator. */
@@ -56,8 +57,8 @@ export interface TradingControls {
 export interface TradingDeskDeps {
   readonly mode: Mode;
   readonly runtime: Pick<RuntimeHandle, 'spawn' | 'send' | 'get' | 'flushed'>;
-  /** For the finished positions' rows (actor_snapshots). */
-  readonly db: Pick<Database, 'sql'>;
+  /** For the finished positions' and withdrawals' rows (actor_snapshots), and the audit log. */
+  readonly db: Pick<Database, 'sql' | 'audit'>;
   readonly wallets: Pick<Wallets, 'find' | 'create'>;
   /** Reads balances and the block; the protocol's reads go through the same node. */
   readonly client: PublicClient;
@@ -77,10 +78,12 @@ export interface TradingDeskDeps {
   readonly logger: Logger;
   /** How long the pair catalogue is served before it is read again in the background (default 5 min). */
   readonly catalogueTtlMs?: number;
+  /** Live: how long a new withdrawal address waits before it can be used (WITHDRAW_ADDRESS_DELAY_HOURS; default 24 h). */
+  readonly withdrawAddressDelayMs?: number;
 }
 
 /** What the user actor's context holds, read defensively (settings grew fields over versions). */
-interface UserFacts {
+interface UserFacts extends WithdrawalUserFacts {
   readonly maxOpenPositions?: number;
   readonly settings?: {
     readonly slippageBps?: number;
@@ -207,11 +210,21 @@ export function createTradingDesk(deps: TradingDeskDeps): TradingDesk {
   }
 
   /** Collateral of the trader's orders still being sent: in the wallet, but already promised. */
-  function reservedCollateral(user: UserFacts): bigint {
+  function ordersBeingSent(user: UserFacts): bigint {
     let reserved = 0n;
     for (const id of user.positions ?? []) {
       const position = snapshotOf<PositionFacts>(id);
       if (position && position.state !== null && SENDING.has(position.state)) reserved += parseUnit('usdc', position.context.collateral);
+    }
+    return reserved;
+  }
+
+  /** USDC in the wallet that is already promised: orders and withdrawals being sent. */
+  function reservedCollateral(user: UserFacts): bigint {
+    let reserved = ordersBeingSent(user);
+    for (const id of user.withdrawals ?? []) {
+      const withdrawal = snapshotOf<{ amount?: string }>(id);
+      if (withdrawal && withdrawal.state !== 'done' && withdrawal.state !== 'failed' && typeof withdrawal.context.amount === 'string') reserved += parseUnit('usdc', withdrawal.context.amount);
     }
     return reserved;
   }
@@ -269,7 +282,7 @@ export function createTradingDesk(deps: TradingDeskDeps): TradingDesk {
     const reserved = reservedCollateral(user);
     const available = usdcBalance > reserved ? usdcBalance - reserved : 0n;
     if (collateral > available) {
-      const held = reserved > 0n ? ` (${formatUnit('usdc', usdcBalance)} USDC in the wallet, ${formatUnit('usdc', reserved)} USDC held for orders being sent)` : '';
+      const held = reserved > 0n ? ` (${formatUnit('usdc', usdcBalance)} USDC in the wallet, ${formatUnit('usdc', reserved)} USDC held for orders and withdrawals being sent)` : '';
       throw new BadInputError(`Collateral ${collateralText} USDC is above your available balance of ${formatUnit('usdc', available)} USDC${held}.${fundingHint('USDC')}`);
     }
     if (ethBalance < executionFee) {
@@ -346,6 +359,26 @@ export function createTradingDesk(deps: TradingDeskDeps): TradingDesk {
       throw err;
     }
   }
+
+  const withdrawals = createWithdrawalDesk({
+    mode,
+    runtime,
+    db: deps.db,
+    client,
+    chainId: deps.chainId,
+    protocol,
+    clock: deps.clock,
+    refusal: deps.refusal,
+    addressDelayMs: deps.withdrawAddressDelayMs ?? 24 * 3_600_000,
+    locks,
+    trader,
+    walletAddress,
+    ordersBeingSent: (userId) => {
+      const user = snapshotOf<UserFacts>(userId);
+      return user ? ordersBeingSent(user.context) : 0n;
+    },
+    checkTelegramId,
+  });
 
   // ---- the port ---------------------------------------------------------------------------
 
@@ -512,6 +545,11 @@ export function createTradingDesk(deps: TradingDeskDeps): TradingDesk {
       await runtime.flushed([userId]);
       return settingsOf(after.context);
     },
+
+    reviewWithdrawal: (telegramId, draft) => withdrawals.reviewWithdrawal(telegramId, draft),
+    withdraw: (telegramId, requestId, to, amount) => withdrawals.withdraw(telegramId, requestId, to, amount),
+    allowlist: (telegramId) => withdrawals.allowlist(telegramId),
+    addWithdrawAddress: (telegramId, address) => withdrawals.addWithdrawAddress(telegramId, address),
 
     async status(): Promise<StatusView> {
       const controls = deps.tradingControls();

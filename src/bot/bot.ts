@@ -16,6 +16,7 @@ import { accountActions, accountCommands, applyTypedSetting } from './flows/acco
 import { ADMIN_COMMANDS, adminActions, adminCommands, previewBroadcast } from './flows/admin.ts';
 import { positionActions, positionCommands } from './flows/positions.ts';
 import { textOrder, tradeActions, tradeCommands, typedWizardValue } from './flows/trade.ts';
+import { typedWithdrawalValue, withdrawActions } from './flows/withdraw.ts';
 import { html } from './html.ts';
 import { Keyboards } from './keyboards.ts';
 import { memoryKeyValue, redisKeyValue } from './kv.ts';
@@ -68,7 +69,7 @@ export const COMMANDS = [
 ] as const;
 
 const KNOWN_COMMANDS = new Set<string>([...COMMANDS.map((c) => c.command), ...ADMIN_COMMANDS]);
-const ACTIONS: ActionTable = { ...accountActions, ...tradeActions, ...positionActions, ...adminActions };
+const ACTIONS: ActionTable = { ...accountActions, ...tradeActions, ...positionActions, ...withdrawActions, ...adminActions };
 
 export function createVantaBot(o: VantaBotOptions): VantaBot {
   const bot = new Bot<VantaContext>(o.token, { client: { apiRoot: o.apiRoot }, ...(o.botInfo ? { botInfo: o.botInfo } : {}) });
@@ -165,6 +166,7 @@ export function createVantaBot(o: VantaBotOptions): VantaBot {
     if (awaiting && !/^(long|short|buy|sell)\b/i.test(text.trim())) {
       // Each step keeps waiting until a valid value arrives (a typo is refused and can be retyped).
       if (awaiting.kind === 'collateral' || awaiting.kind === 'leverage') return typedWizardValue(ctx, awaiting.kind, text);
+      if (awaiting.kind === 'withdraw-amount' || awaiting.kind === 'withdraw-to' || awaiting.kind === 'withdraw-add') return typedWithdrawalValue(ctx, awaiting, text);
       if (awaiting.kind === 'setting') {
         await applyTypedSetting(ctx, awaiting.setting, text);
         ctx.session.awaiting = null;

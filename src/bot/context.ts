@@ -18,7 +18,11 @@ export type Awaiting =
   | { readonly kind: 'collateral' }
   | { readonly kind: 'leverage' }
   | { readonly kind: 'setting'; readonly setting: 'slippage' | 'leverage' }
-  | { readonly kind: 'broadcast' };
+  | { readonly kind: 'broadcast' }
+  /** The withdrawal flow's message, edited in place at each step. */
+  | { readonly kind: 'withdraw-amount'; readonly messageId: number }
+  | { readonly kind: 'withdraw-to'; readonly messageId: number; readonly amount: string }
+  | { readonly kind: 'withdraw-add'; readonly messageId: number; readonly amount: string };
 
 /** UI-only state (Redis or memory). The actors hold everything of record. */
 export interface SessionData {

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Notice, NoticeSink } from '../actors/desk.ts';
 import type { Keyboards } from './keyboards.ts';
 import type { OrderCards } from './order-cards.ts';
+import { withdrawalCardKey } from './flows/withdraw.ts';
 import { noticeText } from './render.ts';
 import { edit, isUneditable, isUnreachable, send, type Chat, type Rows } from './ui.ts';
 
@@ -14,7 +15,21 @@ import { edit, isUneditable, isUnreachable, send, type Chat, type Rows } from '.
  * makes it try again later (at least once: after a crash a notice may arrive twice, and an edit
  * to the same content is harmless).
  */
-const ALERTS: ReadonlySet<Notice['kind']> = new Set(['order.filled', 'order.refused', 'order.canceled', 'order.delayed', 'position.closed', 'close.refused', 'account', 'broadcast']);
+const ALERTS: ReadonlySet<Notice['kind']> = new Set([
+  'order.filled',
+  'order.refused',
+  'order.canceled',
+  'order.delayed',
+  'position.closed',
+  'close.refused',
+  'account',
+  'broadcast',
+  'withdrawal.retrying',
+  'withdrawal.done',
+  'withdrawal.failed',
+]);
+
+const isWithdrawal = (n: Notice) => n.kind.startsWith('withdrawal.');
 
 export interface NoticeSinkDeps {
   readonly api: Api;
@@ -24,6 +39,7 @@ export interface NoticeSinkDeps {
 }
 
 function rowsFor(n: Notice): Rows {
+  if (isWithdrawal(n)) return n.kind === 'withdrawal.sent' ? [] : [[{ text: '💰 Wallet', action: 'w.show' }]];
   if (!n.positionId) return [];
   switch (n.kind) {
     case 'order.filled':
@@ -45,7 +61,8 @@ export function createNoticeSink(deps: NoticeSinkDeps): NoticeSink {
     const body = noticeText(notice);
     const rows = rowsFor(notice);
     try {
-      const card = notice.positionId ? await deps.cards.get(notice.positionId) : null;
+      // A withdrawal's card is kept under its own key (withdrawal ids and position ids are both short random ids).
+      const card = notice.positionId ? await deps.cards.get(isWithdrawal(notice) ? withdrawalCardKey(notice.positionId) : notice.positionId) : null;
       if (card) {
         try {
           await edit({ ...chat, chatId: card.chatId }, card.messageId, body, ALERTS.has(notice.kind) ? [] : rows);

@@ -1,4 +1,18 @@
-import type { HistoryEntry, MarketView, Mode, Notice, Onboarding, PositionView, Quote, StatusView, TraderSettings, WalletView } from '../actors/desk.ts';
+import type {
+  AllowlistView,
+  HistoryEntry,
+  MarketView,
+  Mode,
+  Notice,
+  Onboarding,
+  PositionView,
+  Quote,
+  StatusView,
+  TraderSettings,
+  WalletView,
+  WithdrawAddressView,
+  WithdrawalReview,
+} from '../actors/desk.ts';
 import { b, code, html, i, lines, type Html } from './html.ts';
 
 /** Every message the trader reads, built from what the desk answers. Pure: no I/O. */
@@ -55,6 +69,7 @@ export function walletCard(w: WalletView, mode: Mode): Html {
     mode === 'sandbox'
       ? html`This is a sandbox wallet on a local chain. Tap ${b('Faucet')} for more test USDC and ETH.`
       : html`To deposit, send USDC (and a little ETH for gas) on ${b('Base')} to the address above. Other networks' tokens are lost.`,
+    html`Tap ${b('Withdraw')} to send USDC out of this wallet.`,
   );
 }
 
@@ -152,7 +167,7 @@ export function helpCard(isAdmin: boolean): Html {
   return lines(
     b('Vanta commands'),
     html`/start: your wallet and the mode`,
-    html`/wallet: balances, deposit address, faucet in the sandbox`,
+    html`/wallet: balances, deposit address, withdraw USDC, faucet in the sandbox`,
     html`/trade: open a position step by step`,
     html`/positions: open positions with live PnL, close them`,
     html`/markets: pairs, prices, leverage and fees`,
@@ -177,6 +192,10 @@ const NOTICE_ICON: Readonly<Record<Notice['kind'], string>> = {
   'close.refused': '⚠️',
   account: 'ℹ️',
   broadcast: '📣',
+  'withdrawal.sent': '📤',
+  'withdrawal.retrying': '🔁',
+  'withdrawal.done': '✅',
+  'withdrawal.failed': '⛔',
 };
 
 export function noticeText(n: Notice): Html {
@@ -185,4 +204,85 @@ export function noticeText(n: Notice): Html {
 
 export function errorText(message: string): Html {
   return html`⚠️ ${message}`;
+}
+
+// ---- withdrawals ----------------------------------------------------------
+
+/** `0xAbCd…12eF`: to recognise an address in a line; reviews show it in full as well. */
+export function shortAddress(address: string): string {
+  return address.length > 12 ? `${address.slice(0, 6)}…${address.slice(-4)}` : address;
+}
+
+const utc = (iso: string) => `${iso.slice(0, 16).replace('T', ' ')} UTC`;
+
+/** The allowlist's waiting period in words: "24 h", "1.5 h", "30 min", "5 s". */
+export function delayText(hours: number): string {
+  if (hours >= 1) return `${Math.round(hours * 100) / 100} h`;
+  const minutes = hours * 60;
+  return minutes >= 1 ? `${Math.round(minutes)} min` : `${Math.max(1, Math.round(minutes * 60))} s`;
+}
+
+export function withdrawAmountCard(balanceUsdc: string, network: string): Html {
+  return lines(
+    b('💸 Withdraw USDC'),
+    html`Your balance: ${b(`${balanceUsdc} USDC`)} on ${network}.`,
+    html`How much do you want to withdraw? Pick an amount or type one (e.g. ${code('25')} or ${code('12.5')}).`,
+  );
+}
+
+/** The destination step; in live only allowlisted addresses past their waiting period can be picked. */
+export function withdrawDestinationCard(amount: string, network: string, view: AllowlistView, mode: Mode): Html {
+  const head = [b(`💸 Withdraw ${amount} USDC`), html`Where to? The address must be on ${network}; USDC sent to an address on another network is lost.`];
+  if (!view.required) {
+    return lines(
+      ...head,
+      html`Type the destination address (${code('0x…')}).`,
+      i(
+        mode === 'sandbox'
+          ? 'Sandbox: any address works at once, with no waiting. In live mode withdrawals go only to addresses on your allowlist, and a newly added one can be used only after a waiting period.'
+          : 'Any address works at once.',
+      ),
+    );
+  }
+  const waiting = view.addresses.filter((a) => !a.usable);
+  return lines(
+    ...head,
+    html`Withdrawals go only to addresses on your allowlist. A new address can be used ${b(delayText(view.delayHours))} after you add it.`,
+    view.addresses.some((a) => a.usable) ? html`Pick one below, or add a new one.` : html`No address can be used yet: add one below.`,
+    ...waiting.map((a) => html`⏳ ${code(a.address)} can be used from ${utc(a.usableFrom)}.`),
+  );
+}
+
+export function withdrawAddPrompt(view: AllowlistView): Html {
+  return lines(
+    b('➕ Add a withdrawal address'),
+    html`Type the address (${code('0x…')}, on Base).`,
+    view.delayHours > 0
+      ? html`It can receive withdrawals ${b(delayText(view.delayHours))} after you add it, and you get a notice now: if you ever get one you did not expect, contact support.`
+      : html`It can receive withdrawals at once.`,
+  );
+}
+
+export function withdrawAddedCard(added: WithdrawAddressView): Html {
+  return lines(
+    html`✅ Added to your allowlist: ${code(added.address)}`,
+    added.usable ? html`It can receive withdrawals now.` : html`It can receive withdrawals from ${b(utc(added.usableFrom))}.`,
+  );
+}
+
+export function withdrawReviewCard(r: WithdrawalReview & { readonly to: string }): Html {
+  return lines(
+    b('Review your withdrawal'),
+    html`Send ${b(`${r.amount} USDC`)} to ${b(shortAddress(r.to))} on ${r.network}. ${b('This cannot be undone.')}`,
+    html`Full address: ${code(r.to)}`,
+    html`Check every character. Gas is paid in ETH from your wallet. Available: ${r.availableUsdc} USDC.`,
+  );
+}
+
+export function withdrawPendingCard(amount: string, to: string, withdrawalId: string): Html {
+  return lines(
+    html`⏳ Withdrawal of ${b(`${amount} USDC`)} to ${b(shortAddress(to))}: sending.`,
+    html`It is signed and sent once, never twice; this message updates when it is on chain.`,
+    html`Reference: ${withdrawalId}`,
+  );
 }

@@ -94,6 +94,8 @@ const envSchema = z.object({
   RISK_MAX_COLLATERAL_USDC: positiveNumber.optional(),
   RISK_MAX_OPEN_POSITIONS: positiveInt.optional(),
   RISK_MAX_DAILY_LOSS_USDC: positiveNumber.optional(),
+  // Live: a new withdrawal address can be used only this long after the trader added it (0 turns the wait off).
+  WITHDRAW_ADDRESS_DELAY_HOURS: z.coerce.number({ message: 'must be a number of hours' }).min(0, { message: 'must be 0 or more (hours)' }).max(720, { message: 'must be at most 720 (30 days)' }).default(24),
   SHUTDOWN_GRACE_MS: positiveInt.default(10_000),
   SUPERVISOR_MAX_RESTARTS: positiveInt.default(5),
   SUPERVISOR_WINDOW_MS: positiveInt.default(60_000),
@@ -176,6 +178,8 @@ export interface Config {
     readonly maxDailyLossUsdc: number;
     readonly explicit: boolean;
   };
+  /** Live only: how long a new withdrawal address waits before it can be used. */
+  readonly withdrawals: { readonly addressDelayHours: number };
   readonly shutdownGraceMs: number;
   readonly supervisor: { readonly maxRestarts: number; readonly windowMs: number; readonly backoffBaseMs: number; readonly backoffMaxMs: number };
   readonly persistBatchMax: number;
@@ -274,6 +278,7 @@ export function loadConfig(env: Env): Config {
         e.RISK_MAX_OPEN_POSITIONS !== undefined &&
         e.RISK_MAX_DAILY_LOSS_USDC !== undefined,
     },
+    withdrawals: { addressDelayHours: e.WITHDRAW_ADDRESS_DELAY_HOURS },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     supervisor: {
       maxRestarts: e.SUPERVISOR_MAX_RESTARTS,

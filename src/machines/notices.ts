@@ -17,7 +17,11 @@ export type NoticeKind =
   | 'close.sent'
   | 'close.refused'
   | 'account'
-  | 'broadcast';
+  | 'broadcast'
+  | 'withdrawal.sent'
+  | 'withdrawal.retrying'
+  | 'withdrawal.done'
+  | 'withdrawal.failed';
 
 export const NOTICE_KINDS: readonly NoticeKind[] = [
   'order.sent',
@@ -31,6 +35,10 @@ export const NOTICE_KINDS: readonly NoticeKind[] = [
   'close.refused',
   'account',
   'broadcast',
+  'withdrawal.sent',
+  'withdrawal.retrying',
+  'withdrawal.done',
+  'withdrawal.failed',
 ];
 
 export interface UserNotice {
@@ -38,6 +46,7 @@ export interface UserNotice {
   readonly id: string;
   readonly telegramId: number;
   readonly kind: NoticeKind;
+  /** The position the notice is about; for `withdrawal.*` notices, the withdrawal's id. */
   readonly positionId: string | null;
   /** One or two plain sentences (the bot escapes and decorates them). */
   readonly text: string;
@@ -190,4 +199,103 @@ export function describeOutcome(news: PositionNews): string {
     default:
       return `${label} ${OUTCOMES[news.outcome] ?? news.outcome}.${news.detail ? ` ${news.detail}` : ''}`;
   }
+}
+
+// ---- withdrawals ----------------------------------------------------------
+
+/** What a withdrawal tells its owner (built by the withdrawal machine's `notifyOwner`). */
+export interface WithdrawalNews {
+  readonly withdrawalId: string;
+  /** `sent` (signed and broadcast), `retrying` (the first failure that is retried), `done`, `failed`. */
+  readonly outcome: 'sent' | 'retrying' | 'done' | 'failed';
+  /** Destination, checksummed. */
+  readonly to?: string | null;
+  /** Decimal USDC. */
+  readonly amount?: string | null;
+  /** The mined transaction (`done`). */
+  readonly txHash?: string | null;
+  /** Why it failed or is retried, in plain words. */
+  readonly detail?: string | null;
+}
+
+const WITHDRAWAL_KINDS: Readonly<Record<WithdrawalNews['outcome'], NoticeKind>> = {
+  sent: 'withdrawal.sent',
+  retrying: 'withdrawal.retrying',
+  done: 'withdrawal.done',
+  failed: 'withdrawal.failed',
+};
+
+/** Money leaving the wallet is never muted: every withdrawal notice arrives. */
+export function withdrawalNoticeKind(outcome: WithdrawalNews['outcome']): NoticeKind {
+  return WITHDRAWAL_KINDS[outcome];
+}
+
+/** `0xAbCd…12eF`: enough to recognise an address in a line; reviews show it in full too. */
+export function shortAddress(address: string): string {
+  return address.length > 12 ? `${address.slice(0, 6)}…${address.slice(-4)}` : address;
+}
+
+/** One or two plain sentences about a withdrawal's news, for the trader. */
+export function describeWithdrawal(news: WithdrawalNews): string {
+  const what = news.amount && news.to ? ` (${news.amount} USDC to ${shortAddress(news.to)})` : '';
+  const label = `Withdrawal ${news.withdrawalId}${what}`;
+  const detail = news.detail ? ` ${news.detail.trim().replace(/([^.!?])$/, '$1.')}` : '';
+  switch (news.outcome) {
+    case 'sent':
+      return `${label} was signed and sent; waiting for it to be mined. It is never sent twice.`;
+    case 'retrying':
+      return `${label} is not final yet:${detail} It is retried automatically and never sent twice.`;
+    case 'done':
+      return `Withdrawal ${news.withdrawalId} is done: ${news.amount ?? '?'} USDC was sent to ${news.to ?? '?'}.${news.txHash ? ` Transaction ${news.txHash}.` : ''}`;
+    case 'failed':
+      return `${label} failed:${detail || ' no reason was given.'} No USDC left your wallet.`;
+  }
+}
+
+/** An address on a trader's withdrawal allowlist (live mode), with the delay before it can be used. */
+export interface AllowedAddress {
+  /** Checksummed. */
+  readonly address: string;
+  /** Epoch ms the trader added it. */
+  readonly addedAt: number;
+  /** Epoch ms from which withdrawals may go to it (added + the configured delay). */
+  readonly usableFrom: number;
+}
+
+/** `2026-12-05 14:00 UTC`. Pure: formats the time it is given. */
+export function utcTime(epochMs: number): string {
+  return `${new Date(epochMs).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+/** "3 h 05 min", "12 min", "40 s". */
+export function waitText(ms: number): string {
+  if (ms <= 0) return 'no time';
+  if (ms < 60_000) return `${Math.ceil(ms / 1000)} s`;
+  const minutes = Math.ceil(ms / 60_000);
+  if (minutes < 60) return `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  const rest = minutes % 60;
+  return rest === 0 ? `${hours} h` : `${hours} h ${String(rest).padStart(2, '0')} min`;
+}
+
+/**
+ * Why a withdrawal to `to` at `at` is not allowed by the allowlist, or null when it is: the
+ * address must be listed and past its delay. Addresses compare case-insensitively.
+ */
+export function allowlistProblem(allowlist: readonly AllowedAddress[], to: string, at: number): string | null {
+  const entry = allowlist.find((a) => a.address.toLowerCase() === to.toLowerCase());
+  if (!entry) return `${to} is not on your withdrawal allowlist. Add it first; a new address can be used only after a waiting period. Nothing was sent.`;
+  if (entry.usableFrom > at) {
+    return `${to} was added to your allowlist at ${utcTime(entry.addedAt)} and can receive withdrawals from ${utcTime(entry.usableFrom)} (in ${waitText(entry.usableFrom - at)}). Nothing was sent.`;
+  }
+  return null;
+}
+
+/** The account notice a trader gets when an address is added to the allowlist (the alarm if it was not them). */
+export function describeAllowlistAdd(entry: AllowedAddress): string {
+  const when =
+    entry.usableFrom <= entry.addedAt
+      ? 'It can receive withdrawals now.'
+      : `It can receive withdrawals from ${utcTime(entry.usableFrom)} (${waitText(entry.usableFrom - entry.addedAt)} after it was added).`;
+  return `${entry.address} was added to your withdrawal allowlist. ${when} If you did not add it, contact support at once.`;
 }

@@ -1,18 +1,24 @@
 import { assign, enqueueActions, not, setup } from 'xstate';
 import {
   NOTICE_TEXT_MAX,
+  allowlistProblem,
   appendNotice,
+  describeAllowlistAdd,
   describeOutcome,
+  describeWithdrawal,
   isMuted,
   noticeKindOf,
+  withdrawalNoticeKind,
+  type AllowedAddress,
   type NoticeDraft,
   type NoticeKind,
   type NotificationPrefs,
   type PositionNews,
   type UserNotice,
+  type WithdrawalNews,
 } from './notices.ts';
 
-export type { NoticeDraft, NoticeKind, NotificationPrefs, PositionNews, UserNotice } from './notices.ts';
+export type { AllowedAddress, NoticeDraft, NoticeKind, NotificationPrefs, PositionNews, UserNotice, WithdrawalNews } from './notices.ts';
 
 /**
  * One actor per Telegram user (`user:<telegramId>`). It owns the trader's settings, the list of
@@ -31,21 +37,32 @@ export type { NoticeDraft, NoticeKind, NotificationPrefs, PositionNews, UserNoti
  *   paused trader can always get out.
  * - Context: `settings` ({@link UserSettings}), `revision` (bumped on every settings change),
  *   `positions` (systemIds of the live position actors), `recentOrders`, `notices` (undelivered,
- *   oldest first), `noticeSeq`, `suspension`.
+ *   oldest first), `noticeSeq`, `suspension`, `withdrawals` (systemIds of the live withdrawal
+ *   actors), `recentWithdrawals`, `allowlist` ({@link AllowedAddress}).
  * - Events in: `settings.update` (any subset of the settings; `notify` as a partial object; all
  *   or nothing: a bad value refuses the whole update with a notice), `order.requested`
  *   ({@link OrderRequest}), `trading.pause` / `trading.resume`, `account.suspend` /
  *   `account.reinstate` ({ by, at? }), `notice.add` ({ kind: 'broadcast' | 'account', text }),
- *   `notice.delivered` ({ id }), and from positions `position.updated` / `position.finished`.
+ *   `notice.delivered` ({ id }), and from positions `position.updated` / `position.finished`;
+ *   `withdrawal.requested` ({@link WithdrawalRequest}), `allowlist.add` ({ address, at,
+ *   usableFrom }), and from withdrawals `withdrawal.updated` / `withdrawal.finished`.
+ * - Withdrawals: refused while suspended (an operator's suspension is the brake on a hijacked
+ *   account), allowed while the trader paused their own trading. Where the engine requires it
+ *   (live), the destination must be on the allowlist and past its waiting period at the request's
+ *   time (`breaksAllowlist`, provided by the actors layer, which knows the mode).
  *
  * Every refusal and every piece of position news becomes a notice in the same transition, so
  * it is in the same durable snapshot as the change that caused it; the actors layer delivers it
  * once that snapshot is written and removes it with `notice.delivered` (at least once).
  */
-export const userMachineVersion = 3;
+export const userMachineVersion = 4;
 
 /** How many finished order ids a user remembers, so a replayed button cannot place them again. */
 export const RECENT_ORDERS_KEPT = 200;
+/** Finished withdrawal ids remembered, so a replayed confirm cannot send one again. */
+export const RECENT_WITHDRAWALS_KEPT = 200;
+/** Addresses a trader may keep on the withdrawal allowlist. */
+export const ALLOWLIST_MAX = 20;
 
 export interface UserSettings {
   readonly slippageBps: number;
@@ -84,6 +101,22 @@ export interface UserContext extends UserInput {
   readonly noticeSeq: number;
   /** Set while an operator has suspended the account. */
   readonly suspension: Suspension | null;
+  /** systemIds of the user's live withdrawal actors. */
+  readonly withdrawals: readonly string[];
+  /** Ids of the user's most recent finished withdrawals (newest last): a repeat of one is refused. */
+  readonly recentWithdrawals: readonly string[];
+  /** Where withdrawals may go in live mode, each from its `usableFrom`. */
+  readonly allowlist: readonly AllowedAddress[];
+}
+
+export interface WithdrawalRequest {
+  readonly withdrawalId: string;
+  /** Checksummed destination. */
+  readonly to: string;
+  /** USDC, decimal string. */
+  readonly amount: string;
+  /** Epoch ms of the request (the allowlist's waiting period is judged at this time). */
+  readonly at: number;
 }
 
 export interface OrderRequest {
@@ -114,7 +147,11 @@ export type UserEvent =
   | { type: 'account.suspend'; by: string; at?: string | null }
   | { type: 'account.reinstate'; by: string; at?: string | null }
   | { type: 'notice.add'; kind: 'broadcast' | 'account'; text: string }
-  | { type: 'notice.delivered'; id: string };
+  | { type: 'notice.delivered'; id: string }
+  | ({ type: 'withdrawal.requested' } & WithdrawalRequest)
+  | ({ type: 'withdrawal.updated' } & WithdrawalNews)
+  | ({ type: 'withdrawal.finished' } & WithdrawalNews)
+  | { type: 'allowlist.add'; address: string; at: number; usableFrom: number };
 
 export const DEFAULT_SETTINGS: UserSettings = { slippageBps: 50, defaultLeverage: 5, confirmOrders: true, notify: { fills: true, delays: true, closes: true } };
 export const MAX_SLIPPAGE_BPS = 1_000;
@@ -212,6 +249,15 @@ export const userMachine = setup({
       event.text.trim() !== '' &&
       event.text.length <= NOTICE_TEXT_MAX,
     validOperator: ({ event }) => (event.type === 'account.suspend' || event.type === 'account.reinstate') && typeof event.by === 'string' && event.by.trim() !== '',
+    /** The same withdrawal id again (a double click, a replayed confirm): never a second transfer. */
+    isDuplicateWithdrawal: ({ context, event }) =>
+      event.type === 'withdrawal.requested' && (context.withdrawals.includes(`withdrawal:${event.withdrawalId}`) || context.recentWithdrawals.includes(event.withdrawalId)),
+    validWithdrawal: ({ event }) => event.type === 'withdrawal.requested' && withdrawalRequestProblem(event) === null,
+    /** Provided by the actors layer (it knows whether this engine requires the allowlist): true refuses. */
+    breaksAllowlist: (_, _params: { to: string; at: number }): boolean => {
+      throw new Error("The 'breaksAllowlist' guard was not provided: create users through src/actors, which know the mode.");
+    },
+    validAllowlistAdd: ({ context, event }) => event.type === 'allowlist.add' && allowlistAddProblem(context.allowlist, event) === null,
   },
   actions: {
     applySettings: assign(({ context, event }) => ({ settings: applyPatch(context.settings, event as SettingsUpdate), revision: context.revision + 1 })),
@@ -258,6 +304,23 @@ export const userMachine = setup({
     },
     /** Provided by the actors layer: create the position actor as this user's child. */
     spawnPosition: (_, _params: { owner: number; order: OrderRequest; slippageBps: number }) => {},
+    trackWithdrawal: assign({
+      withdrawals: ({ context, event }) => [...context.withdrawals, `withdrawal:${(event as WithdrawalRequest).withdrawalId}`],
+    }),
+    forgetWithdrawal: assign(({ context, event }) => {
+      const { withdrawalId } = event as WithdrawalNews;
+      if (!context.withdrawals.includes(`withdrawal:${withdrawalId}`)) return {};
+      return {
+        withdrawals: context.withdrawals.filter((w) => w !== `withdrawal:${withdrawalId}`),
+        recentWithdrawals: [...context.recentWithdrawals.filter((id) => id !== withdrawalId), withdrawalId].slice(-RECENT_WITHDRAWALS_KEPT),
+      };
+    }),
+    /** Provided by the actors layer: create the withdrawal actor as this user's child. */
+    spawnWithdrawal: (_, _params: { owner: number; request: Omit<WithdrawalRequest, 'at'> }) => {},
+    addToAllowlist: assign(({ context, event }) => {
+      const e = event as { address: string; at: number; usableFrom: number };
+      return { allowlist: [...context.allowlist, { address: e.address, addedAt: e.at, usableFrom: e.usableFrom }] };
+    }),
     /** Provided by the actors layer: deliver this trader's pending notices once they are durable. */
     deliverNotices: (_, _params: { telegramId: number }) => {},
     /** Provided by the actors layer: log the notices dropped because too many were waiting. */
@@ -265,7 +328,19 @@ export const userMachine = setup({
   },
 }).createMachine({
   id: 'user',
-  context: ({ input }) => ({ ...input, settings: DEFAULT_SETTINGS, revision: 0, positions: [], recentOrders: [], notices: [], noticeSeq: 0, suspension: null }),
+  context: ({ input }) => ({
+    ...input,
+    settings: DEFAULT_SETTINGS,
+    revision: 0,
+    positions: [],
+    recentOrders: [],
+    notices: [],
+    noticeSeq: 0,
+    suspension: null,
+    withdrawals: [],
+    recentWithdrawals: [],
+    allowlist: [],
+  }),
   initial: 'active',
   on: {
     'settings.update': [
@@ -280,6 +355,37 @@ export const userMachine = setup({
     },
     'notice.add': { guard: 'validNotice', actions: { type: 'tell', params: ({ event }) => refusal(event.kind, event.text.trim()) } },
     'notice.delivered': { guard: 'holdsNotice', actions: 'forgetNotice' },
+    // Active and paused alike (a trader's own pause is about trading); `suspended` refuses below.
+    'withdrawal.requested': [
+      {
+        guard: 'isDuplicateWithdrawal',
+        actions: { type: 'tell', params: ({ event }) => refusal('withdrawal.failed', `Withdrawal ${event.withdrawalId} was already received; it is never sent twice.`, event.withdrawalId) },
+      },
+      {
+        guard: not('validWithdrawal'),
+        actions: { type: 'tell', params: ({ event }) => refusal('withdrawal.failed', withdrawalRequestProblem(event) ?? 'The withdrawal is not valid. Nothing was sent.', validWithdrawalId(event.withdrawalId) ? event.withdrawalId : null) },
+      },
+      {
+        guard: { type: 'breaksAllowlist', params: ({ event }) => ({ to: event.to, at: event.at }) },
+        actions: {
+          type: 'tell',
+          params: ({ context, event }) =>
+            refusal('withdrawal.failed', allowlistProblem(context.allowlist, event.to, event.at) ?? 'The destination is not allowed. Nothing was sent.', event.withdrawalId),
+        },
+      },
+      {
+        actions: [
+          'trackWithdrawal',
+          { type: 'spawnWithdrawal', params: ({ context, event }) => ({ owner: context.telegramId, request: { withdrawalId: event.withdrawalId, to: event.to, amount: event.amount } }) },
+        ],
+      },
+    ],
+    'withdrawal.updated': { actions: { type: 'tell', params: ({ event }) => withdrawalNotice(event) } },
+    'withdrawal.finished': { actions: ['forgetWithdrawal', { type: 'tell', params: ({ event }) => withdrawalNotice(event) }] },
+    'allowlist.add': {
+      guard: 'validAllowlistAdd',
+      actions: ['addToAllowlist', { type: 'tell', params: ({ event }) => refusal('account', describeAllowlistAdd({ address: event.address, addedAt: event.at, usableFrom: event.usableFrom })) }],
+    },
   },
   states: {
     active: {
@@ -351,10 +457,56 @@ export const userMachine = setup({
           ],
         },
         'order.requested': { actions: { type: 'tell', params: ({ event }) => refusal('order.refused', SUSPENDED_REFUSAL, event.positionId) } },
+        'withdrawal.requested': {
+          actions: { type: 'tell', params: ({ event }) => refusal('withdrawal.failed', `${SUSPENDED_REFUSAL} No withdrawal can be made until it is reinstated; nothing was sent.`, event.withdrawalId) },
+        },
+        'allowlist.add': { actions: { type: 'tell', params: refusal('account', `${SUSPENDED_REFUSAL} No withdrawal address can be added until it is reinstated.`) } },
       },
     },
   },
 });
+
+const WITHDRAWAL_ID = /^[A-Za-z0-9_-]{6,32}$/;
+const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
+const AMOUNT = /^(?:0|[1-9]\d{0,11})(?:\.\d{1,6})?$/;
+
+/**
+ * Why a withdrawal request cannot be taken as it is (the desk checks everything first, with the
+ * balance; this keeps the actor's own record sane whatever sends to it), or null.
+ */
+export function withdrawalRequestProblem(r: Partial<WithdrawalRequest>): string | null {
+  if (!validWithdrawalId(r.withdrawalId)) return 'The withdrawal reference is not valid. Nothing was sent.';
+  if (typeof r.to !== 'string' || !ADDRESS.test(r.to) || /^0x0{40}$/.test(r.to)) return 'The destination is not a valid address. Nothing was sent.';
+  if (typeof r.amount !== 'string' || !AMOUNT.test(r.amount) || /^0(\.0*)?$/.test(r.amount)) return 'The amount must be more than 0 USDC with at most 6 decimals. Nothing was sent.';
+  if (typeof r.at !== 'number' || !Number.isFinite(r.at)) return 'The withdrawal has no valid time. Nothing was sent.';
+  return null;
+}
+
+function validWithdrawalId(id: unknown): id is string {
+  return typeof id === 'string' && WITHDRAWAL_ID.test(id);
+}
+
+/** Why an address cannot be added to the allowlist, or null. */
+export function allowlistAddProblem(allowlist: readonly AllowedAddress[], e: { address?: unknown; at?: unknown; usableFrom?: unknown }): string | null {
+  if (typeof e.address !== 'string' || !ADDRESS.test(e.address) || /^0x0{40}$/.test(e.address)) return 'That is not a valid address.';
+  const address = e.address.toLowerCase();
+  if (allowlist.some((a) => a.address.toLowerCase() === address)) return `${e.address} is already on your allowlist.`;
+  if (allowlist.length >= ALLOWLIST_MAX) return `Your allowlist already holds ${ALLOWLIST_MAX} addresses, the most allowed.`;
+  if (typeof e.at !== 'number' || typeof e.usableFrom !== 'number' || !Number.isFinite(e.at) || !Number.isFinite(e.usableFrom) || e.usableFrom < e.at) return 'The address has no valid time.';
+  return null;
+}
+
+function withdrawalNotice(event: WithdrawalNews): NoticeDraft {
+  const news: WithdrawalNews = {
+    withdrawalId: event.withdrawalId,
+    outcome: event.outcome,
+    to: event.to ?? null,
+    amount: event.amount ?? null,
+    txHash: event.txHash ?? null,
+    detail: event.detail ?? null,
+  };
+  return { kind: withdrawalNoticeKind(news.outcome), positionId: news.withdrawalId, text: describeWithdrawal(news) };
+}
 
 function suspendedNotice(): NoticeDraft {
   return refusal(
@@ -407,4 +559,10 @@ export function migrateUserV2(snapshot: Record<string, unknown>): Record<string,
     notify: DEFAULT_SETTINGS.notify,
   };
   return { ...snapshot, context: { ...context, settings, notices: [], noticeSeq: 0, suspension: null } };
+}
+
+/** Version 4 adds withdrawals and the withdrawal allowlist; nothing else changes. */
+export function migrateUserV3(snapshot: Record<string, unknown>): Record<string, unknown> {
+  const context = (snapshot['context'] ?? {}) as Record<string, unknown>;
+  return { ...snapshot, context: { ...context, withdrawals: [], recentWithdrawals: [], allowlist: [] } };
 }

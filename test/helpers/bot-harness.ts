@@ -6,6 +6,7 @@ import { readTradingControls } from '../../src/actors/kinds/controls.actor.ts';
 import { priceFeedSystemId } from '../../src/actors/kinds/price-feed.actor.ts';
 import type { ActorRuntime } from '../../src/actors/runtime.ts';
 import { createTradingDesk } from '../../src/actors/trading-desk.ts';
+import { createChainWithdrawalGateway } from '../../src/actors/withdrawal-gateway.ts';
 import { createVantaBot, type VantaBot } from '../../src/bot/bot.ts';
 import { startBot, type RunningBot } from '../../src/bot/transport.ts';
 import { createAvantisProtocol } from '../../src/infra/chain/avantis/protocol.ts';
@@ -48,17 +49,28 @@ export interface BotHarness {
   close(): Promise<void>;
 }
 
-export async function startBotHarness(o: { redis?: boolean } = {}): Promise<BotHarness> {
+export interface BotHarnessOptions {
+  readonly redis?: boolean;
+  /** Live: the desk and the bot run live rules (the withdrawal allowlist; no faucet) on the devnet. Default sandbox. */
+  readonly mode?: 'sandbox' | 'live';
+  /** Live: how long a new withdrawal address waits (default 24 h). */
+  readonly withdrawAddressDelayMs?: number;
+}
+
+export async function startBotHarness(o: BotHarnessOptions = {}): Promise<BotHarness> {
+  const mode = o.mode ?? 'sandbox';
   const f = await txFixture();
   const client = f.sim.clients.publicClient as unknown as PublicClient;
   const addresses = avantisAddressesOf(f.sim.deployment);
   const protocol = createAvantisProtocol({ version: 'v1', chainId: f.sim.anvil.chainId, addresses }, { client });
+  // One pipeline for the wallet's orders and withdrawals, as main has.
+  const pipeline = f.pipeline();
   const orders = devnetGateway({
     clients: f.sim.clients,
     chainId: f.sim.anvil.chainId,
     deployment: f.sim.deployment,
     wallets: f.wallets,
-    pipeline: f.pipeline(),
+    pipeline,
     minter: f.sim.deployer,
     overrides: { limits: HARNESS_LIMITS },
   });
@@ -66,6 +78,8 @@ export async function startBotHarness(o: { redis?: boolean } = {}): Promise<BotH
   const delivered: Notice[] = [];
   const runtime = testSystem(f.pg.db, {
     orders,
+    withdrawals: createChainWithdrawalGateway({ pipeline, wallets: f.wallets, usdc: f.sim.deployment.usdc, logger: silentLogger() }),
+    requireWithdrawAllowlist: mode === 'live',
     limits: HARNESS_LIMITS,
     fillTimeoutMs: 60_000,
     notices: async (notice) => {
@@ -88,7 +102,7 @@ export async function startBotHarness(o: { redis?: boolean } = {}): Promise<BotH
   const faucetAccount = f.sim.traders.at(-1)!;
   const mints = createKeyedLock();
   const desk = createTradingDesk({
-    mode: 'sandbox',
+    mode,
     runtime,
     db: f.pg.db,
     wallets: f.wallets,
@@ -97,6 +111,7 @@ export async function startBotHarness(o: { redis?: boolean } = {}): Promise<BotH
     protocol,
     limits: HARNESS_LIMITS,
     refusal: null,
+    ...(o.withdrawAddressDelayMs === undefined ? {} : { withdrawAddressDelayMs: o.withdrawAddressDelayMs }),
     faucet: async (address) => {
       await mints.run('faucet', () =>
         sendCall(f.sim.clients.publicClient, f.sim.clients.wallet(faucetAccount), { address: f.sim.deployment.usdc, abi: abiOf('SimUSDC'), functionName: 'mint', args: [address, parseUnits('1000', 6)] }),
@@ -111,7 +126,7 @@ export async function startBotHarness(o: { redis?: boolean } = {}): Promise<BotH
   const double = await startBotApiDouble({ logger: silentLogger() });
   const redis = o.redis ? new Redis(BOT_TEST_REDIS) : null;
   if (redis) await redis.flushdb();
-  const vanta = createVantaBot({ token: double.token, apiRoot: double.apiRoot, desk, admin, adminIds: [ADMIN_ID], mode: 'sandbox', logger: silentLogger(), redis });
+  const vanta = createVantaBot({ token: double.token, apiRoot: double.apiRoot, desk, admin, adminIds: [ADMIN_ID], mode, logger: silentLogger(), redis });
   late.vanta = vanta;
   const running: RunningBot = await startBot(vanta, { kind: 'polling' }, silentLogger());
   const keeper = f.sim.keeper();

@@ -178,6 +178,15 @@ describe('config', () => {
     assert.match(problems({ ...LIVE, REDIS_URL: '' }).join('\n'), /REDIS_URL: live mode keeps the bot's per-user rate limits and chat sessions/);
   });
 
+  it('reads the withdrawal address delay (24 h unless WITHDRAW_ADDRESS_DELAY_HOURS says), and refuses a negative or absurd one', () => {
+    assert.equal(loadConfig({}).withdrawals.addressDelayHours, 24);
+    assert.equal(loadConfig({ WITHDRAW_ADDRESS_DELAY_HOURS: '2.5' }).withdrawals.addressDelayHours, 2.5);
+    assert.equal(loadConfig({ WITHDRAW_ADDRESS_DELAY_HOURS: '0' }).withdrawals.addressDelayHours, 0);
+    assert.match(problems({ WITHDRAW_ADDRESS_DELAY_HOURS: '-1' })[0]!, /^WITHDRAW_ADDRESS_DELAY_HOURS: must be 0 or more/);
+    assert.match(problems({ WITHDRAW_ADDRESS_DELAY_HOURS: 'a day' })[0]!, /^WITHDRAW_ADDRESS_DELAY_HOURS: must be a number of hours/);
+    assert.match(problems({ WITHDRAW_ADDRESS_DELAY_HOURS: '1000' })[0]!, /^WITHDRAW_ADDRESS_DELAY_HOURS: must be at most 720/);
+  });
+
   it('reads the console format (auto unless LOG_FORMAT says) and NO_COLOR', () => {
     assert.deepEqual([loadConfig({}).logFormat, loadConfig({}).logColor], ['auto', true]);
     assert.deepEqual([loadConfig({ LOG_FORMAT: 'json', NO_COLOR: '1' }).logFormat, loadConfig({ NO_COLOR: '1' }).logColor], ['json', false]);

@@ -1,11 +1,13 @@
 import { enqueueActions } from 'xstate';
 import type { Logger } from 'pino';
 import { checkOrderRisk, type RiskLimits } from '../../machines/risk.ts';
-import { migrateUserV1, migrateUserV2, userMachine, userMachineVersion, type NoticeDraft } from '../../machines/user.machine.ts';
+import { allowlistProblem } from '../../machines/notices.ts';
+import { migrateUserV1, migrateUserV2, migrateUserV3, userMachine, userMachineVersion, type NoticeDraft } from '../../machines/user.machine.ts';
 import { safeEffect } from '../effects.ts';
 import type { ActorKind } from '../kind.ts';
 import type { NoticeCourier } from '../notice-courier.ts';
 import type { RuntimeHandle } from '../runtime.ts';
+import { withdrawalSystemId } from './withdrawal.actor.ts';
 
 export { describeOutcome } from '../../machines/notices.ts';
 
@@ -18,6 +20,8 @@ export interface UserKindDeps {
   readonly fillTimeoutMs: number;
   /** The configured per-order and per-trader limits, checked before a position is even created. */
   readonly limits: RiskLimits;
+  /** Live: a withdrawal's destination must be on the trader's allowlist, past its waiting period. */
+  readonly requireWithdrawAllowlist: boolean;
 }
 
 export const userSystemId = (telegramId: number) => `user:${telegramId}`;
@@ -26,6 +30,7 @@ export function createUserKind(deps: UserKindDeps): ActorKind {
   const logic = userMachine.provide({
     guards: {
       breaksRiskLimits: (_, order) => checkOrderRisk(order, order.openPositions, deps.limits) !== null,
+      breaksAllowlist: ({ context }, { to, at }) => deps.requireWithdrawAllowlist && allowlistProblem(context.allowlist, to, at) !== null,
     },
     actions: {
       spawnPosition: safeEffect(deps.logger, 'spawnPosition', (_, { owner, order, slippageBps }) => {
@@ -46,6 +51,21 @@ export function createUserKind(deps: UserKindDeps): ActorKind {
           });
         }
       }),
+      spawnWithdrawal: safeEffect(deps.logger, 'spawnWithdrawal', (_, { owner, request }) => {
+        try {
+          deps.runtime.spawn(withdrawalSystemId(request.withdrawalId), { parent: userSystemId(owner), input: { ...request, owner: userSystemId(owner) } });
+        } catch (err) {
+          deps.logger.warn({ err, withdrawal_id: request.withdrawalId }, 'Could not create withdrawal actor');
+          deps.runtime.send(userSystemId(owner), {
+            type: 'withdrawal.finished',
+            withdrawalId: request.withdrawalId,
+            outcome: 'failed',
+            to: request.to,
+            amount: request.amount,
+            detail: 'Your withdrawal could not be accepted right now, so nothing was sent; please try again.',
+          });
+        }
+      }),
       // The refusal is a notice of the same transition; only the wording needs the configured limits.
       refuseRisk: enqueueActions(({ enqueue }, order: { positionId: string; collateral: string; leverage: number; openPositions: number }) => {
         const refusal = checkOrderRisk(order, order.openPositions, deps.limits);
@@ -58,5 +78,5 @@ export function createUserKind(deps: UserKindDeps): ActorKind {
       ),
     },
   });
-  return { kind: 'user', logic, version: userMachineVersion, migrations: { 1: migrateUserV1, 2: migrateUserV2 } };
+  return { kind: 'user', logic, version: userMachineVersion, migrations: { 1: migrateUserV1, 2: migrateUserV2, 3: migrateUserV3 } };
 }

@@ -24,7 +24,10 @@ accountCommands.command('start', async (ctx) => {
 async function walletView(ctx: VantaContext): Promise<View> {
   const wallet = await ctx.vanta.desk.wallet(userIdOf(ctx));
   if (!wallet) return { body: html`You have no wallet yet. Send /start to create one.` };
-  const rows: Rows = [[...(ctx.vanta.mode === 'sandbox' ? [{ text: '🚰 Faucet', action: 'w.faucet' }] : []), { text: '🔄 Refresh', action: 'w.show' }]];
+  const rows: Rows = [
+    [...(ctx.vanta.mode === 'sandbox' ? [{ text: '🚰 Faucet', action: 'w.faucet' }] : []), { text: '🔄 Refresh', action: 'w.show' }],
+    [{ text: '💸 Withdraw', action: 'wd.start' }],
+  ];
   return { body: walletCard(wallet, ctx.vanta.mode), rows };
 }
 
