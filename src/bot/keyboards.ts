@@ -37,14 +37,20 @@ interface StoredKeyboard {
 
 export const KEYBOARD_TTL_SECONDS = 7 * 24 * 3600;
 const EXPIRED = 'This button has expired. Send the command again for fresh buttons.';
+/** How long a press waits for its keyboard's message id (sent, not yet bound). */
+const BIND_WAIT_MS = 2_000;
+const BIND_POLL_MS = 25;
 
 export class Keyboards {
   readonly #kv: KeyValue;
   readonly #ttl: number;
 
-  constructor(kv: KeyValue, ttlSeconds = KEYBOARD_TTL_SECONDS) {
+  readonly #bindWaitMs: number;
+
+  constructor(kv: KeyValue, ttlSeconds = KEYBOARD_TTL_SECONDS, bindWaitMs = BIND_WAIT_MS) {
     this.#kv = kv;
     this.#ttl = ttlSeconds;
+    this.#bindWaitMs = bindWaitMs;
   }
 
   /**
@@ -76,9 +82,8 @@ export class Keyboards {
     const { args } = decodeCallback(data, { k: 2 });
     const [nonce = '', indexText = ''] = args;
     const index = Number(indexText);
-    const raw = await this.#kv.get(this.#key(userId, nonce));
-    if (raw === null) throw new BadInputError(EXPIRED);
-    const stored = JSON.parse(raw) as StoredKeyboard;
+    const stored = await this.#stored(userId, nonce);
+    if (stored === null) throw new BadInputError(EXPIRED);
     if (stored.c !== chatId || stored.m === null || stored.m !== messageId) throw new BadInputError(EXPIRED);
     const button = Number.isInteger(index) ? stored.b[index] : undefined;
     if (!button) throw new BadInputError(EXPIRED);
@@ -87,6 +92,20 @@ export class Keyboards {
       throw new BadInputError('Already done: this button works once.');
     }
     return { action, args: buttonArgs, nonce, index };
+  }
+
+  /**
+   * The stored keyboard. One whose message is being sent (a notice's buttons, tapped the moment
+   * they appear, before `bind` has run) is waited for a little instead of answering "expired".
+   */
+  async #stored(userId: number, nonce: string): Promise<StoredKeyboard | null> {
+    const until = Date.now() + this.#bindWaitMs;
+    for (;;) {
+      const raw = await this.#kv.get(this.#key(userId, nonce));
+      const stored = raw === null ? null : (JSON.parse(raw) as StoredKeyboard);
+      if (stored?.m !== null || Date.now() >= until) return stored;
+      await new Promise((resolve) => setTimeout(resolve, BIND_POLL_MS));
+    }
   }
 
   /** Retires every button of a keyboard (after its message moved on to another step). */

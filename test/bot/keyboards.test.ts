@@ -51,10 +51,20 @@ for (const [name, open] of stores) {
     });
 
     it('a button is not usable before the message it is on is known', async () => {
-      const keyboards = new Keyboards(kv);
+      const keyboards = new Keyboards(kv, undefined, 50);
       const kb = await keyboards.create(USER, CHAT, [[{ text: 'Refresh', action: 'p.refresh' }]]);
       const data = (kb.markup.inline_keyboard[0]![0] as { callback_data: string }).callback_data;
       await assert.rejects(keyboards.resolve(USER, CHAT, 1, data), BadInputError);
+    });
+
+    it('a button pressed the moment its message appears (sent, not yet bound) waits for the binding', async () => {
+      const keyboards = new Keyboards(kv);
+      const kb = await keyboards.create(USER, CHAT, [[{ text: 'Positions', action: 'p.list' }]]);
+      const data = (kb.markup.inline_keyboard[0]![0] as { callback_data: string }).callback_data;
+      const pressed = keyboards.resolve(USER, CHAT, 12, data);
+      await new Promise((r) => setTimeout(r, 100));
+      await kb.bind(12);
+      assert.equal((await pressed).action, 'p.list');
     });
 
     it('two simultaneous presses of a one-shot button: exactly one goes through', async () => {

@@ -89,8 +89,12 @@ export function trader(h: BotHarness, id: number, firstName = `Trader ${id}`): T
     async clickFor(label, expect, timeoutMs = DEFAULT_WAIT_MS) {
       await pace();
       const waiting = fresh(expect, timeoutMs);
-      user.click(label);
-      return waiting;
+      waiting.catch(() => {});
+      // A refusal shown as an alert fails at once, with what it said.
+      const refused = user.waitForAnswer(user.click(label), timeoutMs).then((a) =>
+        a.showAlert ? Promise.reject(new Error(`The bot answered ${JSON.stringify(label)} with an alert: ${a.text ?? ''}\n${transcript(user)}`)) : new Promise<never>(() => {}),
+      );
+      return Promise.race([waiting, refused]);
     },
     async press(messageId, data, options = {}) {
       await pace();
