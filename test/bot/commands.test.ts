@@ -393,6 +393,16 @@ describe('bot: every command, its buttons, and bad input', function () {
   });
 
   describe('the rest', () => {
+    it('an admin asking this engine (no rotation keystore) for a key rotation is told it cannot, and the answer stays', async () => {
+      const admin = trader(h, ADMIN_ID);
+      const reply = await admin.say('/rotate', /⚠️ This engine cannot rotate keys\. Run `npm run keys:rotate`/);
+      await sleep(2_500);
+      const now = admin.user.messages().find((m) => m.messageId === reply.messageId);
+      assert.match(now?.text ?? '', /This engine cannot rotate keys/, 'the refusal is not replaced by a progress line');
+      const audit = await h.f.pg.db.sql<{ action: string }>("select action from audit_log where action like 'keys.%'");
+      assert.deepEqual(audit.map((r) => r.action), ['keys.rotation.requested.refused']);
+    });
+
     it('made no call Telegram would refuse', () => {
       h.double.assertNoViolations();
     });
