@@ -321,6 +321,9 @@ describe('bot: every command, its buttons, and bad input', function () {
           for (const [typed, refusal] of [
             ['ten', /^⚠️ "ten" is not a leverage/],
             ['0', /^⚠️ The leverage must be more than 0/],
+            ['80', /^⚠️ Leverage 80x is above ETH\/USD's maximum of 75x/],
+            ['60', /^⚠️ Order refused, nothing was sent: Leverage 60x is above the limit of 50x/],
+            ['0.5', /^⚠️ Leverage 0\.5x is below ETH\/USD's minimum of 1x/],
           ] as const) {
             assert.match((await lev!.answer(typed)).text, refusal, typed);
           }

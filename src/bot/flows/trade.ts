@@ -112,8 +112,11 @@ export async function typedWizardValue(ctx: VantaContext, kind: 'collateral' | '
   }
   if (!wizard.collateral) throw new BadInputError('Pick the collateral first.');
   const draft: OrderDraft = { pair, side, collateral: wizard.collateral, leverage: parseLeverage(text) };
+  // A leverage the desk refuses (the pair's bounds, the limits) is answered like a typo: the step
+  // stays on screen and waits for another value.
+  const review = await reviewStep(ctx, draft);
   ctx.session.awaiting = null;
-  await showIn(ctx, wizard.messageId, () => reviewStep(ctx, draft));
+  await edit(chatOf(ctx), wizard.messageId, review.body, review.rows);
 }
 
 /**
