@@ -60,6 +60,8 @@ describe('bot: every command, its buttons, and bad input', function () {
           ['/positions', /^You have no open positions or pending orders\. Open one with \/trade\.$/],
           ['/history', /^No finished trades yet\.$/],
           ['long eth 100 10x', /^⚠️ You have no account yet: send \/start to open one\.$/],
+          // Told at the first step, not after picking a pair, a side and an amount.
+          ['/trade', /^⚠️ You have no account yet: send \/start to open one\.$/],
           ['/status', /^Status\n🧪 Sandbox/],
           ['/markets', /^Markets\n/],
           ['/help', /^Vanta commands/],

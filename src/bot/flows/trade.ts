@@ -23,6 +23,8 @@ const COLLATERAL_CHOICES = ['10', '25', '50', '100', '250'];
 const LEVERAGE_CHOICES = [2, 5, 10, 25, 50, 100];
 
 async function pairStep(ctx: VantaContext): Promise<View> {
+  // Someone without an account is told at the first step, not after picking a pair, a side and an amount.
+  await ctx.vanta.desk.settings(userIdOf(ctx));
   const markets = (await ctx.vanta.desk.markets()).filter((m) => !m.halted);
   if (markets.length === 0) return { body: html`No market can be traded right now (every price feed is halted or paused). Try /status.` };
   const buttons = markets.map((m) => ({ text: m.pair, action: 't.pair', args: [m.pair] }));
