@@ -90,6 +90,16 @@ describe('bot: every command, its buttons, and bad input', function () {
       assert.ok(state.actor, 'the trader has an actor');
     });
 
+    it("start's buttons open the wallet, the guided flow, the markets and the help, and the welcome stays", async () => {
+      const [t] = await onboarded(3011);
+      const welcome = t!.last(/Welcome to Vanta/);
+      await t!.clickFor('💰 Wallet', /^Your wallet\nAddress/);
+      await t!.clickFor('📈 Trade', /Pick a market/);
+      await t!.clickFor('📊 Markets', /^Markets\n/);
+      await t!.clickFor('❓ Help', /^Vanta commands/);
+      const now = t!.user.messages().find((m) => m.messageId === welcome.messageId);
+      assert.equal(now?.text, welcome.text, 'the welcome with its risk notice is still there');
+    });
   });
 
   describe('/wallet', () => {
