@@ -26,7 +26,7 @@ describe('bot: every command, its buttons, and bad input', function () {
   });
   after(() => h?.close());
 
-  const usdcOf = async (telegramId: number) => formatUnits((await h.f.sim.reads.usdcBalance(await h.walletOf(telegramId))) as bigint, 6);
+  const usdcOf = async (telegramId: number) => formatUnits((await h.f.sim.reads.usdcBalance(await h.walletOf(telegramId))), 6);
   const settingsOf = (telegramId: number) => (h.runtime.get(`user:${telegramId}`)?.getSnapshot() as { context: { settings: Record<string, unknown> } }).context.settings;
 
   async function onboarded(...ids: number[]): Promise<Trader[]> {
@@ -208,8 +208,8 @@ describe('bot: every command, its buttons, and bad input', function () {
           }
         })(),
       ]);
-      await assertUnchanged(h, lev!.id, before[0]!, 'typed leverage garbage');
-      await assertUnchanged(h, slip!.id, before[1]!, 'typed slippage garbage');
+      await assertUnchanged(h, lev!.id, before[0], 'typed leverage garbage');
+      await assertUnchanged(h, slip!.id, before[1], 'typed slippage garbage');
       await lev!.say('7.5', /Default leverage: 7\.5x/);
       await slip!.say('0.75%', /Slippage: 0\.75%/);
       assert.equal(settingsOf(lev!.id)['defaultLeverage'], 7.5);
@@ -344,8 +344,8 @@ describe('bot: every command, its buttons, and bad input', function () {
           await lev!.clickFor('✖ Cancel', /Canceled/);
         })(),
       ]);
-      await assertUnchanged(h, col!.id, before[0]!, 'typed collateral garbage in the guided flow');
-      await assertUnchanged(h, lev!.id, before[1]!, 'typed leverage garbage in the guided flow');
+      await assertUnchanged(h, col!.id, before[0], 'typed collateral garbage in the guided flow');
+      await assertUnchanged(h, lev!.id, before[1], 'typed leverage garbage in the guided flow');
     });
 
     it('collateral above the balance is refused at the review, with what to do', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { CallbackAnswer, ChatEntry, SimulatedUser } from '../../src/sandbox/telegram/bot-api-double.ts';
 import type { BotHarness } from './bot-harness.ts';
-import { sleep } from './runtime.ts';
+import { sleep, waitFor } from './runtime.ts';
 
 /**
  * A trader in a bot test: a simulated Telegram user who waits for the bot's answer to each thing
@@ -27,6 +27,8 @@ export interface Trader {
   press(messageId: number, data: string, options?: { forge?: boolean }): Promise<CallbackAnswer>;
   /** Waits for a bot message (already there, or new, or edited) matching `pattern`. */
   sees(pattern: RegExp, timeoutMs?: number): Promise<ChatEntry>;
+  /** Waits until message `messageId` shows text matching `pattern`. */
+  shows(messageId: number, pattern: RegExp, timeoutMs?: number): Promise<ChatEntry>;
   /** The newest bot message matching `pattern` now. */
   last(pattern: RegExp): ChatEntry;
   /** The callback data of the button labelled `label` on message `messageId`. */
@@ -101,6 +103,7 @@ export function trader(h: BotHarness, id: number, firstName = `Trader ${id}`): T
       return user.waitForAnswer(user.press(messageId, data, options), DEFAULT_WAIT_MS);
     },
     sees: (pattern, timeoutMs = DEFAULT_WAIT_MS) => user.waitFor((m) => m.from === 'bot' && pattern.test(m.text), timeoutMs),
+    shows: (messageId, pattern, timeoutMs = DEFAULT_WAIT_MS) => user.waitFor((m) => m.messageId === messageId && pattern.test(m.text), timeoutMs),
     last(pattern) {
       const found = user.messages().filter((m) => m.from === 'bot' && pattern.test(m.text)).at(-1);
       assert.ok(found, `a bot message matching ${pattern}; chat:\n${transcript(user)}`);
@@ -136,6 +139,9 @@ export interface TraderState {
 
 export async function stateOf(h: BotHarness, telegramId: number): Promise<TraderState> {
   const userId = `user:${telegramId}`;
+  // Settled first: notices on their way out (delivered, not yet acknowledged) and writes in flight.
+  await waitFor(() => ((h.runtime.get(userId)?.getSnapshot() as { context?: { notices?: unknown[] } } | undefined)?.context?.notices ?? []).length === 0, `${userId}'s notices to be delivered`, 10_000);
+  await h.runtime.flushed();
   const actor = h.runtime.get(userId);
   const [{ n }] = (await h.f.pg.db.sql<{ n: string | number }>('select count(*) as n from wallets where user_id = ?', [userId])) as [{ n: string | number }];
   const rows = await h.f.pg.db.sql<{ id: string; status: string; snapshot: unknown }>(
