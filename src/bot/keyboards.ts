@@ -11,8 +11,9 @@ import type { KeyValue } from './kv.ts';
  * 64). What the button does lives server-side under the pressing user's id and the nonce, with
  * the id of the message it was sent on. So a forged button (made-up data) finds nothing, a
  * foreign one (someone else's data) finds nothing under the presser's id, a button copied onto
- * another message does not match its message, and a one-shot button (confirm) is claimed
- * atomically, so a double click or a replay is answered "already done" and changes nothing.
+ * another message does not match its message, a button of a message that has since moved on (to
+ * another step, or to a result) is no longer the one it shows, and a one-shot button (confirm) is
+ * claimed atomically, so a double click or a replay is answered "already done" and changes nothing.
  */
 export interface ButtonSpec {
   readonly text: string;
@@ -37,6 +38,7 @@ interface StoredKeyboard {
 
 export const KEYBOARD_TTL_SECONDS = 7 * 24 * 3600;
 const EXPIRED = 'This button has expired. Send the command again for fresh buttons.';
+const ALREADY_DONE = 'Already done: this button works once.';
 /** How long a press waits for its keyboard's message id (sent, not yet bound). */
 const BIND_WAIT_MS = 2_000;
 const BIND_POLL_MS = 25;
@@ -68,11 +70,13 @@ export class Keyboards {
     );
     const stored: StoredKeyboard = { c: chatId, m: messageId, b: flat };
     await this.#kv.set(this.#key(userId, nonce), JSON.stringify(stored), this.#ttl);
+    if (messageId !== null) await this.#kv.set(this.#shownKey(userId, chatId, messageId), nonce, this.#ttl);
     return {
       markup: { inline_keyboard: markup },
       bind: async (sentMessageId: number) => {
         stored.m = sentMessageId;
         await this.#kv.set(this.#key(userId, nonce), JSON.stringify(stored), this.#ttl);
+        await this.#kv.set(this.#shownKey(userId, chatId, sentMessageId), nonce, this.#ttl);
       },
     };
   }
@@ -88,9 +92,11 @@ export class Keyboards {
     const button = Number.isInteger(index) ? stored.b[index] : undefined;
     if (!button) throw new BadInputError(EXPIRED);
     const [action, buttonArgs, once] = button;
-    if (once && !(await this.#kv.claim(`used:${userId}:${nonce}`, this.#ttl))) {
-      throw new BadInputError('Already done: this button works once.');
+    // The message moved on (edited to another step, or to a result without buttons): what it showed before is gone.
+    if ((await this.#kv.get(this.#shownKey(userId, chatId, messageId))) !== nonce) {
+      throw new BadInputError(once && (await this.#kv.get(this.#usedKey(userId, nonce))) !== null ? ALREADY_DONE : EXPIRED);
     }
+    if (once && !(await this.#kv.claim(this.#usedKey(userId, nonce), this.#ttl))) throw new BadInputError(ALREADY_DONE);
     return { action, args: buttonArgs, nonce, index };
   }
 
@@ -108,6 +114,11 @@ export class Keyboards {
     }
   }
 
+  /** The message now shows no buttons (edited to a result): the ones it showed are retired. */
+  async cleared(userId: number, chatId: number, messageId: number): Promise<void> {
+    await this.#kv.delete(this.#shownKey(userId, chatId, messageId));
+  }
+
   /** Retires every button of a keyboard (after its message moved on to another step). */
   async retire(userId: number, nonce: string): Promise<void> {
     await this.#kv.delete(this.#key(userId, nonce));
@@ -115,6 +126,15 @@ export class Keyboards {
 
   #key(userId: number, nonce: string): string {
     return `kb:${userId}:${nonce}`;
+  }
+
+  /** Which keyboard a message shows now: only its buttons work. */
+  #shownKey(userId: number, chatId: number, messageId: number): string {
+    return `kb-shown:${userId}:${chatId}:${messageId}`;
+  }
+
+  #usedKey(userId: number, nonce: string): string {
+    return `used:${userId}:${nonce}`;
   }
 }
 
