@@ -136,6 +136,38 @@ describe('bot: forged, replayed and foreign buttons', function () {
       await assertUnchanged(h, alice.id, before, "a replayed 'Yes, close it'");
     });
 
+    it('two confirmations open at once: the first closes, the second is refused where it was asked, and the progress stays with the first', async () => {
+      const wallet = await h.walletOf(alice.id);
+      const closeLabel = (alice.last(/Your positions \(1\)/).keyboard ?? []).flat().find((b) => b.text.startsWith('✖ Close long ETH/USD'))!.text;
+      const listA = await alice.say('/positions', /Your positions \(1\)/);
+      await alice.press(listA.messageId, alice.dataOf(listA.messageId, closeLabel));
+      await alice.sees(/Close this position\?/);
+      const listB = await alice.say('/positions', /Your positions \(1\)/);
+      await alice.press(listB.messageId, alice.dataOf(listB.messageId, closeLabel));
+      await alice.shows(listB.messageId, /Close this position\?/);
+      // The keeper waits, so the first close is still on its way when the second is pressed.
+      await h.holdKeeper();
+      assert.equal((await alice.press(listA.messageId, alice.dataOf(listA.messageId, '✅ Yes, close it'))).text, 'Closing…');
+      await alice.shows(listA.messageId, /Closing .*being sent/);
+      await alice.press(listB.messageId, alice.dataOf(listB.messageId, '✅ Yes, close it'));
+      await alice.shows(listB.messageId, /^⚠️ Position \S+ is already being closed; you will be told when it is\.$/);
+      h.resumeKeeper();
+      await alice.user.waitFor((m) => m.from === 'bot' && /🏁 .*is closed/.test(m.text) && m.keyboard !== undefined, 60_000);
+      // The close's progress went to the message that asked for it; the refused one kept its answer.
+      await alice.shows(listA.messageId, /🏁 .*is closed/);
+      assert.match(textOf(alice, listB.messageId) ?? '', /^⚠️ Position \S+ is already being closed/, transcript(alice.user));
+      assert.deepEqual(await h.requests(wallet), { open: 1, close: 1 }, 'one close on chain');
+    });
+
+    it('Close on a closed position (the fill notice’s button) is answered and sends nothing', async () => {
+      const wallet = await h.walletOf(alice.id);
+      const filled = alice.user.messages().filter((m) => m.from === 'bot' && /✅ .*is open/.test(m.text) && m.keyboard !== undefined).at(-1)!;
+      const before = await stateOf(h, alice.id);
+      await alice.press(filled.messageId, alice.dataOf(filled.messageId, '✖ Close'));
+      await alice.sees(/That position is not open any more\. See \/positions and \/history\./);
+      await assertUnchanged(h, alice.id, before, 'closing a closed position');
+      assert.deepEqual(await h.requests(wallet), { open: 1, close: 1 });
+    });
   });
 
   describe('at the end', () => {
