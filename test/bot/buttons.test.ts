@@ -170,6 +170,34 @@ describe('bot: forged, replayed and foreign buttons', function () {
     });
   });
 
+  describe("the bot's per-user rate limit (8 updates in 2 s)", () => {
+    it('a burst of messages is told once to slow down; what was skipped changes nothing', async () => {
+      const t = trader(h, 4003);
+      await t.say('/start', /Welcome to Vanta/);
+      await sleep(2_100);
+      const before = await stateOf(h, t.id);
+      const mark = t.mark();
+      for (let i = 0; i < 14; i++) t.user.send(`spam ${i}`);
+      await t.user.waitFor((m) => m.from === 'bot' && /You are sending messages too fast; I skipped some/.test(m.text), 30_000);
+      const answered = () => t.botMessagesAfter(mark).filter((m) => /I did not understand/.test(m.text)).length;
+      await waitFor(() => answered() >= 8, 'the first eight answers', 30_000);
+      await sleep(1_500);
+      assert.equal(answered(), 8, `the first eight were answered, the rest skipped:\n${transcript(t.user)}`);
+      assert.equal(t.botMessagesAfter(mark).filter((m) => /too fast/.test(m.text)).length, 1, 'told once');
+      await assertUnchanged(h, t.id, before, 'a burst of messages');
+    });
+
+    it('a burst of taps: every tap is answered (no spinner left), the ones over the limit with "slow down"', async () => {
+      const t = trader(h, 4004);
+      const card = await t.say('/status', /Status/);
+      await sleep(2_100);
+      const data = t.dataOf(card.messageId, '🔄 Refresh');
+      const ids = Array.from({ length: 12 }, () => t.user.press(card.messageId, data));
+      const answers = await Promise.all(ids.map((id) => t.user.waitForAnswer(id, 20_000)));
+      assert.ok(answers.filter((a) => a.text === 'Slow down a little: too many taps at once.').length >= 4);
+    });
+  });
+
   describe('at the end', () => {
     it('made no call Telegram would refuse', () => {
       h.double.assertNoViolations();
