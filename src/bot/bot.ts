@@ -119,7 +119,8 @@ export function createVantaBot(o: VantaBotOptions): VantaBot {
     }
     await next();
   });
-  bot.use(sequentialize((ctx: VantaContext) => String(ctx.chat?.id ?? ctx.from?.id ?? '')));
+  // Counted as updates arrive, before they queue behind each other per chat: after sequentialize,
+  // a burst from one chat reached the limiter one reply at a time and was never limited.
   const window = o.rateLimit ?? { windowMs: 2_000, limit: 8 };
   bot.use(
     limit<VantaContext, Redis>({
@@ -128,12 +129,24 @@ export function createVantaBot(o: VantaBotOptions): VantaBot {
       storageClient: o.redis ?? 'MEMORY_STORE',
       keyPrefix: 'vanta:bot:rate:',
       keyGenerator: (ctx) => ctx.from?.id.toString(),
-      onLimitExceeded: (ctx) => {
-        if (ctx.callbackQuery) void ctx.answerCallbackQuery({ text: 'Slow down a little: too many taps at once.' }).catch(() => {});
-        else void ctx.reply('You are sending messages too fast; I skipped some. Wait a moment and try again.').catch(() => {});
-      },
+      // Called for every update over the limit, not only the first: each tap must be answered.
+      alwaysReply: true,
+      onLimitExceeded: (ctx) => void tellToSlowDown(ctx),
     }),
   );
+  bot.use(sequentialize((ctx: VantaContext) => String(ctx.chat?.id ?? ctx.from?.id ?? '')));
+
+  /** Every tap is answered (or the trader's client spins); skipped messages are mentioned once per window. */
+  async function tellToSlowDown(ctx: VantaContext): Promise<void> {
+    try {
+      if (ctx.callbackQuery) await ctx.answerCallbackQuery({ text: 'Slow down a little: too many taps at once.' });
+      else if (ctx.from && (await kv.claim(`rate-told:${ctx.from.id}`, Math.max(1, Math.ceil(window.windowMs / 1000))))) {
+        await ctx.reply('You are sending messages too fast; I skipped some. Wait a moment and try again.');
+      }
+    } catch (err) {
+      ctx.log.warn({ err }, 'Could not tell a trader to slow down');
+    }
+  }
   const storage: StorageAdapter<SessionData> = o.redis ? new RedisAdapter<SessionData>({ instance: o.redis, ttl: 24 * 3600 }) : new MemorySessionStorage<SessionData>(24 * 3600 * 1000);
   bot.use(session({ initial: initialSession, storage, prefix: 'vanta:bot:session:', getSessionKey: (ctx) => ctx.from?.id.toString() }));
 

@@ -39,6 +39,7 @@ export async function send(chat: Chat, body: Html, rows: Rows = []): Promise<Mes
 export async function edit(chat: Chat, messageId: number, body: Html, rows: Rows = []): Promise<void> {
   const [first = '', ...rest] = splitMessage(body);
   const keyboard = rows.length && rest.length === 0 ? await chat.keyboards.create(chat.userId, chat.chatId, rows, messageId) : null;
+  if (!keyboard) await chat.keyboards.cleared(chat.userId, chat.chatId, messageId);
   try {
     await chat.api.editMessageText(chat.chatId, messageId, first, { ...OPTIONS, reply_markup: keyboard ? keyboard.markup : { inline_keyboard: [] } });
   } catch (err) {

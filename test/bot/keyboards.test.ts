@@ -51,10 +51,35 @@ for (const [name, open] of stores) {
     });
 
     it('a button is not usable before the message it is on is known', async () => {
-      const keyboards = new Keyboards(kv);
+      const keyboards = new Keyboards(kv, undefined, 50);
       const kb = await keyboards.create(USER, CHAT, [[{ text: 'Refresh', action: 'p.refresh' }]]);
       const data = (kb.markup.inline_keyboard[0]![0] as { callback_data: string }).callback_data;
       await assert.rejects(keyboards.resolve(USER, CHAT, 1, data), BadInputError);
+    });
+
+    it('a button pressed the moment its message appears (sent, not yet bound) waits for the binding', async () => {
+      const keyboards = new Keyboards(kv);
+      const kb = await keyboards.create(USER, CHAT, [[{ text: 'Positions', action: 'p.list' }]]);
+      const data = (kb.markup.inline_keyboard[0]![0] as { callback_data: string }).callback_data;
+      const pressed = keyboards.resolve(USER, CHAT, 12, data);
+      await new Promise((r) => setTimeout(r, 100));
+      await kb.bind(12);
+      assert.equal((await pressed).action, 'p.list');
+    });
+
+    it('a message that moved on (edited to another keyboard, or to none) retires the buttons it showed before', async () => {
+      const keyboards = new Keyboards(kv);
+      const dataOf = (kb: { markup: { inline_keyboard: unknown[][] } }, i = 0) => (kb.markup.inline_keyboard[0]![i] as { callback_data: string }).callback_data;
+      const review = await keyboards.create(USER, CHAT, [[{ text: 'Confirm', action: 't.confirm', once: true }, { text: 'Cancel', action: 't.cancel' }]]);
+      await review.bind(20);
+      assert.equal((await keyboards.resolve(USER, CHAT, 20, dataOf(review))).action, 't.confirm');
+      // The confirm edited the message to the order's progress, with its own button.
+      const progress = await keyboards.create(USER, CHAT, [[{ text: 'Positions', action: 'p.list' }]], 20);
+      await assert.rejects(keyboards.resolve(USER, CHAT, 20, dataOf(review, 1)), /This button has expired/, 'the review’s cancel');
+      await assert.rejects(keyboards.resolve(USER, CHAT, 20, dataOf(review)), /Already done: this button works once/, 'the review’s confirm');
+      assert.equal((await keyboards.resolve(USER, CHAT, 20, dataOf(progress))).action, 'p.list');
+      await keyboards.cleared(USER, CHAT, 20);
+      await assert.rejects(keyboards.resolve(USER, CHAT, 20, dataOf(progress)), /This button has expired/, 'a message without buttons now');
     });
 
     it('two simultaneous presses of a one-shot button: exactly one goes through', async () => {

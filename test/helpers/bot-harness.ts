@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { decodeEventLog, parseEther, parseUnits, type Address, type PublicClient } from 'viem';
 import { Redis } from 'ioredis';
+import type { ActorKind } from '../../src/actors/kind.ts';
 import type { Notice } from '../../src/actors/desk.ts';
 import { createAdminDesk, type RunningAdminDesk } from '../../src/actors/admin-desk.ts';
 import { readTradingControls } from '../../src/actors/kinds/controls.actor.ts';
@@ -16,6 +18,8 @@ import { abiOf } from '../../src/infra/devnet/artifacts.ts';
 import { sendCall } from '../../src/infra/devnet/clients.ts';
 import { avantisAddressesOf } from '../../src/infra/devnet/deploy.ts';
 import { createKeyedLock } from '../../src/infra/keyed-lock.ts';
+import type { Keeper } from '../../src/infra/devnet/keeper.ts';
+import type { KeyStore } from '../../src/infra/keys/keystore.ts';
 import { discoverChainlinkFeeds, startChainlinkPoller, type ChainlinkPoller } from '../../src/infra/prices/chainlink.ts';
 import type { RiskLimits } from '../../src/machines/risk.ts';
 import { startBotApiDouble, type BotApiDouble } from '../../src/sandbox/telegram/bot-api-double.ts';
@@ -32,8 +36,6 @@ import { txFixture, type TxFixture } from '../infra/chain/tx/support.ts';
  */
 export const HARNESS_LIMITS: RiskLimits = { maxLeverage: 100, maxCollateralUsdc: '5000', maxNotionalUsdc: '250000', maxOpenPositions: 5 };
 export const ADMIN_ID = 777;
-/** A Redis database of its own (flushed at start), so the bot tests never touch another's keys. */
-export const BOT_TEST_REDIS = 'redis://127.0.0.1:6379/15';
 
 export interface BotHarness {
   readonly f: TxFixture;
@@ -43,6 +45,13 @@ export interface BotHarness {
   readonly admin: RunningAdminDesk;
   readonly delivered: Notice[];
   readonly client: PublicClient;
+  readonly limits: RiskLimits;
+  /** The bot's incoming limit per user. */
+  readonly rateLimit: { readonly windowMs: number; readonly limit: number };
+  /** Stops the devnet keeper: orders stay pending on chain until `resumeKeeper`. */
+  holdKeeper(): Promise<void>;
+  /** A new keeper (it reads the chain from the start, so it fills what waited meanwhile). */
+  resumeKeeper(): void;
   walletOf(telegramId: number): Promise<Address>;
   /** Orders and closes sent to Trading by a trader's wallet. */
   requests(trader: Address): Promise<{ open: number; close: number }>;
@@ -50,15 +59,25 @@ export interface BotHarness {
 }
 
 export interface BotHarnessOptions {
+  /** Rate limits, sessions and buttons in Redis (keys under a prefix of this harness only). */
   readonly redis?: boolean;
   /** Live: the desk and the bot run live rules (the withdrawal allowlist; no faucet) on the devnet. Default sandbox. */
   readonly mode?: 'sandbox' | 'live';
   /** Live: how long a new withdrawal address waits (default 24 h). */
   readonly withdrawAddressDelayMs?: number;
+  /** Risk limits over HARNESS_LIMITS (the desk, the user actors and the gateway). */
+  readonly limits?: Partial<RiskLimits>;
+  /** The bot's incoming limit per user (default the bot's own, 8 updates per 2 s). */
+  readonly rateLimit?: { readonly windowMs: number; readonly limit: number };
+  /** More actor kinds (a test kind an admin test drives into quarantine). */
+  readonly extraKinds?: readonly ActorKind[];
+  /** The admin desk's rotation keystore, given the fixture; default none (the desk says it cannot rotate). */
+  readonly rotationKeystore?: (f: TxFixture) => (() => Promise<KeyStore>) | null;
 }
 
 export async function startBotHarness(o: BotHarnessOptions = {}): Promise<BotHarness> {
   const mode = o.mode ?? 'sandbox';
+  const limits: RiskLimits = { ...HARNESS_LIMITS, ...o.limits };
   const f = await txFixture();
   const client = f.sim.clients.publicClient as unknown as PublicClient;
   const addresses = avantisAddressesOf(f.sim.deployment);
@@ -72,7 +91,7 @@ export async function startBotHarness(o: BotHarnessOptions = {}): Promise<BotHar
     wallets: f.wallets,
     pipeline,
     minter: f.sim.deployer,
-    overrides: { limits: HARNESS_LIMITS },
+    overrides: { limits },
   });
   const late: { vanta?: VantaBot } = {};
   const delivered: Notice[] = [];
@@ -80,8 +99,9 @@ export async function startBotHarness(o: BotHarnessOptions = {}): Promise<BotHar
     orders,
     withdrawals: createChainWithdrawalGateway({ pipeline, wallets: f.wallets, usdc: f.sim.deployment.usdc, logger: silentLogger() }),
     requireWithdrawAllowlist: mode === 'live',
-    limits: HARNESS_LIMITS,
+    limits,
     fillTimeoutMs: 60_000,
+    ...(o.extraKinds ? { extraKinds: () => o.extraKinds ?? [] } : {}),
     notices: async (notice) => {
       if (!late.vanta) throw new Error('the bot is not up yet');
       await late.vanta.notices(notice);
@@ -109,7 +129,7 @@ export async function startBotHarness(o: BotHarnessOptions = {}): Promise<BotHar
     client,
     chainId: f.sim.anvil.chainId,
     protocol,
-    limits: HARNESS_LIMITS,
+    limits,
     refusal: null,
     ...(o.withdrawAddressDelayMs === undefined ? {} : { withdrawAddressDelayMs: o.withdrawAddressDelayMs }),
     faucet: async (address) => {
@@ -122,14 +142,16 @@ export async function startBotHarness(o: BotHarnessOptions = {}): Promise<BotHar
     clock: systemClock,
     logger: silentLogger(),
   });
-  const admin = createAdminDesk({ runtime, db: f.pg.db, logger: silentLogger(), clock: systemClock, rotationKeystore: null, rotationMetrics: createKeyRotationMetrics(testMetrics().registry) });
+  const admin = createAdminDesk({ runtime, db: f.pg.db, logger: silentLogger(), clock: systemClock, rotationKeystore: o.rotationKeystore?.(f) ?? null, rotationMetrics: createKeyRotationMetrics(testMetrics().registry) });
   const double = await startBotApiDouble({ logger: silentLogger() });
-  const redis = o.redis ? new Redis(BOT_TEST_REDIS) : null;
-  if (redis) await redis.flushdb();
-  const vanta = createVantaBot({ token: double.token, apiRoot: double.apiRoot, desk, admin, adminIds: [ADMIN_ID], mode, logger: silentLogger(), redis });
+  // Under a prefix of its own, so harnesses running at the same time (other files, other
+  // worktrees on this machine) never share a rate limit, a session or a button.
+  const redisPrefix = `test:bot:${process.pid}:${randomBytes(4).toString('hex')}:`;
+  const redis = o.redis ? new Redis('redis://127.0.0.1:6379', { keyPrefix: redisPrefix }) : null;
+  const vanta = createVantaBot({ token: double.token, apiRoot: double.apiRoot, desk, admin, adminIds: [ADMIN_ID], mode, logger: silentLogger(), redis, ...(o.rateLimit ? { rateLimit: o.rateLimit } : {}) });
   late.vanta = vanta;
   const running: RunningBot = await startBot(vanta, { kind: 'polling' }, silentLogger());
-  const keeper = f.sim.keeper();
+  let keeper: Keeper = f.sim.keeper();
   keeper.start();
   await waitFor(() => {
     const s = runtime.get(priceFeedSystemId('ETH/USD'))?.getSnapshot() as { value?: unknown } | undefined;
@@ -144,6 +166,13 @@ export async function startBotHarness(o: BotHarnessOptions = {}): Promise<BotHar
     admin,
     delivered,
     client,
+    limits,
+    rateLimit: o.rateLimit ?? { windowMs: 2_000, limit: 8 },
+    holdKeeper: () => keeper.stop(),
+    resumeKeeper: () => {
+      keeper = f.sim.keeper();
+      keeper.start();
+    },
     walletOf: async (telegramId) => (await f.wallets.find(`user:${telegramId}`))!.address,
     requests: async (trader) => {
       const logs = await client.getLogs({ address: f.sim.deployment.trading, fromBlock: 0n });
@@ -166,7 +195,12 @@ export async function startBotHarness(o: BotHarnessOptions = {}): Promise<BotHar
       await admin.close();
       await runtime.stop();
       await double.close();
-      await redis?.quit();
+      if (redis) {
+        // Leave nothing behind: every key of this harness, with the prefix the client adds itself.
+        const keys = await redis.keys(`${redisPrefix}*`);
+        if (keys.length) await redis.del(...keys.map((k) => k.slice(redisPrefix.length)));
+        await redis.quit();
+      }
       await f.close();
     },
   };

@@ -17,7 +17,7 @@ const HISTORY_SHOWN = 20;
 accountCommands.command('start', async (ctx) => {
   await answerAfterPending(ctx, 'Setting up your wallet…', async () => {
     const onboarding = await ctx.vanta.desk.onboard(userIdOf(ctx));
-    return { body: welcome(onboarding), rows: [[{ text: '💰 Wallet', action: 'w.show' }, { text: '📈 Trade', action: 't.start' }], [{ text: '📊 Markets', action: 'm.show' }, { text: '❓ Help', action: 'h.show' }]] };
+    return { body: welcome(onboarding), rows: [[{ text: '💰 Wallet', action: 'w.open' }, { text: '📈 Trade', action: 't.start' }], [{ text: '📊 Markets', action: 'm.open' }, { text: '❓ Help', action: 'h.show' }]] };
   });
 });
 
@@ -98,6 +98,9 @@ function slippageBpsOf(text: string): number {
 const TOGGLES = ['confirm', 'fills', 'delays', 'closes'] as const;
 
 export const accountActions: ActionTable = {
+  // The welcome's buttons answer in a new message: the welcome and its risk notice stay.
+  'w.open': { run: async (ctx) => void (await answerAfterPending(ctx, 'Reading your wallet…', () => walletView(ctx))) },
+  'm.open': { run: async (ctx) => void (await answerAfterPending(ctx, 'Reading the markets…', () => marketsView(ctx))) },
   'w.show': { run: (ctx, _args, messageId) => showIn(ctx, messageId, () => walletView(ctx)) },
   'w.faucet': {
     ack: 'Asking the faucet…',

@@ -134,11 +134,14 @@ async function release(ctx: VantaContext, id: string): Promise<View> {
 
 adminCommands.command('rotate', async (ctx) => {
   const { desk, by } = adminOf(ctx);
+  let started = false;
   const messageId = await answerAfterPending(ctx, 'Starting a key rotation…', async () => {
     await desk.startKeyRotation(by);
+    started = true;
     return { body: rotationText(desk) };
   });
-  void watchRotation(ctx, messageId);
+  // A refused start keeps its reason on screen; only a rotation this request started is watched.
+  if (started) void watchRotation(ctx, messageId);
 });
 
 function rotationText(desk: AdminDesk): Html {

@@ -53,9 +53,10 @@ export const positionActions: ActionTable = {
     ack: 'Closing…',
     run: async (ctx, [positionId = ''], messageId) => {
       const chat = chatOf(ctx);
-      // The close's notices edit this message in place from now on.
-      await ctx.vanta.cards.set(positionId, { chatId: chat.chatId, messageId });
       await showIn(ctx, messageId, async () => {
+        // The close's notices edit this message in place from now on, if this press starts it: a
+        // refused one (already closing, finished) keeps its answer, and the progress stays where it is.
+        if ((await findOwn(ctx, positionId)).stage === 'open') await ctx.vanta.cards.set(positionId, { chatId: chat.chatId, messageId });
         await ctx.vanta.desk.closePosition(userIdOf(ctx), positionId);
         return {
           body: lines(html`⏳ Closing ${b(positionId)}: the close is being sent to Avantis.`, html`This message updates when it is on chain and when the payout arrives.`),

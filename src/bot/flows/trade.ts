@@ -23,6 +23,8 @@ const COLLATERAL_CHOICES = ['10', '25', '50', '100', '250'];
 const LEVERAGE_CHOICES = [2, 5, 10, 25, 50, 100];
 
 async function pairStep(ctx: VantaContext): Promise<View> {
+  // Someone without an account is told at the first step, not after picking a pair, a side and an amount.
+  await ctx.vanta.desk.settings(userIdOf(ctx));
   const markets = (await ctx.vanta.desk.markets()).filter((m) => !m.halted);
   if (markets.length === 0) return { body: html`No market can be traded right now (every price feed is halted or paused). Try /status.` };
   const buttons = markets.map((m) => ({ text: m.pair, action: 't.pair', args: [m.pair] }));
@@ -114,8 +116,11 @@ export async function typedWizardValue(ctx: VantaContext, kind: 'collateral' | '
   }
   if (!wizard.collateral) throw new BadInputError('Pick the collateral first.');
   const draft: OrderDraft = { pair, side, collateral: wizard.collateral, leverage: parseLeverage(text) };
+  // A leverage the desk refuses (the pair's bounds, the limits) is answered like a typo: the step
+  // stays on screen and waits for another value.
+  const review = await reviewStep(ctx, draft);
   ctx.session.awaiting = null;
-  await showIn(ctx, wizard.messageId, () => reviewStep(ctx, draft));
+  await edit(chatOf(ctx), wizard.messageId, review.body, review.rows);
 }
 
 /**
