@@ -8,6 +8,8 @@
  * Amounts are decimal strings (never floats); prices are decimal USD.
  */
 
+import type { NoticeKind } from '../machines/notices.ts';
+
 export type Mode = 'sandbox' | 'paper' | 'live';
 export type Side = 'long' | 'short';
 
@@ -238,24 +240,11 @@ export interface TradingDesk {
   addWithdrawAddress(telegramId: number, address: string): Promise<WithdrawAddressView>;
 }
 
-export type NoticeKind =
-  | 'order.sent'
-  | 'order.filled'
-  | 'order.delayed'
-  | 'order.refused'
-  | 'order.canceled'
-  | 'order.retrying'
-  | 'position.closed'
-  | 'close.sent'
-  | 'close.refused'
-  | 'account'
-  | 'broadcast'
-  // A withdrawal's steps (positionId carries the withdrawal's id): signed and broadcast, its first
-  // retried failure, mined, or failed with the reason. Never muted.
-  | 'withdrawal.sent'
-  | 'withdrawal.retrying'
-  | 'withdrawal.done'
-  | 'withdrawal.failed';
+/**
+ * What a notice is about. Defined with the machine that keeps the notices (machines import
+ * nothing above them); a withdrawal's notices carry its id in `positionId`.
+ */
+export type { NoticeKind };
 
 /**
  * Something the engine tells a trader. Notices are durable (kept in the trader's actor snapshot
