@@ -79,6 +79,7 @@ describe('bot: operator commands', function () {
       // Nothing was set up by the refused /broadcast: the next text is just text.
       await Promise.all(nosies.map(async (t) => assert.match((await t.answer('hello everyone')).text, /^I did not understand that/)));
       stop();
+      assert.ok(!shown.some((t) => /Releasing|Pausing|Resuming|Counting|Suspending|Reinstating|rotation|quarantined/i.test(t)), `no operator step was shown, not even pending:\n${shown.join('\n')}`);
       assert.deepEqual(await audit(), auditBefore, 'no admin action in the audit log');
       assert.deepEqual(controls(), controlsBefore, 'the controls actor is unchanged');
       assert.deepEqual(readTradingControls(h.runtime), { paused: false, pausedPairs: [], known: true });

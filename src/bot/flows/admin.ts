@@ -118,11 +118,10 @@ async function quarantineView(ctx: VantaContext): Promise<View> {
 }
 
 adminCommands.command('release', async (ctx) => {
+  // The caller first: a trader is refused before anything is shown, even "Releasing…".
+  adminOf(ctx);
   const id = argOf(ctx);
-  if (!/^[a-z-]+:[A-Za-z0-9:_./-]{1,100}$/.test(id)) {
-    adminOf(ctx);
-    throw new BadInputError('Give the actor id, e.g. /release position:abc123 (see /quarantine).');
-  }
+  if (!/^[a-z-]+:[A-Za-z0-9:_./-]{1,100}$/.test(id)) throw new BadInputError('Give the actor id, e.g. /release position:abc123 (see /quarantine).');
   await answerAfterPending(ctx, `Releasing ${id}…`, () => release(ctx, id));
 });
 
