@@ -89,7 +89,8 @@ adminCommands.command('broadcast', async (ctx) => {
 /** Shows the broadcast as traders will see it, with a one-shot confirm. */
 export async function previewBroadcast(ctx: VantaContext, text: string): Promise<void> {
   const { desk } = adminOf(ctx);
-  if ([...text].length > BROADCAST_MAX_CHARS) throw new BadInputError(`A broadcast is at most ${BROADCAST_MAX_CHARS} characters; this one has ${[...text].length}.`);
+  // Counted as Telegram counts (UTF-16 units: an emoji is two), so the message always fits in one.
+  if (text.length > BROADCAST_MAX_CHARS) throw new BadInputError(`A broadcast is at most ${BROADCAST_MAX_CHARS} characters (an emoji counts as two); this one has ${text.length}.`);
   const traders = await desk.traders();
   await send(chatOf(ctx), lines(b(`Send this to ${traders.length} traders?`), '', broadcastBody(text)), [
     [
