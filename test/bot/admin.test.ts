@@ -246,6 +246,15 @@ describe('bot: operator commands', function () {
       assert.deepEqual((await audit()).filter((a) => a.includes('broadcast')), [`${BY} broadcast.started 6 traders`, `${BY} broadcast.finished sent 6, unreachable 0, failed 0`]);
     });
 
+    it('/broadcast refuses a message too long for one Telegram message, counted as Telegram counts (an emoji is two)', async () => {
+      assert.equal((await admin.answer(`/broadcast ${'x'.repeat(3_600)}`)).text, '⚠️ A broadcast is at most 3500 characters (an emoji counts as two); this one has 3600.');
+      // 2,048 emoji typed after /broadcast: one message of 4,096 UTF-16 units, so "📣 " and it would not fit in one.
+      await admin.say('/broadcast', /Type the message to send/);
+      assert.equal((await admin.answer('🚀'.repeat(2_048))).text, '⚠️ A broadcast is at most 3500 characters (an emoji counts as two); this one has 4096.');
+      assert.equal((await admin.answer(`/broadcast ${'🚀'.repeat(2_040)}`)).text, '⚠️ A broadcast is at most 3500 characters (an emoji counts as two); this one has 4080.');
+      assert.equal((await audit()).filter((a) => a.includes('broadcast')).length, 2, 'only the broadcast before');
+    });
+
     it('/quarantine lists an actor quarantined in the running engine; Release runs it again, audited', async () => {
       h.runtime.spawn('flaky:1', { input: undefined });
       h.runtime.send('flaky:1', { type: 'bump' });
@@ -269,6 +278,21 @@ describe('bot: operator commands', function () {
       assert.deepEqual(actions, [`${BY} actor.released flaky:1`, `${BY} actor.release.refused flaky:1`]);
     });
 
+    it('/rotate starts a key rotation and shows its progress to the end; a second one meanwhile is refused and says so', async () => {
+      const first = await admin.say('/rotate', /🔄 Key rotation running: 0 wallets rewrapped, 6 to go\. started/);
+      const second = await admin.answer('/rotate');
+      assert.equal(second.text, '⚠️ A key rotation is already running: 0 rewrapped, 6 remaining.');
+      letRotationGo();
+      await admin.shows(first.messageId, /^✅ Key rotation done: 6 wallets rewrapped, 0 to go\. Every wallet key is on key version 2; older versions are retired\.$/, 30_000);
+      await sleep(2_500);
+      assert.equal(admin.user.messages().find((m) => m.messageId === second.messageId)?.text, second.text, 'the refusal stays');
+      const versions = await h.f.pg.db.sql<{ key_version: number }>('select distinct key_version from wallets');
+      assert.deepEqual(versions, [{ key_version: 2 }]);
+      assert.deepEqual(
+        (await audit()).filter((a) => a.includes('keys.')),
+        [`${BY} keys.rotation.requested local`, `${BY} keys.rotation.started local`, `${BY} keys.rotation.requested.refused keys`, `${BY} keys.rotation.completed local`],
+      );
+    });
   });
 
   describe('at the end', () => {

@@ -141,7 +141,7 @@ adminCommands.command('rotate', async (ctx) => {
     return { body: rotationText(desk) };
   });
   // A refused start keeps its reason on screen; only a rotation this request started is watched.
-  if (started) void watchRotation(ctx, messageId);
+  if (started) void watchRotation(ctx, messageId, rotationText(desk));
 });
 
 function rotationText(desk: AdminDesk): Html {
@@ -150,15 +150,22 @@ function rotationText(desk: AdminDesk): Html {
   return html`${icon} Key rotation ${r.state}: ${r.rewrapped} wallets rewrapped, ${r.remaining} to go.${r.detail ? ` ${r.detail}` : ''}`;
 }
 
-/** Edits the rotation message as it progresses (every 2 s) until it ends. */
-async function watchRotation(ctx: VantaContext, messageId: number): Promise<void> {
+/**
+ * Edits the rotation message as it progresses (looked at every 2 s) until it ends; only when it
+ * changed, since Telegram refuses an edit to the same content.
+ */
+async function watchRotation(ctx: VantaContext, messageId: number, shownFirst: Html): Promise<void> {
   const { desk } = adminOf(ctx);
   const chat = chatOf(ctx);
+  let shown = shownFirst.value;
   try {
     for (;;) {
       await new Promise((r) => setTimeout(r, 2_000).unref());
-      await edit(chat, messageId, rotationText(desk));
-      if (desk.rotation().state !== 'running') return;
+      const running = desk.rotation().state === 'running';
+      const text = rotationText(desk);
+      if (text.value !== shown) await edit(chat, messageId, text);
+      shown = text.value;
+      if (!running) return;
     }
   } catch (err) {
     ctx.log.warn({ err }, 'Could not update the key rotation progress message');
