@@ -82,7 +82,7 @@ describe('bot: every command, its buttons, and bad input', function () {
       const address = /Your wallet: (0x[0-9a-fA-F]{40})/.exec(first.text)?.[1];
       assert.equal(address, await h.walletOf(t.id));
       assert.equal(await usdcOf(t.id), '1000');
-      const again = await t.say('/start', /Welcome back/);
+      const again = await t.say('/start ref_🚀<b>', /Welcome back/);
       assert.match(again.text, new RegExp(`Your wallet: ${address}`));
       const state = await stateOf(h, t.id);
       assert.equal(state.wallets, 1, 'one wallet');
@@ -373,7 +373,11 @@ describe('bot: every command, its buttons, and bad input', function () {
       await c.clickFor('✅ Confirm', /order accepted/);
       await c.sees(/📤 .*was sent to Avantis/, 30_000);
       assert.deepEqual(await h.requests(wallet), { open: 1, close: 0 });
-      const pending = await c.say('/positions', /Your positions \(1\)/);
+      // The order's card has its own way to the list.
+      const card = c.last(/📤 .*was sent to Avantis/);
+      assert.deepEqual(card.keyboard?.flat().map((b) => b.text), ['📋 Positions']);
+      await c.press(card.messageId, c.dataOf(card.messageId, '📋 Positions'));
+      const pending = await c.sees(/Your positions \(1\)/);
       assert.match(pending.text, /Long ETH\/USD 10x · 100 USDC · ⏳ pending/);
       assert.match(pending.text, /Waiting for the keeper/);
       assert.deepEqual(pending.keyboard?.flat().map((b) => b.text), ['🔄 Refresh'], 'a pending order cannot be closed yet');
