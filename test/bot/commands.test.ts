@@ -82,7 +82,7 @@ describe('bot: every command, its buttons, and bad input', function () {
       const address = /Your wallet: (0x[0-9a-fA-F]{40})/.exec(first.text)?.[1];
       assert.equal(address, await h.walletOf(t.id));
       assert.equal(await usdcOf(t.id), '1000');
-      const again = await t.say('/start', /Welcome back/);
+      const again = await t.say('/start ref_🚀<b>', /Welcome back/);
       assert.match(again.text, new RegExp(`Your wallet: ${address}`));
       const state = await stateOf(h, t.id);
       assert.equal(state.wallets, 1, 'one wallet');
@@ -149,24 +149,35 @@ describe('bot: every command, its buttons, and bad input', function () {
 
   describe('/settings', () => {
     it('its buttons change leverage, slippage, confirmations and notifications in the trader actor', async () => {
-      const [t] = await onboarded(3020);
-      const card = await t!.say('/settings', /Settings/);
-      assert.match(card.text, /Default leverage: 5x\nSlippage: 0\.50%\nConfirm text orders: on\nNotifications: fills on, delays on, closes on/);
-      assert.equal((await t!.click('10x')).text, 'Saved');
-      await t!.sees(/Default leverage: 10x/);
-      await t!.click('1%');
-      await t!.sees(/Slippage: 1\.00%/);
-      await t!.click('✅ Confirm text orders');
-      await t!.sees(/Confirm text orders: off/);
-      await t!.click('✅ Fills');
-      await t!.sees(/fills off, delays on, closes on/);
-      await t!.click('✅ Delays');
-      await t!.sees(/fills off, delays off, closes on/);
-      await t!.click('✅ Closes');
-      await t!.sees(/fills off, delays off, closes off/);
-      await t!.click('⬜ Fills');
-      await t!.sees(/fills on, delays off, closes off/);
-      assert.deepEqual(settingsOf(t!.id), { slippageBps: 100, defaultLeverage: 10, confirmOrders: false, notify: { fills: true, delays: false, closes: false } });
+      const [t, n] = await onboarded(3020, 3023);
+      await Promise.all(
+        [t!, n!].map(async (u) => {
+          const card = await u.say('/settings', /Settings/);
+          assert.match(card.text, /Default leverage: 5x\nSlippage: 0\.50%\nConfirm text orders: on\nNotifications: fills on, delays on, closes on/);
+        }),
+      );
+      await Promise.all([
+        (async () => {
+          assert.equal((await t!.click('10x')).text, 'Saved');
+          await t!.sees(/Default leverage: 10x/);
+          await t!.click('1%');
+          await t!.sees(/Slippage: 1\.00%/);
+          await t!.click('✅ Confirm text orders');
+          await t!.sees(/Confirm text orders: off/);
+        })(),
+        (async () => {
+          await n!.click('✅ Fills');
+          await n!.sees(/fills off, delays on, closes on/);
+          await n!.click('✅ Delays');
+          await n!.sees(/fills off, delays off, closes on/);
+          await n!.click('✅ Closes');
+          await n!.sees(/fills off, delays off, closes off/);
+          await n!.click('⬜ Fills');
+          await n!.sees(/fills on, delays off, closes off/);
+        })(),
+      ]);
+      assert.deepEqual(settingsOf(t!.id), { slippageBps: 100, defaultLeverage: 10, confirmOrders: false, notify: { fills: true, delays: true, closes: true } });
+      assert.deepEqual(settingsOf(n!.id), { slippageBps: 50, defaultLeverage: 5, confirmOrders: true, notify: { fills: true, delays: false, closes: false } });
       // With confirmations off, a text order that the desk refuses is refused in place.
       const before = await stateOf(h, t!.id);
       assert.match((await t!.answer('long eth 5000 2x')).text, /^⚠️ Collateral 5000 USDC is above your available balance of 1000 USDC/);
@@ -174,15 +185,16 @@ describe('bot: every command, its buttons, and bad input', function () {
     });
 
     it('typed values: garbage and values beyond the limits are refused, a valid one is saved', async () => {
-      const [lev, slip] = await onboarded(3021, 3022);
+      const [lev, lev2, slip] = await onboarded(3021, 3024, 3022);
       await Promise.all([
-        lev!.say('/settings', /Settings/).then(() => lev!.clickFor('✏️ Other leverage', /Type the default leverage/)),
+        ...[lev!, lev2!].map((u) => u.say('/settings', /Settings/).then(() => u.clickFor('✏️ Other leverage', /Type the default leverage/))),
         slip!.say('/settings', /Settings/).then(() => slip!.clickFor('✏️ Other slippage', /Type the slippage in percent/)),
       ]);
-      const before = await Promise.all([stateOf(h, lev!.id), stateOf(h, slip!.id)]);
+      const before = await Promise.all([stateOf(h, lev!.id), stateOf(h, slip!.id), stateOf(h, lev2!.id)]);
       await Promise.all([
-        (async () => {
-          for (const [typed, refusal] of [
+        shared(
+          [lev!, lev2!],
+          [
             ['abc', /^⚠️ "abc" is not a leverage/],
             ['-3', /^⚠️ "-3" is not a leverage/],
             ['0', /^⚠️ The leverage must be more than 0/],
@@ -191,10 +203,9 @@ describe('bot: every command, its buttons, and bad input', function () {
             ['51', /^⚠️ The default leverage must be from 1x to 50x \(the configured limit\)/],
             ['0.5', /^⚠️ The default leverage must be from 1x to 50x/],
             ['🚀', /^⚠️ "🚀" is not a leverage/],
-          ] as const) {
-            assert.match((await lev!.answer(typed)).text, refusal, typed);
-          }
-        })(),
+          ] as const,
+          async (u, [typed, refusal]) => assert.match((await u.answer(typed)).text, refusal, typed),
+        ),
         (async () => {
           for (const [typed, refusal] of [
             ['lots', /^⚠️ Give the slippage in percent, e\.g\. 0\.5 or 1%/],
@@ -208,6 +219,7 @@ describe('bot: every command, its buttons, and bad input', function () {
           }
         })(),
       ]);
+      await assertUnchanged(h, lev2!.id, before[2], 'typed leverage garbage');
       await assertUnchanged(h, lev!.id, before[0], 'typed leverage garbage');
       await assertUnchanged(h, slip!.id, before[1], 'typed slippage garbage');
       await lev!.say('7.5', /Default leverage: 7\.5x/);
@@ -373,7 +385,11 @@ describe('bot: every command, its buttons, and bad input', function () {
       await c.clickFor('✅ Confirm', /order accepted/);
       await c.sees(/📤 .*was sent to Avantis/, 30_000);
       assert.deepEqual(await h.requests(wallet), { open: 1, close: 0 });
-      const pending = await c.say('/positions', /Your positions \(1\)/);
+      // The order's card has its own way to the list.
+      const card = c.last(/📤 .*was sent to Avantis/);
+      assert.deepEqual(card.keyboard?.flat().map((b) => b.text), ['📋 Positions']);
+      await c.press(card.messageId, c.dataOf(card.messageId, '📋 Positions'));
+      const pending = await c.sees(/Your positions \(1\)/);
       assert.match(pending.text, /Long ETH\/USD 10x · 100 USDC · ⏳ pending/);
       assert.match(pending.text, /Waiting for the keeper/);
       assert.deepEqual(pending.keyboard?.flat().map((b) => b.text), ['🔄 Refresh'], 'a pending order cannot be closed yet');

@@ -69,6 +69,8 @@ export interface BotHarnessOptions {
   readonly limits?: Partial<RiskLimits>;
   /** The bot's incoming limit per user (default the bot's own, 8 updates per 2 s). */
   readonly rateLimit?: { readonly windowMs: number; readonly limit: number };
+  /** Operators' Telegram ids (default [ADMIN_ID]). */
+  readonly adminIds?: readonly number[];
   /** More actor kinds (a test kind an admin test drives into quarantine). */
   readonly extraKinds?: readonly ActorKind[];
   /** The admin desk's rotation keystore, given the fixture; default none (the desk says it cannot rotate). */
@@ -148,7 +150,7 @@ export async function startBotHarness(o: BotHarnessOptions = {}): Promise<BotHar
   // worktrees on this machine) never share a rate limit, a session or a button.
   const redisPrefix = `test:bot:${process.pid}:${randomBytes(4).toString('hex')}:`;
   const redis = o.redis ? new Redis('redis://127.0.0.1:6379', { keyPrefix: redisPrefix }) : null;
-  const vanta = createVantaBot({ token: double.token, apiRoot: double.apiRoot, desk, admin, adminIds: [ADMIN_ID], mode, logger: silentLogger(), redis, ...(o.rateLimit ? { rateLimit: o.rateLimit } : {}) });
+  const vanta = createVantaBot({ token: double.token, apiRoot: double.apiRoot, desk, admin, adminIds: o.adminIds ?? [ADMIN_ID], mode, logger: silentLogger(), redis, ...(o.rateLimit ? { rateLimit: o.rateLimit } : {}) });
   late.vanta = vanta;
   const running: RunningBot = await startBot(vanta, { kind: 'polling' }, silentLogger());
   let keeper: Keeper = f.sim.keeper();

@@ -89,7 +89,8 @@ adminCommands.command('broadcast', async (ctx) => {
 /** Shows the broadcast as traders will see it, with a one-shot confirm. */
 export async function previewBroadcast(ctx: VantaContext, text: string): Promise<void> {
   const { desk } = adminOf(ctx);
-  if ([...text].length > BROADCAST_MAX_CHARS) throw new BadInputError(`A broadcast is at most ${BROADCAST_MAX_CHARS} characters; this one has ${[...text].length}.`);
+  // Counted as Telegram counts (UTF-16 units: an emoji is two), so the message always fits in one.
+  if (text.length > BROADCAST_MAX_CHARS) throw new BadInputError(`A broadcast is at most ${BROADCAST_MAX_CHARS} characters (an emoji counts as two); this one has ${text.length}.`);
   const traders = await desk.traders();
   await send(chatOf(ctx), lines(b(`Send this to ${traders.length} traders?`), '', broadcastBody(text)), [
     [
@@ -118,11 +119,10 @@ async function quarantineView(ctx: VantaContext): Promise<View> {
 }
 
 adminCommands.command('release', async (ctx) => {
+  // The caller first: a trader is refused before anything is shown, even "Releasing…".
+  adminOf(ctx);
   const id = argOf(ctx);
-  if (!/^[a-z-]+:[A-Za-z0-9:_./-]{1,100}$/.test(id)) {
-    adminOf(ctx);
-    throw new BadInputError('Give the actor id, e.g. /release position:abc123 (see /quarantine).');
-  }
+  if (!/^[a-z-]+:[A-Za-z0-9:_./-]{1,100}$/.test(id)) throw new BadInputError('Give the actor id, e.g. /release position:abc123 (see /quarantine).');
   await answerAfterPending(ctx, `Releasing ${id}…`, () => release(ctx, id));
 });
 
@@ -141,7 +141,7 @@ adminCommands.command('rotate', async (ctx) => {
     return { body: rotationText(desk) };
   });
   // A refused start keeps its reason on screen; only a rotation this request started is watched.
-  if (started) void watchRotation(ctx, messageId);
+  if (started) void watchRotation(ctx, messageId, rotationText(desk));
 });
 
 function rotationText(desk: AdminDesk): Html {
@@ -150,15 +150,22 @@ function rotationText(desk: AdminDesk): Html {
   return html`${icon} Key rotation ${r.state}: ${r.rewrapped} wallets rewrapped, ${r.remaining} to go.${r.detail ? ` ${r.detail}` : ''}`;
 }
 
-/** Edits the rotation message as it progresses (every 2 s) until it ends. */
-async function watchRotation(ctx: VantaContext, messageId: number): Promise<void> {
+/**
+ * Edits the rotation message as it progresses (looked at every 2 s) until it ends; only when it
+ * changed, since Telegram refuses an edit to the same content.
+ */
+async function watchRotation(ctx: VantaContext, messageId: number, shownFirst: Html): Promise<void> {
   const { desk } = adminOf(ctx);
   const chat = chatOf(ctx);
+  let shown = shownFirst.value;
   try {
     for (;;) {
       await new Promise((r) => setTimeout(r, 2_000).unref());
-      await edit(chat, messageId, rotationText(desk));
-      if (desk.rotation().state !== 'running') return;
+      const running = desk.rotation().state === 'running';
+      const text = rotationText(desk);
+      if (text.value !== shown) await edit(chat, messageId, text);
+      shown = text.value;
+      if (!running) return;
     }
   } catch (err) {
     ctx.log.warn({ err }, 'Could not update the key rotation progress message');
