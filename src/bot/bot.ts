@@ -48,6 +48,8 @@ export interface VantaBotOptions {
   readonly rateLimit?: { readonly windowMs: number; readonly limit: number };
   /** Tries of a failed Bot API call (429, 5xx, network) before it fails (default 3). */
   readonly apiRetries?: number;
+  /** Outgoing pace per chat: a burst, then so many a second (default Telegram's: 5, then 1/s). */
+  readonly perChat?: { readonly burst: number; readonly perSecond: number };
 }
 
 export interface VantaBot {
@@ -82,7 +84,13 @@ export function createVantaBot(o: VantaBotOptions): VantaBot {
   bot.api.config.use(
     apiThrottler({
       global: { reservoir: 30, reservoirRefreshAmount: 30, reservoirRefreshInterval: 1_000 },
-      out: { maxConcurrent: 1, reservoir: 5, reservoirIncreaseAmount: 1, reservoirIncreaseInterval: 1_000, reservoirIncreaseMaximum: 5 },
+      out: {
+        maxConcurrent: 1,
+        reservoir: o.perChat?.burst ?? 5,
+        reservoirIncreaseAmount: 1,
+        reservoirIncreaseInterval: Math.max(1, Math.round(1_000 / (o.perChat?.perSecond ?? 1))),
+        reservoirIncreaseMaximum: o.perChat?.burst ?? 5,
+      },
     }),
   );
   const kv = o.redis ? redisKeyValue(o.redis) : memoryKeyValue();

@@ -82,7 +82,7 @@ describe('restoring stored snapshots', function () {
     assert.deepEqual(rows[0].snapshot.context, { count: 42 });
   });
 
-  it('migrates a version-2 trader to version 3 at boot: paused stays paused, settings kept, notices start empty and work', async () => {
+  it('migrates a version-2 trader to the current version at boot: paused stays paused, settings kept, notices start empty and work', async () => {
     await insertRow(t, 'user:21', 'user', 2, { ...validUser(21), value: 'paused', context: { ...validUser(21).context, settings: { slippageBps: 35, defaultLeverage: 8 }, recentOrders: ['old'] } });
     const received: string[] = [];
     runtime = testSystem(t.db, { notices: (n) => (received.push(`${n.id} ${n.kind} ${n.text}`), Promise.resolve()) });
@@ -95,7 +95,7 @@ describe('restoring stored snapshots', function () {
     assert.deepEqual(received, ['n1 order.refused Trading is paused for your account. Send /resume to trade again.', 'n2 order.refused Order old was already received; it is never sent twice.']);
     await runtime.flushed();
     const [row] = await t.db.sql<{ machine_version: number; settings: unknown }>(`select machine_version, snapshot->'context'->'settings' as settings from actor_snapshots where id = 'user:21'`);
-    assert.deepEqual(row, { machine_version: 3, settings: { slippageBps: 35, defaultLeverage: 8, confirmOrders: true, notify: { fills: true, delays: true, closes: true } } });
+    assert.deepEqual(row, { machine_version: userMachineVersion, settings: { slippageBps: 35, defaultLeverage: 8, confirmOrders: true, notify: { fills: true, delays: true, closes: true } } });
   });
 
   it('stops its local copy when another instance has written the row (optimistic lock)', async () => {

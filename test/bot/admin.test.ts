@@ -34,6 +34,7 @@ describe('bot: operator commands', function () {
     const held = new Promise<void>((resolve) => (letRotationGo = resolve));
     h = await startBotHarness({
       redis: true,
+      fastChats: true,
       adminIds: [ADMIN_ID, DEPUTY_ID],
       extraKinds: [flakyKind],
       rotationKeystore: (f) => async (): Promise<KeyStore> => {

@@ -20,7 +20,7 @@ describe('bot: forged, replayed and foreign buttons', function () {
   let bob: Trader;
 
   before(async () => {
-    h = await startBotHarness({ redis: true });
+    h = await startBotHarness({ redis: true, fastChats: true });
     [alice, bob] = [trader(h, 4001, 'Alice'), trader(h, 4002, 'Bob')];
     await Promise.all([alice.say('/start', /Welcome to Vanta/), bob.say('/start', /Welcome to Vanta/)]);
   });

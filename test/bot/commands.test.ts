@@ -22,7 +22,7 @@ describe('bot: every command, its buttons, and bad input', function () {
 
   // The configured leverage limit (50x) is below ETH/USD's own maximum (75x), so both refusals show.
   before(async () => {
-    h = await startBotHarness({ redis: true, limits: { maxLeverage: 50 }, rateLimit: RATE });
+    h = await startBotHarness({ redis: true, fastChats: true, limits: { maxLeverage: 50 }, rateLimit: RATE });
   });
   after(() => h?.close());
 

@@ -230,8 +230,9 @@ describe('sandbox chain durability', function () {
       });
       const pid = Number(await new Promise<string>((resolve) => shell.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()))));
       await until(() => processAlive(pid), 'the orphan to run', 2_000);
-      // The shell forked it; until it has exec'd anvil, /proc shows a shell (a busy machine takes a while).
-      await until(() => readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('anvil'), 'the orphan to be anvil', 5_000);
+      // The shell forked it; until it has exec'd anvil, /proc shows the shell, whose own command line
+      // names anvil too: wait for the program itself (argv[0]) to be anvil (a busy machine takes a while).
+      await until(() => /anvil$/.test(readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0')[0] ?? ''), 'the orphan to be anvil', 5_000);
       const found = await findSandboxAnvils(dir);
       assert.deepEqual(found.map((a) => [a.pid, a.ownerAlive]), [[pid, false]]);
       assert.deepEqual(await findSandboxAnvils(tempDir('other')), [], 'another directory has none');
