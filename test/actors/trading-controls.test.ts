@@ -84,6 +84,8 @@ describe('trading controls at the chain gateway (devnet, PostgreSQL)', function 
       runtime.send('position:g1', { type: 'close.requested' });
       await waitFor(() => !runtime.ids().includes('position:g1'), 'the close to fill', 30_000);
       assert.deepEqual(await requests(wallet), { open: 1, close: 1 });
+      // The notice follows the durable write of the trader's actor: it may land a moment after the position is gone.
+      await waitFor(() => log.received.some((n) => n.positionId === 'g1' && n.kind === 'position.closed'), 'the closed notice', 10_000);
       assert.match(log.received.find((n) => n.positionId === 'g1' && n.kind === 'position.closed')!.text, /is closed at 3030\. [\d.]+ USDC was paid out\./);
 
       // A paused pair: ETH refused at the gateway, BTC trades.
