@@ -34,21 +34,19 @@ import { price1e10 } from '../src/infra/devnet/prices.ts';
 import { createLocalKeyStore } from '../src/infra/keys/local-keystore.ts';
 import { createWallets } from '../src/infra/keys/wallets.ts';
 import { createLogger } from '../src/infra/logger.ts';
-import { benchDatabase, round } from './support.ts';
+import { benchDatabase, percentile, round } from './support.ts';
 
-const ORDERS = Number(process.env['BENCH_ORDERS'] ?? 300);
-const ACTOR_ORDERS = Number(process.env['BENCH_ACTOR_ORDERS'] ?? 100);
+const DEFAULT_ORDERS = Number(process.env['BENCH_ORDERS'] ?? 300);
+const DEFAULT_ACTOR_ORDERS = Number(process.env['BENCH_ACTOR_ORDERS'] ?? 100);
 const USERS = 10;
 const BENCH_LIMITS = { maxLeverage: 100, maxCollateralUsdc: '1000000', maxNotionalUsdc: '100000000', maxOpenPositions: 1_000 } as const;
 const logger = createLogger({ level: 'silent' });
 const tradingAbi = abiOf('Trading');
 
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-export async function run(): Promise<Record<string, unknown>> {
+/** `orders` through the pipeline (and as many raw viem sends), `actorOrders` through the actors. */
+export async function run(counts: { orders?: number; actorOrders?: number } = {}): Promise<Record<string, unknown>> {
+  const ORDERS = counts.orders ?? DEFAULT_ORDERS;
+  const ACTOR_ORDERS = counts.actorOrders ?? DEFAULT_ACTOR_ORDERS;
   const anvil = await startAnvil({ logger });
   const b = await benchDatabase('orders');
   const keyDir = mkdtempSync(join(tmpdir(), 'vanta-bench-keys-'));
@@ -123,7 +121,7 @@ export async function run(): Promise<Record<string, unknown>> {
     }
     await clients.testClient.mine({ blocks: 1 });
     await clients.testClient.setAutomine(true);
-    const viaActors = await throughActors({ client, anvilChainId: anvil.chainId, deployment, db: b.db, wallets, fund, automine: (on) => clients.testClient.setAutomine(on) });
+    const viaActors = await throughActors({ orders: ACTOR_ORDERS, client, anvilChainId: anvil.chainId, deployment, db: b.db, wallets, fund, automine: (on) => clients.testClient.setAutomine(on) });
     await keystore.close();
     const p = (v: number[], q: number) => round(percentile(v, q), 2);
     return {
@@ -147,6 +145,7 @@ export async function run(): Promise<Record<string, unknown>> {
  * the pipeline signs and broadcasts. Measured to the broadcast, automine off.
  */
 async function throughActors(ctx: {
+  orders: number;
   client: PublicClient;
   anvilChainId: number;
   deployment: Awaited<ReturnType<typeof deployAvantisSimulator>>;
@@ -205,7 +204,7 @@ async function throughActors(ctx: {
   await runtime.boot();
   // One order per trader: a wallet's opens go one at a time until mined (allowance safety), and
   // blocks are paused here to measure without chain time.
-  const traders = ACTOR_ORDERS;
+  const traders = ctx.orders;
   for (let i = 0; i < traders; i++) {
     const owner = `user:${900 + i}`;
     const { address } = await ctx.wallets.create(owner);
@@ -214,7 +213,7 @@ async function throughActors(ctx: {
   }
   await ctx.automine(false);
   const latencies: number[] = [];
-  for (let n = 0; n < ACTOR_ORDERS; n++) {
+  for (let n = 0; n < ctx.orders; n++) {
     const positionId = `bench-actor-${n}`;
     const intentId = `position:${positionId}:open`;
     const done = new Promise<void>((resolve) => waiting.set(intentId, resolve));

@@ -1,13 +1,14 @@
 /**
  * Runs every benchmark and prints its figures. Each benchmark measures its own
  * baseline in the same run and reports a ratio; none gates CI.
- * Usage: npm run bench [-- name…]   (names: persistence, signing, order-path, takeover)
+ * Usage: npm run bench [-- name…]   (names: persistence, signing, order-path, takeover, bot)
  */
 const suites: Record<string, () => Promise<{ run(): Promise<Record<string, unknown>> }>> = {
   persistence: () => import('./persistence.bench.ts'),
   signing: () => import('./signing.bench.ts'),
   'order-path': () => import('./order-path.bench.ts'),
   takeover: () => import('./takeover.bench.ts'),
+  bot: () => import('./bot.bench.ts'),
 };
 
 const wanted = process.argv.slice(2);

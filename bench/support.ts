@@ -46,3 +46,30 @@ export function round(n: number, digits = 2): number {
   const f = 10 ** digits;
   return Math.round(n * f) / f;
 }
+
+/** The value at percentile `p` (0–100) of `values`, nearest rank. */
+export function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+export interface Latency {
+  /** Updates measured, answered or not. */
+  readonly n: number;
+  /** Milliseconds, or 'unanswered' when that share of updates had no reply by the end of the wait; null when nothing was measured. */
+  readonly p50: number | 'unanswered' | null;
+  readonly p99: number | 'unanswered' | null;
+  readonly max: number | 'unanswered' | null;
+}
+
+/** Milliseconds, two decimals, counting `unanswered` updates as slower than any reply. */
+export function latency(ms: readonly number[], unanswered = 0): Latency {
+  const n = ms.length + unanswered;
+  if (n === 0) return { n: 0, p50: null, p99: null, max: null };
+  const sorted = [...ms].sort((a, b) => a - b);
+  const at = (p: number) => {
+    const index = Math.min(n - 1, Math.floor((p / 100) * n));
+    return index < sorted.length ? round(sorted[index]!) : 'unanswered';
+  };
+  return { n, p50: at(50), p99: at(99), max: at(100) };
+}
