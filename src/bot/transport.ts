@@ -22,6 +22,8 @@ export interface RunningBot {
 }
 
 const ALLOWED_UPDATES = ['message', 'callback_query'] as const;
+/** How long stopping waits for the updates being handled. */
+const IN_FLIGHT_GRACE_MS = 10_000;
 
 export async function startBot(vanta: VantaBot, transport: Transport, logger: Logger): Promise<RunningBot> {
   const { bot } = vanta;
@@ -39,6 +41,12 @@ export async function startBot(vanta: VantaBot, transport: Transport, logger: Lo
       listening: null,
       stop: async () => {
         if (runner.isRunning()) await runner.stop();
+        // The runner's stop() resolves once fetching stops, not when the updates being handled are
+        // done: wait for them (a confirmed order on its way to the actor), bounded, so the engine
+        // is not stopped under them.
+        const until = Date.now() + IN_FLIGHT_GRACE_MS;
+        while (runner.size() > 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
+        if (runner.size() > 0) logger.warn({ updates: runner.size() }, 'Stopped the Telegram bot with updates still being handled');
       },
     };
   }
