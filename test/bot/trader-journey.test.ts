@@ -67,14 +67,22 @@ describe('bot: a trader’s journey through Telegram, end to end', function () {
     assert.match(list.text, /Short BTC\/USD/);
     assert.match(list.text, /Liquidation [\d.]+/);
     for (const side of ['long ETH/USD', 'short BTC/USD']) {
-      const button = (alice.lastBotMessage()?.keyboard ?? []).flat().find((b) => b.text.includes(`Close ${side}`));
-      assert.ok(button, `a close button for ${side}`);
-      alice.click(button.text);
-      await botSays(/Close this position\?/);
-      alice.click('✅ Yes, close it');
-      await botSays(/Closing .*being sent/);
+      // A fresh /positions each time (the previous list became the first close's progress card),
+      // taken by its own content: a late notice may arrive in between, so "the last message" is not it.
       alice.send('/positions');
-      await botSays(/Your positions|no open positions/);
+      const current = await alice.waitFor(
+        (m) => m.from === 'bot' && /Your positions \(\d\)/.test(m.text) && (m.keyboard ?? []).flat().some((b) => b.text.includes(`Close ${side}`)),
+        30_000,
+        { fresh: true },
+      );
+      const button = (current.keyboard ?? []).flat().find((b) => b.text.includes(`Close ${side}`)) as { callback_data: string } | undefined;
+      assert.ok(button, `a close button for ${side}`);
+      alice.press(current.messageId, button.callback_data);
+      await alice.waitFor((m) => m.messageId === current.messageId && /Close this position\?/.test(m.text), 30_000);
+      const yes = (alice.messages().find((m) => m.messageId === current.messageId)?.keyboard ?? []).flat().find((b) => b.text === '✅ Yes, close it') as { callback_data: string } | undefined;
+      assert.ok(yes, 'a confirmation button');
+      alice.press(current.messageId, yes.callback_data);
+      await alice.waitFor((m) => m.messageId === current.messageId && /Closing .*being sent|is closed/.test(m.text), 30_000);
     }
     await waitForCount(alice, /🏁 .*is closed.*paid out/, 2, 90_000);
     const trader = await h.walletOf(ALICE);
