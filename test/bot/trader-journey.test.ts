@@ -49,15 +49,15 @@ describe('bot: a trader’s journey through Telegram, end to end', function () {
     assert.match(review.text, /Liquidation price: [\d.]+/);
     alice.click('✅ Confirm');
     await botSays(/order accepted/);
-    await botSays(/✅ .*is open/, 60_000);
+    await botSays(/✅ .*\(long ETH\/USD\) is open/, 60_000);
   });
 
   it('opens a short from a text order', async () => {
     alice.send('short btc 50 5x');
     await botSays(/Review: 🔴 Short BTC\/USD/);
     alice.click('✅ Confirm');
-    await alice.waitFor((m) => m.from === 'bot' && /✅ .*is open/.test(m.text) && m.messageId !== undefined, 60_000);
-    await waitForCount(alice, /✅ .*is open/, 2, 60_000);
+    // This order's own fill (the long's card and its fill message both say "is open" too).
+    await botSays(/✅ .*\(short BTC\/USD\) is open/, 60_000);
   });
 
   it('shows both positions with PnL and liquidation, then closes both and reports the payouts', async () => {
