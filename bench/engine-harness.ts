@@ -1,4 +1,4 @@
-import { decodeEventLog, parseEther, parseUnits, type Address, type PublicClient } from 'viem';
+import { parseEther, parseUnits, type Address, type PublicClient } from 'viem';
 import { Redis } from 'ioredis';
 import type { Notice, TradingDesk } from '../src/actors/desk.ts';
 import { createAdminDesk, type RunningAdminDesk } from '../src/actors/admin-desk.ts';
@@ -20,6 +20,7 @@ import { createKeyedLock } from '../src/infra/keyed-lock.ts';
 import { discoverChainlinkFeeds, startChainlinkPoller, type ChainlinkPoller } from '../src/infra/prices/chainlink.ts';
 import type { RiskLimits } from '../src/machines/risk.ts';
 import { startBotApiDouble, type BotApiDouble, type BotApiLimits } from '../src/sandbox/telegram/bot-api-double.ts';
+import { tradingRequests } from '../test/helpers/trading-requests.ts';
 import { silentLogger, testMetrics } from '../test/helpers/common.ts';
 import { devnetGateway } from '../test/helpers/devnet-gateway.ts';
 import { testSystem, waitFor } from '../test/helpers/runtime.ts';
@@ -154,20 +155,7 @@ export async function startEngineHarness(o: EngineHarnessOptions = {}): Promise<
       late.vanta = vanta;
     },
     walletOf: async (telegramId) => (await f.wallets.find(`user:${telegramId}`))!.address,
-    requests: async (trader) => {
-      const logs = await client.getLogs({ address: f.sim.deployment.trading, fromBlock: 0n });
-      const counts = { open: 0, close: 0 };
-      for (const log of logs) {
-        if (!log.topics[1]?.toLowerCase().endsWith(trader.slice(2).toLowerCase())) continue;
-        try {
-          const event = decodeEventLog({ abi: abiOf('Trading'), data: log.data, topics: log.topics }) as unknown as { eventName: string; args: { open: boolean } };
-          if (event.eventName === 'MarketOrderInitiated') counts[event.args.open ? 'open' : 'close'] += 1;
-        } catch {
-          // another event of Trading
-        }
-      }
-      return counts;
-    },
+    requests: (trader) => tradingRequests(client, f.sim.deployment.trading, trader),
     close: async () => {
       await keeper.stop();
       poller.stop();

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { decodeEventLog, parseEther, parseUnits, type Address, type PublicClient } from 'viem';
+import { parseEther, parseUnits, type Address, type PublicClient } from 'viem';
 import { readContract } from 'viem/actions';
 import type { OrderDraft, TradingDesk } from '../../src/actors/desk.ts';
 import { priceFeedSystemId } from '../../src/actors/kinds/price-feed.actor.ts';
@@ -20,6 +20,7 @@ import { createKeyedLock } from '../../src/infra/keyed-lock.ts';
 import { discoverChainlinkFeeds, startChainlinkPoller, type ChainlinkPoller } from '../../src/infra/prices/chainlink.ts';
 import { DEFAULT_SETTINGS } from '../../src/machines/user.machine.ts';
 import type { RiskLimits } from '../../src/machines/risk.ts';
+import { tradingRequests } from '../helpers/trading-requests.ts';
 import { silentLogger } from '../helpers/common.ts';
 import { devnetGateway } from '../helpers/devnet-gateway.ts';
 import { testSystem, topState, waitFor } from '../helpers/runtime.ts';
@@ -136,20 +137,7 @@ describe('TradingDesk: the trader’s port on the devnet', function () {
   const eth = (over: Partial<OrderDraft> = {}): OrderDraft => ({ pair: 'eth', side: 'long', collateral: '100', leverage: 10, ...over });
 
   /** Open and close requests the wallet sent to Trading (MarketOrderInitiated carries the trader indexed). */
-  async function requests(trader: Address): Promise<{ open: number; close: number }> {
-    const logs = await client().getLogs({ address: f.sim.deployment.trading, fromBlock: 0n });
-    const counts = { open: 0, close: 0 };
-    for (const log of logs) {
-      if (!log.topics[1]?.toLowerCase().endsWith(trader.slice(2).toLowerCase())) continue;
-      try {
-        const event = decodeEventLog({ abi: abiOf('Trading'), data: log.data, topics: log.topics }) as unknown as { eventName: string; args: { open: boolean } };
-        if (event.eventName === 'MarketOrderInitiated') counts[event.args.open ? 'open' : 'close'] += 1;
-      } catch {
-        // other Trading events
-      }
-    }
-    return counts;
-  }
+  const requests = (trader: Address) => tradingRequests(client(), f.sim.deployment.trading, trader);
 
   async function refused(promise: Promise<unknown>, message: RegExp): Promise<string> {
     let text = '';

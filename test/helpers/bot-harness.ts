@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { decodeEventLog, parseEther, parseUnits, type Address, type PublicClient } from 'viem';
+import { parseEther, parseUnits, type Address, type PublicClient } from 'viem';
 import { Redis } from 'ioredis';
 import type { ActorKind } from '../../src/actors/kind.ts';
 import type { Notice } from '../../src/actors/desk.ts';
@@ -23,6 +23,7 @@ import type { KeyStore } from '../../src/infra/keys/keystore.ts';
 import { discoverChainlinkFeeds, startChainlinkPoller, type ChainlinkPoller } from '../../src/infra/prices/chainlink.ts';
 import type { RiskLimits } from '../../src/machines/risk.ts';
 import { startBotApiDouble, type BotApiDouble } from '../../src/sandbox/telegram/bot-api-double.ts';
+import { tradingRequests } from './trading-requests.ts';
 import { silentLogger, testMetrics } from './common.ts';
 import { devnetGateway } from './devnet-gateway.ts';
 import { testSystem, waitFor } from './runtime.ts';
@@ -185,20 +186,7 @@ export async function startBotHarness(o: BotHarnessOptions = {}): Promise<BotHar
       keeper.start();
     },
     walletOf: async (telegramId) => (await f.wallets.find(`user:${telegramId}`))!.address,
-    requests: async (trader) => {
-      const logs = await client.getLogs({ address: f.sim.deployment.trading, fromBlock: 0n });
-      const counts = { open: 0, close: 0 };
-      for (const log of logs) {
-        if (!log.topics[1]?.toLowerCase().endsWith(trader.slice(2).toLowerCase())) continue;
-        try {
-          const event = decodeEventLog({ abi: abiOf('Trading'), data: log.data, topics: log.topics }) as unknown as { eventName: string; args: { open: boolean } };
-          if (event.eventName === 'MarketOrderInitiated') counts[event.args.open ? 'open' : 'close'] += 1;
-        } catch {
-          // another event of Trading
-        }
-      }
-      return counts;
-    },
+    requests: (trader) => tradingRequests(client, f.sim.deployment.trading, trader),
     close: async () => {
       await running.stop();
       await keeper.stop();
