@@ -15,7 +15,9 @@ import { createLogger } from '../src/infra/logger.ts';
 import { performance as nodePerformance } from 'node:perf_hooks';
 import { latency, round, type Latency } from './support.ts';
 
-/** 'vanta': the real bot (⏳ then an edit; settings buttons). 'bare': a bot that only replies. */
+/** 'vanta': the real bot (the answer, or ⏳ then an edit; settings buttons). 'bare': a bot that only replies. */
+/** What a Vanta command shows while a slow read runs (src/bot/pending.ts), before it is edited to the answer. */
+const PLACEHOLDER = /^⏳ [^\n]*…$/;
 export type Profile = 'vanta' | 'bare';
 export type Kind = 'positions' | 'markets' | 'settings' | 'toggle';
 export const KINDS: readonly Kind[] = ['positions', 'markets', 'settings', 'toggle'];
@@ -37,9 +39,9 @@ export interface LoadResult {
   /** Updates answered in all, warm-up included. */
   readonly replied: number;
   readonly measured: number;
-  /** The reply a user waits for: the ⏳ message edited to its content (Vanta), the reply itself (bare). */
+  /** The reply a user waits for: the answer (Vanta: sent as it is, or a ⏳ message edited to it). */
   readonly reply: Latency;
-  /** The first message or edit the bot sent in that chat after the update (Vanta's "⏳ …"). */
+  /** The first message or edit the bot sent in that chat after the update (Vanta's "⏳ …" when a read is slow). */
   readonly firstSign: Latency;
   /** From the update queued to the bot's getUpdates taking it (commands only: presses are not reported). */
   readonly pickedUp: Latency;
@@ -185,9 +187,9 @@ async function load(r: Extract<Request, { op: 'load' }>): Promise<LoadResult> {
       return;
     }
     head.firstAt ??= at;
-    // The reply a user waits for: Vanta edits its "⏳" message (or the pressed card) to the answer;
-    // the bare bot answers a command with a message and a press with an edit.
-    const final = r.profile === 'vanta' || head.kind === 'toggle' ? event.type === 'edited' : event.type === 'message';
+    // The reply a user waits for: a press edits the card (both bots); a command is answered by a
+    // message, which for Vanta may first be a "⏳ …" placeholder (a slow read) edited to the answer.
+    const final = head.kind === 'toggle' ? event.type === 'edited' : r.profile === 'vanta' ? !PLACEHOLDER.test(event.entry.text) : event.type === 'message';
     if (!final) return;
     trader.pending.shift();
     replied += 1;

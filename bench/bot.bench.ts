@@ -13,7 +13,8 @@
  *    Runs: a bare grammY bot (runner, no middleware, only replies) at RATE and LOW_RATE; Vanta at
  *    LOW_RATE and at RATE; Vanta without its outgoing throttler at RATE (what the plugin costs).
  *    Each run reports CPU per reply and event-loop figures of both processes, to say where the
- *    time goes; BENCH_BOT_CPU_PROFILE=<file> profiles the bot during the LOW_RATE run.
+ *    time goes; BENCH_BOT_CPU_PROFILE=<file> profiles the bot during the LOW_RATE run (with
+ *    BENCH_BOT_CPU_PROFILE_RUN=high, during Vanta's RATE run).
  * 2. Text orders (`long eth 100 10x`, confirmations off with the /settings button), the bot
  *    otherwise idle: from the update queued to the open's broadcast (the pipeline's `broadcast`
  *    step), automine off and a standing allowance, as in order-path. Baselines, same run: the
@@ -52,8 +53,8 @@ const ORDERS = Number(process.env['BENCH_BOT_ORDERS'] ?? 40);
 const PATH_ORDERS = Number(process.env['BENCH_BOT_PATH_ORDERS'] ?? 100);
 /** A Redis database of its own: the bench flushes it, and the tests use database 0. */
 const REDIS_URL = 'redis://127.0.0.1:6379/13';
-/** The throttler's code path stays, with no limit (Bottleneck: no reservoir, no concurrency cap). */
-const NO_OUTGOING_LIMITS = { global: {}, out: {} };
+/** The outgoing limiter's code path stays, with limits no load here reaches. */
+const NO_OUTGOING_LIMITS = { perSecond: 1e9, chatBurst: 1e9, chatIntervalMs: 1e-6 };
 const logger = createLogger({ level: 'silent' });
 /** Progress on stderr (the figures go to stdout as JSON). */
 const began = performance.now();
@@ -233,7 +234,7 @@ export async function run(): Promise<Record<string, unknown>> {
     const idle = await idleCpu(3_000);
     step(`Vanta at ${LOW_RATE} updates/s`);
     timed();
-    const vantaLow = await profiled(() => load(LOW_RATE));
+    const vantaLow = await profiled('low', () => load(LOW_RATE));
     const lowTimings = timed();
 
     // ---- 2. text orders, then the same orders straight to the actors (the bot idle) ----------
@@ -264,7 +265,7 @@ export async function run(): Promise<Record<string, unknown>> {
     // ---- 1 (cont.). the full rate, last: it may leave a queue behind --------------------------
     step(`Vanta at ${RATE} updates/s`);
     timed();
-    const vantaHigh = await load(RATE);
+    const vantaHigh = await profiled('high', () => load(RATE));
     const highTimings = timed();
     await stopBot();
     step(`Vanta without its outgoing throttler at ${LOW_RATE} and ${RATE} updates/s`);
@@ -392,10 +393,10 @@ async function bareBaseline(users: Users, rates: readonly number[]): Promise<Mea
   }
 }
 
-/** With BENCH_BOT_CPU_PROFILE=<file>, the bot's process is profiled during the low-rate run (open it in Chrome DevTools). */
-async function profiled<T>(work: () => Promise<T>): Promise<T> {
+/** With BENCH_BOT_CPU_PROFILE=<file>, the bot's process is profiled during one run (open it in Chrome DevTools). */
+async function profiled<T>(run: 'low' | 'high', work: () => Promise<T>): Promise<T> {
   const file = process.env['BENCH_BOT_CPU_PROFILE'];
-  if (!file) return work();
+  if (!file || (process.env['BENCH_BOT_CPU_PROFILE_RUN'] ?? 'low') !== run) return work();
   const session = new Session();
   session.connect();
   const post = (method: string, params?: object) =>

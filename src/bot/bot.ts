@@ -1,9 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { autoRetry } from '@grammyjs/auto-retry';
 import { limit } from '@grammyjs/ratelimiter';
 import { sequentialize } from '@grammyjs/runner';
 import { RedisAdapter } from '@grammyjs/storage-redis';
-import { apiThrottler, type APIThrottlerOptions } from '@grammyjs/transformer-throttler';
 import { Bot, MemorySessionStorage, session, type StorageAdapter } from 'grammy';
 import type { UserFromGetMe } from 'grammy/types';
 import type { Redis } from 'ioredis';
@@ -22,13 +20,16 @@ import { Keyboards } from './keyboards.ts';
 import { memoryKeyValue, redisKeyValue } from './kv.ts';
 import { createNoticeSink } from './notices.ts';
 import { OrderCards } from './order-cards.ts';
+import { OutgoingLimiter, outgoingLimiter, TELEGRAM_LIMITS, type OutgoingLimits } from './outgoing.ts';
 import { parseTextOrder } from './parse.ts';
+import { changedOnlyStorage } from './session-store.ts';
+import { randomId } from './random.ts';
 
 /**
  * The Telegram front end: a thin grammY adapter. A handler parses and validates what the trader
  * sent, asks the desk (one event to the trader's actor, or a read), and renders the answer; no
  * trading rule lives here. Plugins (ADR 0012): runner's sequentialize (one update at a time per
- * chat), auto-retry and the throttler (outgoing flood control, Telegram's retry_after),
+ * chat), auto-retry (Telegram's retry_after) under our own outgoing limiter (src/bot/outgoing.ts),
  * ratelimiter (incoming spam per user) and sessions (UI state only), both in Redis when it is
  * configured and in memory otherwise.
  */
@@ -49,11 +50,11 @@ export interface VantaBotOptions {
   /** Tries of a failed Bot API call (429, 5xx, network) before it fails (default 3). */
   readonly apiRetries?: number;
   /**
-   * Outgoing flood control (default: Telegram's limits, see OUTGOING_LIMITS). Tests that walk
-   * through hundreds of replies and the benchmark lift them (with the double's own flood control);
-   * false leaves the throttler out (to measure what it costs; auto-retry still honours 429s).
+   * Outgoing flood control (default: Telegram's limits, TELEGRAM_LIMITS). Tests that walk through
+   * hundreds of replies and the benchmark raise them (with the double's own flood control); false
+   * leaves the limiter out (auto-retry still honours 429s).
    */
-  readonly outgoingLimits?: APIThrottlerOptions | false;
+  readonly outgoingLimits?: OutgoingLimits | false;
 }
 
 export interface VantaBot {
@@ -74,24 +75,20 @@ export const COMMANDS = [
   { command: 'help', description: 'Everything Vanta can do' },
 ] as const;
 
-/** Telegram's limits for outgoing calls: 30 a second overall; per chat a burst of 5, then about one a second. */
-export const OUTGOING_LIMITS: APIThrottlerOptions = {
-  global: { reservoir: 30, reservoirRefreshAmount: 30, reservoirRefreshInterval: 1_000 },
-  out: { maxConcurrent: 1, reservoir: 5, reservoirIncreaseAmount: 1, reservoirIncreaseInterval: 1_000, reservoirIncreaseMaximum: 5 },
-};
-
 const KNOWN_COMMANDS = new Set<string>([...COMMANDS.map((c) => c.command), ...ADMIN_COMMANDS]);
 const ACTIONS: ActionTable = { ...accountActions, ...tradeActions, ...positionActions, ...withdrawActions, ...adminActions };
 
 export function createVantaBot(o: VantaBotOptions): VantaBot {
   const bot = new Bot<VantaContext>(o.token, { client: { apiRoot: o.apiRoot }, ...(o.botInfo ? { botInfo: o.botInfo } : {}) });
-  // Outgoing: queue per chat and overall under Telegram's limits (a burst of a few messages per chat
-  // goes at once, then about one a second), and when Telegram still says 429, wait retry_after.
+  // Outgoing: each call to a chat waits its turn under Telegram's limits (a burst of a few messages
+  // per chat goes at once, then about one a second; 30 a second overall), and when Telegram still
+  // says 429, auto-retry waits retry_after and the limiter holds that chat's next calls as long.
+  // The limiter is installed first, so it runs inside auto-retry: every retry waits its turn again.
   // Network errors are not retried here: auto-retry would retry them forever (3 s doubling to an
   // hour, whatever maxRetryAttempts says), holding a chat's updates behind one call. They fail at
   // once instead; the notice courier and the polling runner retry at their own pace.
+  if (o.outgoingLimits !== false) bot.api.config.use(outgoingLimiter(new OutgoingLimiter(o.outgoingLimits ?? TELEGRAM_LIMITS)));
   bot.api.config.use(autoRetry({ maxRetryAttempts: o.apiRetries ?? 3, maxDelaySeconds: 30, rethrowHttpErrors: true }));
-  if (o.outgoingLimits !== false) bot.api.config.use(apiThrottler(o.outgoingLimits ?? OUTGOING_LIMITS));
   const kv = o.redis ? redisKeyValue(o.redis) : memoryKeyValue();
   const keyboards = new Keyboards(kv);
   const cards = new OrderCards(kv);
@@ -103,7 +100,7 @@ export function createVantaBot(o: VantaBotOptions): VantaBot {
     cards,
     mode: o.mode,
     logger: o.logger,
-    newOrderId: () => randomBytes(6).toString('base64url'),
+    newOrderId: () => randomId(6, 'base64url'),
   };
 
   bot.use(async (ctx, next) => {
@@ -155,7 +152,7 @@ export function createVantaBot(o: VantaBotOptions): VantaBot {
     }
   }
   const storage: StorageAdapter<SessionData> = o.redis ? new RedisAdapter<SessionData>({ instance: o.redis, ttl: 24 * 3600 }) : new MemorySessionStorage<SessionData>(24 * 3600 * 1000);
-  bot.use(session({ initial: initialSession, storage, prefix: 'vanta:bot:session:', getSessionKey: (ctx) => ctx.from?.id.toString() }));
+  bot.use(session({ initial: initialSession, storage: changedOnlyStorage(storage, initialSession), prefix: 'vanta:bot:session:', getSessionKey: (ctx) => ctx.from?.id.toString() }));
 
   bot.on('callback_query:data', async (ctx) => {
     const message = ctx.callbackQuery.message;

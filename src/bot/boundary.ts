@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import type { NextFunction } from 'grammy';
 import { BadInputError, VantaError } from '../errors.ts';
 import type { VantaContext } from './context.ts';
 import { errorText } from './render.ts';
 import { html, type Html } from './html.ts';
+import { randomId } from './random.ts';
 
 /**
  * The one error boundary. A refusal meant for the trader (BadInputError, or any VantaError that
@@ -11,7 +11,7 @@ import { html, type Html } from './html.ts';
  * trader gets a friendly line with that id, never a stack trace or an internal message.
  */
 export function correlationId(): string {
-  return randomBytes(4).toString('hex').toUpperCase();
+  return randomId(4, 'hex').toUpperCase();
 }
 
 const TRADER_FACING: ReadonlySet<string> = new Set(['BAD_INPUT', 'RISK_LIMIT', 'TRADING_PAUSED', 'PROTOCOL_UNVERIFIED', 'TRADE_GONE']);

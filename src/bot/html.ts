@@ -59,16 +59,23 @@ export function visibleLength(markup: string): number {
  */
 export function splitMessage(message: Html | string, limit = MAX_MESSAGE_CHARS): string[] {
   const text = message instanceof Html ? message.value : esc(message);
+  // Most messages: the markup is no longer than the limit, so the visible text cannot be either.
+  if (text.length <= limit) return text.length === 0 ? [] : [text];
   const parts: string[] = [];
   let current = '';
+  // Tags close on their line and entities do not span lines, so visible lengths add up per line.
+  let currentLength = 0;
   for (const line of text.split('\n')) {
     for (const chunk of cutLine(line, limit)) {
-      const candidate = current === '' ? chunk : `${current}\n${chunk}`;
-      if (visibleLength(candidate) <= limit) {
-        current = candidate;
+      const chunkLength = visibleLength(chunk);
+      const candidateLength = current === '' ? chunkLength : currentLength + 1 + chunkLength;
+      if (candidateLength <= limit) {
+        current = current === '' ? chunk : `${current}\n${chunk}`;
+        currentLength = candidateLength;
       } else {
         if (current !== '') parts.push(current);
         current = chunk;
+        currentLength = chunkLength;
       }
     }
   }

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import type { InlineKeyboardButton, InlineKeyboardMarkup } from 'grammy/types';
 import { BadInputError } from '../errors.ts';
 import { decodeCallback, encodeCallback } from './callback-data.ts';
 import type { KeyValue } from './kv.ts';
+import { randomId } from './random.ts';
 
 /**
  * Inline keyboards whose buttons are bound to one user and one message.
@@ -60,7 +60,7 @@ export class Keyboards {
    * for a new message call `bind` with the sent message's id (buttons answer "expired" until then).
    */
   async create(userId: number, chatId: number, rows: readonly (readonly ButtonSpec[])[], messageId: number | null = null): Promise<BoundKeyboard> {
-    const nonce = randomBytes(9).toString('base64url');
+    const nonce = randomId(9, 'base64url');
     const flat: [string, readonly string[], boolean][] = [];
     const markup: InlineKeyboardButton[][] = rows.map((row) =>
       row.map((spec) => {
@@ -69,14 +69,19 @@ export class Keyboards {
       }),
     );
     const stored: StoredKeyboard = { c: chatId, m: messageId, b: flat };
-    await this.#kv.set(this.#key(userId, nonce), JSON.stringify(stored), this.#ttl);
-    if (messageId !== null) await this.#kv.set(this.#shownKey(userId, chatId, messageId), nonce, this.#ttl);
+    // The keyboard first, then which message shows it: a press never finds a message showing
+    // a keyboard that is not stored yet.
+    const bound = (id: number): [string, string][] => [
+      [this.#key(userId, nonce), JSON.stringify(stored)],
+      [this.#shownKey(userId, chatId, id), nonce],
+    ];
+    if (messageId === null) await this.#kv.set(this.#key(userId, nonce), JSON.stringify(stored), this.#ttl);
+    else await this.#kv.setMany(bound(messageId), this.#ttl);
     return {
       markup: { inline_keyboard: markup },
       bind: async (sentMessageId: number) => {
         stored.m = sentMessageId;
-        await this.#kv.set(this.#key(userId, nonce), JSON.stringify(stored), this.#ttl);
-        await this.#kv.set(this.#shownKey(userId, chatId, sentMessageId), nonce, this.#ttl);
+        await this.#kv.setMany(bound(sentMessageId), this.#ttl);
       },
     };
   }

@@ -10,6 +10,8 @@ import type { Redis } from 'ioredis';
 export interface KeyValue {
   get(key: string): Promise<string | null>;
   set(key: string, value: string, ttlSeconds: number): Promise<void>;
+  /** Sets several keys in one round trip (not atomically: each is valid on its own). */
+  setMany(entries: readonly (readonly [key: string, value: string])[], ttlSeconds: number): Promise<void>;
   /** Sets only when absent; true when this call set it (a one-shot claim). */
   claim(key: string, ttlSeconds: number): Promise<boolean>;
   delete(key: string): Promise<void>;
@@ -20,6 +22,11 @@ export function redisKeyValue(client: Redis, prefix = 'vanta:bot:'): KeyValue {
     get: (key) => client.get(prefix + key),
     set: async (key, value, ttl) => {
       await client.set(prefix + key, value, 'EX', ttl);
+    },
+    setMany: async (entries, ttl) => {
+      const batch = client.pipeline();
+      for (const [key, value] of entries) batch.set(prefix + key, value, 'EX', ttl);
+      for (const [err] of (await batch.exec()) ?? []) if (err) throw err;
     },
     claim: async (key, ttl) => (await client.set(prefix + key, '1', 'EX', ttl, 'NX')) === 'OK',
     delete: async (key) => {
@@ -48,6 +55,7 @@ export function memoryKeyValue(now: () => number = Date.now, maxEntries = 200_00
   return {
     get: (key) => Promise.resolve(live(key)?.value ?? null),
     set: (key, value, ttl) => Promise.resolve(put(key, value, ttl)),
+    setMany: (pairs, ttl) => Promise.resolve(pairs.forEach(([key, value]) => put(key, value, ttl))),
     claim: (key, ttl) => {
       if (live(key)) return Promise.resolve(false);
       put(key, '1', ttl);

@@ -160,7 +160,7 @@ export async function startBotHarness(o: BotHarnessOptions = {}): Promise<BotHar
   // worktrees on this machine) never share a rate limit, a session or a button.
   const redisPrefix = `test:bot:${process.pid}:${randomBytes(4).toString('hex')}:`;
   const redis = o.redis ? new Redis('redis://127.0.0.1:6379', { keyPrefix: redisPrefix }) : null;
-  const vanta = createVantaBot({ token: double.token, apiRoot: double.apiRoot, desk, admin, adminIds: o.adminIds ?? [ADMIN_ID], mode, logger: silentLogger(), redis, ...(o.rateLimit ? { rateLimit: o.rateLimit } : {}), ...(o.fastChats ? { outgoingLimits: { global: { reservoir: 30, reservoirRefreshAmount: 30, reservoirRefreshInterval: 1_000 }, out: { maxConcurrent: 1, reservoir: 20, reservoirIncreaseAmount: 1, reservoirIncreaseInterval: 50, reservoirIncreaseMaximum: 20 } } } : {}) });
+  const vanta = createVantaBot({ token: double.token, apiRoot: double.apiRoot, desk, admin, adminIds: o.adminIds ?? [ADMIN_ID], mode, logger: silentLogger(), redis, ...(o.rateLimit ? { rateLimit: o.rateLimit } : {}), ...(o.fastChats ? { outgoingLimits: { perSecond: 30, chatBurst: 20, chatIntervalMs: 50 } } : {}) });
   late.vanta = vanta;
   const running: RunningBot = await startBot(vanta, { kind: 'polling' }, silentLogger());
   let keeper: Keeper = f.sim.keeper();
