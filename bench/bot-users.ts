@@ -163,6 +163,7 @@ async function load(r: Extract<Request, { op: 'load' }>): Promise<LoadResult> {
   const first: number[] = [];
   const byKind: Record<Kind, number[]> = { positions: [], markets: [], settings: [], toggle: [] };
   const wrongExamples: string[] = [];
+  const trace: [number, number, string][] = [];
   let wrong = 0;
   let unsolicited = 0;
 
@@ -203,6 +204,7 @@ async function load(r: Extract<Request, { op: 'load' }>): Promise<LoadResult> {
     if (!head.measured) return;
     if (fetched !== undefined) pickedUp.push(fetched - head.t0);
     reply.push(at - head.t0);
+    if (process.env['BENCH_BOT_TRACE']) trace.push([Math.round(head.t0 - started), Math.round(at - head.t0), head.kind]);
     first.push(head.firstAt - head.t0);
     byKind[head.kind].push(at - head.t0);
   });
@@ -241,6 +243,7 @@ async function load(r: Extract<Request, { op: 'load' }>): Promise<LoadResult> {
   const drainUntil = performance.now() + r.drainMs;
   while (users.some((t) => t.pending.length > 0) && performance.now() < drainUntil) await new Promise((res) => setTimeout(res, 20));
   stop();
+  if (process.env['BENCH_BOT_TRACE']) (await import('node:fs')).writeFileSync(`${process.env['BENCH_BOT_TRACE']}-${r.profile}-${r.rate}-${Date.now()}.json`, JSON.stringify(trace));
   const used = process.cpuUsage(cpu);
   const lost: Record<Kind, number> = { positions: 0, markets: 0, settings: 0, toggle: 0 };
   for (const t of users) for (const p of t.pending) if (p.measured) lost[p.kind] += 1;

@@ -16,13 +16,14 @@ import { positionActions, positionCommands } from './flows/positions.ts';
 import { textOrder, tradeActions, tradeCommands, typedWizardValue } from './flows/trade.ts';
 import { typedWithdrawalValue, withdrawActions } from './flows/withdraw.ts';
 import { html } from './html.ts';
+import { createBotApiFetch } from './bot-api-fetch.ts';
 import { Keyboards } from './keyboards.ts';
-import { memoryKeyValue, redisKeyValue } from './kv.ts';
+import { memoryKeyValue, redisKeyValue, rememberingKeyValue } from './kv.ts';
 import { createNoticeSink } from './notices.ts';
 import { OrderCards } from './order-cards.ts';
 import { OutgoingLimiter, outgoingLimiter, TELEGRAM_LIMITS, type OutgoingLimits } from './outgoing.ts';
 import { parseTextOrder } from './parse.ts';
-import { changedOnlyStorage } from './session-store.ts';
+import { rememberingSessions } from './session-store.ts';
 import { randomId } from './random.ts';
 
 /**
@@ -75,11 +76,15 @@ export const COMMANDS = [
   { command: 'help', description: 'Everything Vanta can do' },
 ] as const;
 
+/** UI sessions (a flow's step, a typed value awaited) are forgotten a day after they last changed. */
+const SESSION_TTL_SECONDS = 24 * 3600;
+
 const KNOWN_COMMANDS = new Set<string>([...COMMANDS.map((c) => c.command), ...ADMIN_COMMANDS]);
 const ACTIONS: ActionTable = { ...accountActions, ...tradeActions, ...positionActions, ...withdrawActions, ...adminActions };
 
 export function createVantaBot(o: VantaBotOptions): VantaBot {
-  const bot = new Bot<VantaContext>(o.token, { client: { apiRoot: o.apiRoot }, ...(o.botInfo ? { botInfo: o.botInfo } : {}) });
+  // Our Bot API client (src/bot/bot-api-fetch.ts): half the CPU per call of grammY's node-fetch.
+  const bot = new Bot<VantaContext>(o.token, { client: { apiRoot: o.apiRoot, fetch: createBotApiFetch() }, ...(o.botInfo ? { botInfo: o.botInfo } : {}) });
   // Outgoing: each call to a chat waits its turn under Telegram's limits (a burst of a few messages
   // per chat goes at once, then about one a second; 30 a second overall), and when Telegram still
   // says 429, auto-retry waits retry_after and the limiter holds that chat's next calls as long.
@@ -89,7 +94,7 @@ export function createVantaBot(o: VantaBotOptions): VantaBot {
   // once instead; the notice courier and the polling runner retry at their own pace.
   if (o.outgoingLimits !== false) bot.api.config.use(outgoingLimiter(new OutgoingLimiter(o.outgoingLimits ?? TELEGRAM_LIMITS)));
   bot.api.config.use(autoRetry({ maxRetryAttempts: o.apiRetries ?? 3, maxDelaySeconds: 30, rethrowHttpErrors: true }));
-  const kv = o.redis ? redisKeyValue(o.redis) : memoryKeyValue();
+  const kv = o.redis ? rememberingKeyValue(redisKeyValue(o.redis)) : memoryKeyValue();
   const keyboards = new Keyboards(kv);
   const cards = new OrderCards(kv);
   const services = {
@@ -107,7 +112,13 @@ export function createVantaBot(o: VantaBotOptions): VantaBot {
     ctx.vanta = services;
     ctx.correlationId = correlationId();
     ctx.acked = false;
-    ctx.log = o.logger.child({ correlation_id: ctx.correlationId, telegram_id: ctx.from?.id, update_id: ctx.update.update_id });
+    // Made on first use: most updates log nothing, and a child logger (scrubbed bindings) per update
+    // was a measurable share of the bot's CPU under load.
+    let log: Logger | undefined;
+    Object.defineProperty(ctx, 'log', {
+      get: () => (log ??= o.logger.child({ correlation_id: ctx.correlationId, telegram_id: ctx.from?.id, update_id: ctx.update.update_id })),
+      configurable: true,
+    });
     await next();
   });
   bot.use(errorBoundary);
@@ -151,8 +162,10 @@ export function createVantaBot(o: VantaBotOptions): VantaBot {
       ctx.log.warn({ err }, 'Could not tell a trader to slow down');
     }
   }
-  const storage: StorageAdapter<SessionData> = o.redis ? new RedisAdapter<SessionData>({ instance: o.redis, ttl: 24 * 3600 }) : new MemorySessionStorage<SessionData>(24 * 3600 * 1000);
-  bot.use(session({ initial: initialSession, storage: changedOnlyStorage(storage, initialSession), prefix: 'vanta:bot:session:', getSessionKey: (ctx) => ctx.from?.id.toString() }));
+  const storage: StorageAdapter<SessionData> = o.redis
+    ? rememberingSessions(new RedisAdapter<SessionData>({ instance: o.redis, ttl: SESSION_TTL_SECONDS }), initialSession, { ttlSeconds: SESSION_TTL_SECONDS })
+    : new MemorySessionStorage<SessionData>(SESSION_TTL_SECONDS * 1000);
+  bot.use(session({ initial: initialSession, storage, prefix: 'vanta:bot:session:', getSessionKey: (ctx) => ctx.from?.id.toString() }));
 
   bot.on('callback_query:data', async (ctx) => {
     const message = ctx.callbackQuery.message;

@@ -8,12 +8,16 @@ import { randomId } from './random.ts';
  * Inline keyboards whose buttons are bound to one user and one message.
  *
  * A button's callback data is only `k:<nonce>:<index>` (at most 22 bytes, far under Telegram's
- * 64). What the button does lives server-side under the pressing user's id and the nonce, with
- * the id of the message it was sent on. So a forged button (made-up data) finds nothing, a
- * foreign one (someone else's data) finds nothing under the presser's id, a button copied onto
- * another message does not match its message, a button of a message that has since moved on (to
- * another step, or to a result) is no longer the one it shows, and a one-shot button (confirm) is
- * claimed atomically, so a double click or a replay is answered "already done" and changes nothing.
+ * 64). What the buttons do lives server-side under the pressing user's id, the chat and the id of
+ * the message they are on, with the nonce of the keyboard that message shows now. So a forged
+ * button (made-up data) or a foreign one (someone else's data, found nothing under the presser's
+ * id) or one copied onto another message (whose keyboard has another nonce) finds nothing, a
+ * button of a message that has since moved on (to another step, or to a result) is no longer the
+ * one it shows, and a one-shot button (confirm) is claimed atomically, so a double click or a
+ * replay is answered "already done" and changes nothing.
+ *
+ * One key per message: showing a new keyboard on a message replaces the old one in the same write
+ * that stores it, and a message edited to show none deletes it.
  */
 export interface ButtonSpec {
   readonly text: string;
@@ -30,9 +34,9 @@ export interface PressedButton {
   readonly index: number;
 }
 
+/** What a message's buttons do: the keyboard's nonce and, per button, action, arguments, one-shot. */
 interface StoredKeyboard {
-  readonly c: number;
-  m: number | null;
+  readonly n: string;
   readonly b: readonly (readonly [string, readonly string[], boolean])[];
 }
 
@@ -42,12 +46,14 @@ const ALREADY_DONE = 'Already done: this button works once.';
 /** How long a press waits for its keyboard's message id (sent, not yet bound). */
 const BIND_WAIT_MS = 2_000;
 const BIND_POLL_MS = 25;
+const MAX_UNBOUND = 10_000;
 
 export class Keyboards {
   readonly #kv: KeyValue;
   readonly #ttl: number;
-
   readonly #bindWaitMs: number;
+  /** Keyboards whose message is being sent (by user and nonce): a press waits for their binding. */
+  readonly #unbound = new Set<string>();
 
   constructor(kv: KeyValue, ttlSeconds = KEYBOARD_TTL_SECONDS, bindWaitMs = BIND_WAIT_MS) {
     this.#kv = kv;
@@ -57,7 +63,8 @@ export class Keyboards {
 
   /**
    * Stores a keyboard for `userId` in `chatId`. Pass the message id when editing a known message;
-   * for a new message call `bind` with the sent message's id (buttons answer "expired" until then).
+   * for a new message call `bind` with the sent message's id (buttons answer "expired" until then),
+   * or `discard` when it was not sent.
    */
   async create(userId: number, chatId: number, rows: readonly (readonly ButtonSpec[])[], messageId: number | null = null): Promise<BoundKeyboard> {
     const nonce = randomId(9, 'base64url');
@@ -68,21 +75,22 @@ export class Keyboards {
         return { text: spec.text, callback_data: encodeCallback({ action: 'k', args: [nonce, String(index)] }) };
       }),
     );
-    const stored: StoredKeyboard = { c: chatId, m: messageId, b: flat };
-    // The keyboard first, then which message shows it: a press never finds a message showing
-    // a keyboard that is not stored yet.
-    const bound = (id: number): [string, string][] => [
-      [this.#key(userId, nonce), JSON.stringify(stored)],
-      [this.#shownKey(userId, chatId, id), nonce],
-    ];
-    if (messageId === null) await this.#kv.set(this.#key(userId, nonce), JSON.stringify(stored), this.#ttl);
-    else await this.#kv.setMany(bound(messageId), this.#ttl);
+    const stored = JSON.stringify({ n: nonce, b: flat } satisfies StoredKeyboard);
+    const pending = `${userId}:${nonce}`;
+    // A keyboard whose message is being sent is known only here until `bind` stores it under the
+    // message's id: a press of it waits a little instead of answering "expired".
+    if (messageId === null) this.#remember(pending);
+    else await this.#kv.set(this.#key(userId, chatId, messageId), stored, this.#ttl);
     return {
       markup: { inline_keyboard: markup },
       bind: async (sentMessageId: number) => {
-        stored.m = sentMessageId;
-        await this.#kv.setMany(bound(sentMessageId), this.#ttl);
+        try {
+          await this.#kv.set(this.#key(userId, chatId, sentMessageId), stored, this.#ttl);
+        } finally {
+          this.#unbound.delete(pending);
+        }
       },
+      discard: () => void this.#unbound.delete(pending),
     };
   }
 
@@ -91,59 +99,49 @@ export class Keyboards {
     const { args } = decodeCallback(data, { k: 2 });
     const [nonce = '', indexText = ''] = args;
     const index = Number(indexText);
-    const stored = await this.#stored(userId, nonce);
-    if (stored === null) throw new BadInputError(EXPIRED);
-    if (stored.c !== chatId || stored.m === null || stored.m !== messageId) throw new BadInputError(EXPIRED);
+    if (chatId === undefined || messageId === undefined) throw new BadInputError(EXPIRED);
+    const pending = `${userId}:${nonce}`;
+    const until = Date.now() + this.#bindWaitMs;
+    while (this.#unbound.has(pending) && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, BIND_POLL_MS));
+    const raw = await this.#kv.get(this.#key(userId, chatId, messageId));
+    const stored = raw === null ? null : (JSON.parse(raw) as StoredKeyboard);
+    // The message shows another keyboard now, or none (it moved on, or this one was never its own).
+    if (stored?.n !== nonce) {
+      throw new BadInputError(nonce && (await this.#kv.get(this.#usedKey(userId, nonce, index))) !== null ? ALREADY_DONE : EXPIRED);
+    }
     const button = Number.isInteger(index) ? stored.b[index] : undefined;
     if (!button) throw new BadInputError(EXPIRED);
     const [action, buttonArgs, once] = button;
-    // The message moved on (edited to another step, or to a result without buttons): what it showed before is gone.
-    if ((await this.#kv.get(this.#shownKey(userId, chatId, messageId))) !== nonce) {
-      throw new BadInputError(once && (await this.#kv.get(this.#usedKey(userId, nonce))) !== null ? ALREADY_DONE : EXPIRED);
-    }
-    if (once && !(await this.#kv.claim(this.#usedKey(userId, nonce), this.#ttl))) throw new BadInputError(ALREADY_DONE);
+    if (once && !(await this.#kv.claim(this.#usedKey(userId, nonce, index), this.#ttl))) throw new BadInputError(ALREADY_DONE);
     return { action, args: buttonArgs, nonce, index };
-  }
-
-  /**
-   * The stored keyboard. One whose message is being sent (a notice's buttons, tapped the moment
-   * they appear, before `bind` has run) is waited for a little instead of answering "expired".
-   */
-  async #stored(userId: number, nonce: string): Promise<StoredKeyboard | null> {
-    const until = Date.now() + this.#bindWaitMs;
-    for (;;) {
-      const raw = await this.#kv.get(this.#key(userId, nonce));
-      const stored = raw === null ? null : (JSON.parse(raw) as StoredKeyboard);
-      if (stored?.m !== null || Date.now() >= until) return stored;
-      await new Promise((resolve) => setTimeout(resolve, BIND_POLL_MS));
-    }
   }
 
   /** The message now shows no buttons (edited to a result): the ones it showed are retired. */
   async cleared(userId: number, chatId: number, messageId: number): Promise<void> {
-    await this.#kv.delete(this.#shownKey(userId, chatId, messageId));
+    await this.#kv.delete(this.#key(userId, chatId, messageId));
   }
 
-  /** Retires every button of a keyboard (after its message moved on to another step). */
-  async retire(userId: number, nonce: string): Promise<void> {
-    await this.#kv.delete(this.#key(userId, nonce));
+  #remember(pending: string): void {
+    this.#unbound.add(pending);
+    // A send that neither bound nor discarded its keyboard (a bug) must not grow this forever.
+    if (this.#unbound.size > MAX_UNBOUND) this.#unbound.delete(this.#unbound.values().next().value as string);
   }
 
-  #key(userId: number, nonce: string): string {
-    return `kb:${userId}:${nonce}`;
+  /** The keyboard a message shows now, under the user it was shown to: only its buttons work. */
+  #key(userId: number, chatId: number, messageId: number): string {
+    return `kb:${userId}:${chatId}:${messageId}`;
   }
 
-  /** Which keyboard a message shows now: only its buttons work. */
-  #shownKey(userId: number, chatId: number, messageId: number): string {
-    return `kb-shown:${userId}:${chatId}:${messageId}`;
-  }
-
-  #usedKey(userId: number, nonce: string): string {
-    return `used:${userId}:${nonce}`;
+  /** A one-shot button that was pressed (per button: the other buttons of its keyboard are not "done"). */
+  #usedKey(userId: number, nonce: string, index: number): string {
+    return `used:${userId}:${nonce}:${index}`;
   }
 }
 
 export interface BoundKeyboard {
   readonly markup: InlineKeyboardMarkup;
+  /** Stores the keyboard as shown on `messageId` (the sent message): its buttons work from now. */
   bind(messageId: number): Promise<void>;
+  /** The message was not sent: forget the keyboard. */
+  discard(): void;
 }

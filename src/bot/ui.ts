@@ -26,7 +26,12 @@ export async function send(chat: Chat, body: Html, rows: Rows = []): Promise<Mes
   for (const [index, part] of parts.entries()) {
     const isLast = index === parts.length - 1;
     const keyboard = isLast && rows.length ? await chat.keyboards.create(chat.userId, chat.chatId, rows) : null;
-    last = await chat.api.sendMessage(chat.chatId, part, { ...OPTIONS, ...(keyboard ? { reply_markup: keyboard.markup } : {}) });
+    try {
+      last = await chat.api.sendMessage(chat.chatId, part, { ...OPTIONS, ...(keyboard ? { reply_markup: keyboard.markup } : {}) });
+    } catch (err) {
+      keyboard?.discard();
+      throw err;
+    }
     if (keyboard) await keyboard.bind(last.message_id);
   }
   return last!;
