@@ -31,6 +31,8 @@ export interface MarketView {
   readonly haltReason: string | null;
   readonly minLeverage: number;
   readonly maxLeverage: number;
+  /** The most a trader can use here: the pair's maximum, or this engine's risk limit when lower. */
+  readonly usableMaxLeverage: number;
   /** Opening fee, percent of notional, decimal (e.g. "0.08"). */
   readonly openFeePercent: string;
 }

@@ -433,6 +433,7 @@ export function createTradingDesk(deps: TradingDeskDeps): TradingDesk {
           haltReason: halt,
           minLeverage: leverageNumber(p.minLeverage),
           maxLeverage: leverageNumber(p.maxLeverage),
+          usableMaxLeverage: Math.min(leverageNumber(p.maxLeverage), limits.maxLeverage),
           openFeePercent: formatUnit('percent', p.openFeeP),
         };
       });

@@ -166,6 +166,12 @@ export function createVantaBot(o: VantaBotOptions): VantaBot {
     ? rememberingSessions(new RedisAdapter<SessionData>({ instance: o.redis, ttl: SESSION_TTL_SECONDS }), initialSession, { ttlSeconds: SESSION_TTL_SECONDS })
     : new MemorySessionStorage<SessionData>(SESSION_TTL_SECONDS * 1000);
   bot.use(session({ initial: initialSession, storage, prefix: 'vanta:bot:session:', getSessionKey: (ctx) => ctx.from?.id.toString() }));
+  // A command ends whatever typed value was being asked for: "type the slippage" must not turn a
+  // number typed after /positions into a setting. (A command that asks for a value sets it again.)
+  bot.on('message:text', async (ctx, next) => {
+    if (ctx.message.text.startsWith('/') && ctx.session.awaiting) ctx.session.awaiting = null;
+    await next();
+  });
 
   bot.on('callback_query:data', async (ctx) => {
     const message = ctx.callbackQuery.message;
@@ -208,6 +214,10 @@ export function createVantaBot(o: VantaBotOptions): VantaBot {
     ctx.session.awaiting = null;
     const draft = parseTextOrder(text);
     if (draft) return textOrder(ctx, draft);
+    if (/^\s*\d+([.,]\d+)?\s*x?\s*$/i.test(text)) {
+      await ctx.reply('A number on its own answers a question I am not asking now (a command you sent since ended it). Start over with /trade or /settings, or type a whole order like long eth 100 10x.');
+      return;
+    }
     await ctx.reply(
       html`I did not understand that. Try /trade, /positions or /help, or type an order like <code>long eth 100 10x</code>.`.value,
       { parse_mode: 'HTML' },

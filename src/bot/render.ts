@@ -78,7 +78,7 @@ export function marketsCard(markets: readonly MarketView[]): Html {
   return lines(
     b('Markets'),
     ...markets.map((m) =>
-      html`${m.halted ? '⏸' : '•'} ${b(m.pair)} ${displayPrice(m.price)}  ${i(`${m.minLeverage}–${m.maxLeverage}x, fee ${m.openFeePercent}%`)}${m.halted ? html` ${i(`halted: ${m.haltReason ?? 'paused'}`)}` : ''}`,
+      html`${m.halted ? '⏸' : '•'} ${b(m.pair)} ${displayPrice(m.price)}  ${i(`${m.minLeverage}–${m.usableMaxLeverage}x${m.usableMaxLeverage < m.maxLeverage ? ` (pair up to ${m.maxLeverage}x)` : ''}, fee ${m.openFeePercent}%`)}${m.halted ? html` ${i(`halted: ${m.haltReason ?? 'paused'}`)}` : ''}`,
     ),
     '',
     html`Trade with /trade, or type an order like ${code('long eth 100 10x')}.`,

@@ -121,7 +121,8 @@ describe('bot: every command, its buttons, and bad input', function () {
     it('markets list pairs with price, leverage bounds and fees; refresh and trade buttons', async () => {
       const t = trader(h, 3013);
       const markets = await t.say('/markets', /Markets\n/);
-      assert.match(markets.text, /• ETH\/USD [\d.]+ {2}1–75x, fee [\d.]+%/);
+      // The usable maximum (this engine's limit, 50x) with the pair's own when it is higher.
+      assert.match(markets.text, /• ETH\/USD [\d.]+ {2}1–50x \(pair up to 75x\), fee [\d.]+%/);
       assert.match(markets.text, /• OP\/USD [\d.]+ {2}1–5x/);
       await t.clickFor('🔄 Refresh', /Markets\n/);
       await t.clickFor('📈 Trade', /Pick a market|You have no account yet/);
@@ -226,8 +227,19 @@ describe('bot: every command, its buttons, and bad input', function () {
       await slip!.say('0.75%', /Slippage: 0\.75%/);
       assert.equal(settingsOf(lev!.id)['defaultLeverage'], 7.5);
       assert.equal(settingsOf(slip!.id)['slippageBps'], 75);
-      // The typed value was the last thing asked for: plain text is plain text again.
-      assert.match((await slip!.answer('0.75')).text, /^I did not understand that/);
+      // The typed value was the last thing asked for: a number is not taken for anything again.
+      assert.match((await slip!.answer('0.75')).text, /^A number on its own answers a question I am not asking now/);
+      assert.equal(settingsOf(slip!.id)['slippageBps'], 75);
+    });
+
+    it('a command ends a question: a number typed after /positions is not taken for the setting asked before', async () => {
+      const [t] = await onboarded(3026);
+      await t!.say('/settings', /Settings/);
+      await t!.clickFor('✏️ Other leverage', /Type the default leverage/);
+      const before = await stateOf(h, t!.id);
+      await t!.say('/positions', /You have no open positions/);
+      assert.match((await t!.answer('7')).text, /^A number on its own answers a question I am not asking now/);
+      await assertUnchanged(h, t!.id, before, 'a number typed after another command');
     });
   });
 
@@ -338,10 +350,10 @@ describe('bot: every command, its buttons, and bad input', function () {
           ] as const) {
             assert.match((await col!.answer(typed)).text, refusal, typed);
           }
-          await col!.say('25', /New position: short ETH\/USD, 25 USDC\nWhich leverage \(1–75x\)\?/);
+          await col!.say('25', /New position: short ETH\/USD, 25 USDC\nWhich leverage \(1–50x\)\?/);
         })(),
         (async () => {
-          await lev!.say('40', /New position: short ETH\/USD, 40 USDC\nWhich leverage \(1–75x\)\?/);
+          await lev!.say('40', /New position: short ETH\/USD, 40 USDC\nWhich leverage \(1–50x\)\?/);
           for (const [typed, refusal] of [
             ['ten', /^⚠️ "ten" is not a leverage/],
             ['0', /^⚠️ The leverage must be more than 0/],
@@ -358,6 +370,20 @@ describe('bot: every command, its buttons, and bad input', function () {
       ]);
       await assertUnchanged(h, col!.id, before[0], 'typed collateral garbage in the guided flow');
       await assertUnchanged(h, lev!.id, before[1], 'typed leverage garbage in the guided flow');
+    });
+
+    it('the leverage step offers only what the engine accepts: no button above the risk limit', async () => {
+      // EUR/USD allows 100x; this engine's limit is 50x. (A 100x button here was refused when pressed.)
+      const [t] = await onboarded(3049);
+      await t!.say('/trade', /Pick a market/);
+      await t!.clickFor('EUR/USD', /Long \(you gain/);
+      await t!.clickFor('🟢 Long', /How much USDC/);
+      const step = await t!.say('10', /New position: long EUR\/USD, 10 USDC\nWhich leverage \(1–50x\)\?/);
+      const offered = (step.keyboard ?? []).flat().map((button) => button.text).filter((text) => /^\d+(\.\d+)?x$/.test(text));
+      assert.ok(offered.includes('50x'), offered.join(' '));
+      assert.ok(offered.every((text) => parseFloat(text) <= 50), offered.join(' '));
+      await t!.clickFor('50x', /Review: 🟢 Long EUR\/USD/);
+      await t!.clickFor('✖ Cancel', /Canceled/);
     });
 
     it('collateral above the balance is refused at the review, with what to do', async () => {

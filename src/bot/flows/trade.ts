@@ -64,10 +64,12 @@ async function leverageStep(ctx: VantaContext, pair: string, side: Side, collate
   const market = (await ctx.vanta.desk.markets()).find((m) => m.pair === pair);
   if (!market) throw new BadInputError(`${pair} is not listed any more. Start again with /trade.`);
   const { defaultLeverage } = await ctx.vanta.desk.settings(userIdOf(ctx));
-  const choices = [...new Set([defaultLeverage, ...LEVERAGE_CHOICES])].filter((l) => l >= market.minLeverage && l <= market.maxLeverage).sort((x, y) => x - y);
+  // Only what the desk would accept: the pair's bounds and this engine's risk limit.
+  const max = market.usableMaxLeverage;
+  const choices = [...new Set([defaultLeverage, ...LEVERAGE_CHOICES, max])].filter((l) => l >= market.minLeverage && l <= max).sort((x, y) => x - y);
   return {
-    body: lines(b(`New position: ${side} ${pair}, ${collateral} USDC`), html`Which leverage (${market.minLeverage}–${market.maxLeverage}x)? Pick one or type it.`),
-    rows: [choices.slice(0, 6).map((l) => ({ text: `${l}x`, action: 't.lev', args: [pair, side, collateral, String(l)] })), [{ text: '✖ Cancel', action: 't.cancel' }]],
+    body: lines(b(`New position: ${side} ${pair}, ${collateral} USDC`), html`Which leverage (${market.minLeverage}–${max}x)? Pick one or type it.`),
+    rows: [(choices.length > 6 ? [...choices.slice(0, 5), max] : choices).map((l) => ({ text: `${l}x`, action: 't.lev', args: [pair, side, collateral, String(l)] })), [{ text: '✖ Cancel', action: 't.cancel' }]],
   };
 }
 

@@ -126,6 +126,10 @@ export class WebhookDelivery {
       this.logger.debug({ updateId: entry.update.update_id, failure, retryInMs: delay }, 'Webhook delivery failed; will retry');
       const timer = setTimeout(() => {
         this.timers.delete(timer);
+        // Due now, whatever Date.now() says: a timer can fire a millisecond before the wall clock
+        // reaches `at`, and the entry was then skipped with no timer left to wake it (a lost retry).
+        const retry = this.retryAt.get(entry);
+        if (retry) retry.at = 0;
         this.pump();
       }, delay);
       timer.unref();
