@@ -26,7 +26,10 @@ describe('bot: withdrawing USDC from /wallet', function () {
   let h: BotHarness;
 
   before(async () => {
-    h = await startBotHarness({ redis: true });
+    // Telegram's per-chat pace (about a message a second) is kept by the journey and chat-page
+    // tests; these walk through dozens of refusals in one chat, so the double and the bot allow more
+    // (and so does the per-user limit of incoming messages, which a fast walk would reach).
+    h = await startBotHarness({ redis: true, fastChats: true, rateLimit: { windowMs: 2_000, limit: 30 } });
   });
   after(() => h?.close());
 
@@ -155,7 +158,6 @@ describe('bot: withdrawing USDC from /wallet', function () {
     for (const r of refusals) assert.ok(r.text.length < 400 && /⚠️/.test(r.text), r.text);
 
     // A valid amount after all that moves on; then bad destinations.
-    // Outgoing messages are throttled per chat as Telegram wants (a burst, then about one a second): patience.
     const where = await carol.reply('20', 30_000);
     assert.match(where.text, /Withdraw 20 USDC/);
     const badAddresses: [string, RegExp][] = [
