@@ -7,11 +7,11 @@
  *    polling; sessions, rate limits and buttons in Redis, as in paper and live) over the real
  *    engine (actors on PostgreSQL, the devnet). Latency: from the update queued in the double to
  *    the reply applied by it, taken in the users' own process (bench/bot-users.ts). Telegram's
- *    limits are lifted on both sides: the double's flood control is off and the bot's throttler
- *    runs with no limits (Telegram lets a bot send about 30 messages a second, so 1,000 replies a
+ *    limits are lifted on both sides: the double's flood control is off and the bot's outgoing
+ *    limiter runs with limits no load reaches (Telegram lets a bot send about 30 messages a second, so 1,000 replies a
  *    second can only measure the bot without them).
  *    Runs: a bare grammY bot (runner, no middleware, only replies) at RATE and LOW_RATE; Vanta at
- *    LOW_RATE and at RATE; Vanta without its outgoing throttler at RATE (what the plugin costs).
+ *    LOW_RATE, MID_RATE and RATE; Vanta without its outgoing limiter at LOW_RATE and RATE (what it costs).
  *    Each run reports CPU per reply and event-loop figures of both processes, to say where the
  *    time goes; BENCH_BOT_CPU_PROFILE=<file> profiles the bot during the LOW_RATE run (with
  *    BENCH_BOT_CPU_PROFILE_RUN=high, during Vanta's RATE run).
@@ -45,6 +45,8 @@ const RATE = Number(process.env['BENCH_BOT_RATE'] ?? 1_000);
 const WARMUP_MS = 2_000;
 /** A rate the bot carries without a queue on a small machine, for latency without queueing. */
 const LOW_RATE = Number(process.env['BENCH_BOT_LOW_RATE'] ?? 100);
+/** Between the two: where the latency goal still holds on this machine. */
+const MID_RATE = Number(process.env['BENCH_BOT_MID_RATE'] ?? 500);
 const WINDOW_MS = Number(process.env['BENCH_BOT_WINDOW_MS'] ?? 8_000);
 /** How long replies are waited for after the last update; what is still missing then counts as unanswered. */
 const DRAIN_MS = 10_000;
@@ -165,7 +167,7 @@ export async function run(): Promise<Record<string, unknown>> {
       const vanta = createVantaBot({ ...api, desk: engine.desk, admin: engine.admin, adminIds: [], mode: 'sandbox', logger, redis, outgoingLimits });
       engine.deliverTo(vanta);
       // The runner's stop() does not wait for updates still being handled: count them. And time
-      // each update's handling and each Bot API call as the handlers see it (throttler, retries, HTTP).
+      // each update's handling and each Bot API call as the handlers see it (limiter, retries, HTTP).
       let handling = 0;
       const handleUpdate = vanta.bot.handleUpdate.bind(vanta.bot);
       vanta.bot.handleUpdate = async (...args) => {
@@ -263,12 +265,16 @@ export async function run(): Promise<Record<string, unknown>> {
     await testClient.setAutomine(true);
 
     // ---- 1 (cont.). the full rate, last: it may leave a queue behind --------------------------
+    step(`Vanta at ${MID_RATE} updates/s`);
+    timed();
+    const vantaMid = await load(MID_RATE);
+    const midTimings = timed();
     step(`Vanta at ${RATE} updates/s`);
     timed();
     const vantaHigh = await profiled('high', () => load(RATE));
     const highTimings = timed();
     await stopBot();
-    step(`Vanta without its outgoing throttler at ${LOW_RATE} and ${RATE} updates/s`);
+    step(`Vanta without its outgoing limiter at ${LOW_RATE} and ${RATE} updates/s`);
     await startVanta(false);
     timed();
     const unthrottledLow = await load(LOW_RATE);
@@ -294,20 +300,21 @@ export async function run(): Promise<Record<string, unknown>> {
       setup: { users: USERS, order_traders: ORDERS, seconds: setupSeconds, onboarding_via_start_seconds: onboarding.seconds },
       commands: {
         what: `${USERS} users; /positions, /markets, /settings and a /settings toggle press in equal shares; each rate for ${WINDOW_MS / 1000} s after ${WARMUP_MS / 1000} s of warm-up; latency from the update queued in the Bot API double to the reply applied by it`,
-        setup: 'Bot API double and users in their own process, flood control off; grammY runner polling over HTTP; Redis (sessions, rate limits, buttons); PostgreSQL; the outgoing throttler with no limits (Telegram allows ~30 messages/s)',
+        setup: 'Bot API double and users in their own process, flood control off; grammY runner polling over HTTP; Redis (sessions, rate limits, buttons); PostgreSQL; the outgoing limiter with limits no load here reaches (Telegram allows ~30 messages/s)',
         [`at_${RATE}_per_s`]: {
           vanta: { ...figures(vantaHigh), inside_the_bot: highTimings },
           bare_grammy: figures(bareHigh!),
           ratio_p50: ratio(vantaHigh.reply.p50, bareHigh!.reply.p50),
           ratio_p99: ratio(vantaHigh.reply.p99, bareHigh!.reply.p99),
-          vanta_without_throttler: { ...figures(vantaUnthrottled), inside_the_bot: unthrottledTimings },
+          vanta_without_outgoing_limiter: { ...figures(vantaUnthrottled), inside_the_bot: unthrottledTimings },
         },
+        [`at_${MID_RATE}_per_s`]: { vanta: { ...figures(vantaMid), inside_the_bot: midTimings } },
         [`at_${LOW_RATE}_per_s`]: {
           vanta: { ...figures(vantaLow), inside_the_bot: lowTimings },
           bare_grammy: figures(bareLow!),
           ratio_p50: ratio(vantaLow.reply.p50, bareLow!.reply.p50),
           ratio_p99: ratio(vantaLow.reply.p99, bareLow!.reply.p99),
-          vanta_without_throttler: { ...figures(unthrottledLow), inside_the_bot: unthrottledLowTimings },
+          vanta_without_outgoing_limiter: { ...figures(unthrottledLow), inside_the_bot: unthrottledLowTimings },
         },
         engine_idle_cpu_ms_per_s: idle,
         goal: `p99 < 50 ms at ${RATE} updates/s`,
