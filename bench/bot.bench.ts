@@ -35,7 +35,7 @@ import { sendCall } from '../src/infra/devnet/clients.ts';
 import { createLogger } from '../src/infra/logger.ts';
 import { createRedis } from '../src/infra/redis.ts';
 import { Secret } from '../src/infra/secret.ts';
-import { startEngineHarness, type EngineHarness } from './engine-harness.ts';
+import { startEngineHarness, type EngineHarness } from '../test/helpers/bot-harness.ts';
 import type { LoadResult, Request } from './bot-users.ts';
 import { run as orderPath } from './order-path.bench.ts';
 import { latency, round } from './support.ts';

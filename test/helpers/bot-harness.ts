@@ -2,16 +2,19 @@ import { randomBytes } from 'node:crypto';
 import { parseEther, parseUnits, type Address, type PublicClient } from 'viem';
 import { Redis } from 'ioredis';
 import type { ActorKind } from '../../src/actors/kind.ts';
-import type { Notice } from '../../src/actors/desk.ts';
+import type { ChainOrderGatewayDeps } from '../../src/actors/order-gateway.ts';
 import { createAdminDesk, type RunningAdminDesk } from '../../src/actors/admin-desk.ts';
 import { readTradingControls } from '../../src/actors/kinds/controls.actor.ts';
 import { priceFeedSystemId } from '../../src/actors/kinds/price-feed.actor.ts';
 import type { ActorRuntime } from '../../src/actors/runtime.ts';
+import type { Notice, TradingDesk } from '../../src/actors/desk.ts';
 import { createTradingDesk } from '../../src/actors/trading-desk.ts';
 import { createChainWithdrawalGateway } from '../../src/actors/withdrawal-gateway.ts';
 import { createVantaBot, type VantaBot } from '../../src/bot/bot.ts';
+import type { OutgoingLimits } from '../../src/bot/outgoing.ts';
 import { startBot, type RunningBot } from '../../src/bot/transport.ts';
 import { createAvantisProtocol } from '../../src/infra/chain/avantis/protocol.ts';
+import type { PipelineOptions } from '../../src/infra/chain/tx/pipeline.ts';
 import { createKeyRotationMetrics } from '../../src/infra/keys/rotation-metrics.ts';
 import { systemClock } from '../../src/infra/clock.ts';
 import { abiOf } from '../../src/infra/devnet/artifacts.ts';
@@ -32,23 +35,25 @@ import { txFixture, type TxFixture } from '../infra/chain/tx/support.ts';
 /**
  * The whole trader path in one process, as main composes it in the sandbox: the devnet with its
  * keeper, real PostgreSQL (and Redis when asked), the actor system with the real chain gateway,
- * the desks, and the real grammY bot polling the Bot API double over HTTP. Tests talk to it as
- * Telegram users do, through the double.
+ * the desks (`startEngineHarness`, which the bot benchmark uses too), and the real grammY bot
+ * polling the Bot API double over HTTP (`startBotHarness`). Tests talk to it as Telegram users do,
+ * through the double.
  */
 export const HARNESS_LIMITS: RiskLimits = { maxLeverage: 100, maxCollateralUsdc: '5000', maxNotionalUsdc: '250000', maxOpenPositions: 5 };
 export const ADMIN_ID = 777;
 
-export interface BotHarness {
+/** Everything behind the bot: devnet, PostgreSQL, the actors with the real chain gateway, the desks. */
+export interface EngineHarness {
   readonly f: TxFixture;
   readonly runtime: ActorRuntime;
-  readonly double: BotApiDouble;
-  readonly vanta: VantaBot;
+  readonly desk: TradingDesk;
   readonly admin: RunningAdminDesk;
+  /** Notices the bot delivered (once `deliverTo` named it). */
   readonly delivered: Notice[];
   readonly client: PublicClient;
   readonly limits: RiskLimits;
-  /** The bot's incoming limit per user. */
-  readonly rateLimit: { readonly windowMs: number; readonly limit: number };
+  /** Hands the traders' notices to this bot from now on (until then they wait, as in main). */
+  readonly deliverTo: (vanta: VantaBot) => void;
   /** Stops the devnet keeper: orders stay pending on chain until `resumeKeeper`. */
   holdKeeper(): Promise<void>;
   /** A new keeper (it reads the chain from the start, so it fills what waited meanwhile). */
@@ -59,7 +64,33 @@ export interface BotHarness {
   close(): Promise<void>;
 }
 
-export interface BotHarnessOptions {
+export interface BotHarness extends Omit<EngineHarness, 'deliverTo' | 'desk'> {
+  readonly double: BotApiDouble;
+  readonly vanta: VantaBot;
+  /** The bot's incoming limit per user. */
+  readonly rateLimit: { readonly windowMs: number; readonly limit: number };
+}
+
+export interface EngineHarnessOptions {
+  /** Live: the desk runs live rules (the withdrawal allowlist; no faucet) on the devnet. Default sandbox. */
+  readonly mode?: 'sandbox' | 'live';
+  /** Live: how long a new withdrawal address waits (default 24 h). */
+  readonly withdrawAddressDelayMs?: number;
+  /** Risk limits over HARNESS_LIMITS (the desk, the user actors and the gateway). */
+  readonly limits?: Partial<RiskLimits>;
+  /** More actor kinds (a test kind an admin test drives into quarantine). */
+  readonly extraKinds?: readonly ActorKind[];
+  /** The admin desk's rotation keystore, given the fixture; default none (the desk says it cannot rotate). */
+  readonly rotationKeystore?: (f: TxFixture) => (() => Promise<KeyStore>) | null;
+  /** Overrides for the wallets' transaction pipeline (e.g. onStep, to see broadcasts). */
+  readonly pipeline?: Partial<PipelineOptions>;
+  /** How often the Chainlink feeds are read (default 100 ms, fast for tests; main reads every second). */
+  readonly pricePollMs?: number;
+  /** The chain gateway's polls (default: fast, for tests). */
+  readonly gatewayPolls?: Pick<ChainOrderGatewayDeps, 'pollMs' | 'watchPollMs' | 'settleScans'>;
+}
+
+export interface BotHarnessOptions extends EngineHarnessOptions {
   /** Rate limits, sessions and buttons in Redis (keys under a prefix of this harness only). */
   readonly redis?: boolean;
   /**
@@ -68,23 +99,13 @@ export interface BotHarnessOptions {
    * page and the crash test keep Telegram's pace.
    */
   readonly fastChats?: boolean;
-  /** Live: the desk and the bot run live rules (the withdrawal allowlist; no faucet) on the devnet. Default sandbox. */
-  readonly mode?: 'sandbox' | 'live';
-  /** Live: how long a new withdrawal address waits (default 24 h). */
-  readonly withdrawAddressDelayMs?: number;
-  /** Risk limits over HARNESS_LIMITS (the desk, the user actors and the gateway). */
-  readonly limits?: Partial<RiskLimits>;
   /** The bot's incoming limit per user (default the bot's own, 8 updates per 2 s). */
   readonly rateLimit?: { readonly windowMs: number; readonly limit: number };
   /** Operators' Telegram ids (default [ADMIN_ID]). */
   readonly adminIds?: readonly number[];
-  /** More actor kinds (a test kind an admin test drives into quarantine). */
-  readonly extraKinds?: readonly ActorKind[];
-  /** The admin desk's rotation keystore, given the fixture; default none (the desk says it cannot rotate). */
-  readonly rotationKeystore?: (f: TxFixture) => (() => Promise<KeyStore>) | null;
 }
 
-export async function startBotHarness(o: BotHarnessOptions = {}): Promise<BotHarness> {
+export async function startEngineHarness(o: EngineHarnessOptions = {}): Promise<EngineHarness> {
   const mode = o.mode ?? 'sandbox';
   const limits: RiskLimits = { ...HARNESS_LIMITS, ...o.limits };
   const f = await txFixture();
@@ -92,7 +113,7 @@ export async function startBotHarness(o: BotHarnessOptions = {}): Promise<BotHar
   const addresses = avantisAddressesOf(f.sim.deployment);
   const protocol = createAvantisProtocol({ version: 'v1', chainId: f.sim.anvil.chainId, addresses }, { client });
   // One pipeline for the wallet's orders and withdrawals, as main has.
-  const pipeline = f.pipeline();
+  const pipeline = f.pipeline(o.pipeline);
   const orders = devnetGateway({
     clients: f.sim.clients,
     chainId: f.sim.anvil.chainId,
@@ -100,7 +121,7 @@ export async function startBotHarness(o: BotHarnessOptions = {}): Promise<BotHar
     wallets: f.wallets,
     pipeline,
     minter: f.sim.deployer,
-    overrides: { limits },
+    overrides: { limits, ...o.gatewayPolls },
   });
   const late: { vanta?: VantaBot } = {};
   const delivered: Notice[] = [];
@@ -123,7 +144,7 @@ export async function startBotHarness(o: BotHarnessOptions = {}): Promise<BotHar
   const poller: ChainlinkPoller = startChainlinkPoller({
     client,
     feeds,
-    intervalMs: 100,
+    intervalMs: o.pricePollMs ?? 100,
     clock: systemClock,
     logger: silentLogger(),
     onPrice: (p) => runtime.send(priceFeedSystemId(p.pair), { type: 'price.observed', price: p.price, publishTime: p.publishTime, source: 'chainlink' }),
@@ -152,17 +173,6 @@ export async function startBotHarness(o: BotHarnessOptions = {}): Promise<BotHar
     logger: silentLogger(),
   });
   const admin = createAdminDesk({ runtime, db: f.pg.db, logger: silentLogger(), clock: systemClock, rotationKeystore: o.rotationKeystore?.(f) ?? null, rotationMetrics: createKeyRotationMetrics(testMetrics().registry) });
-  const double = await startBotApiDouble({
-    logger: silentLogger(),
-    ...(o.fastChats ? { limits: { flood: { global: { perSecond: 30, burst: 30 }, perChat: { perSecond: 20, burst: 20 } } } } : {}),
-  });
-  // Under a prefix of its own, so harnesses running at the same time (other files, other
-  // worktrees on this machine) never share a rate limit, a session or a button.
-  const redisPrefix = `test:bot:${process.pid}:${randomBytes(4).toString('hex')}:`;
-  const redis = o.redis ? new Redis('redis://127.0.0.1:6379', { keyPrefix: redisPrefix }) : null;
-  const vanta = createVantaBot({ token: double.token, apiRoot: double.apiRoot, desk, admin, adminIds: o.adminIds ?? [ADMIN_ID], mode, logger: silentLogger(), redis, ...(o.rateLimit ? { rateLimit: o.rateLimit } : {}), ...(o.fastChats ? { outgoingLimits: { perSecond: 30, chatBurst: 20, chatIntervalMs: 50 } } : {}) });
-  late.vanta = vanta;
-  const running: RunningBot = await startBot(vanta, { kind: 'polling' }, silentLogger());
   let keeper: Keeper = f.sim.keeper();
   keeper.start();
   await waitFor(() => {
@@ -173,13 +183,14 @@ export async function startBotHarness(o: BotHarnessOptions = {}): Promise<BotHar
   return {
     f,
     runtime,
-    double,
-    vanta,
+    desk,
     admin,
     delivered,
     client,
     limits,
-    rateLimit: o.rateLimit ?? { windowMs: 2_000, limit: 8 },
+    deliverTo: (vanta) => {
+      late.vanta = vanta;
+    },
     holdKeeper: () => keeper.stop(),
     resumeKeeper: () => {
       keeper = f.sim.keeper();
@@ -188,11 +199,51 @@ export async function startBotHarness(o: BotHarnessOptions = {}): Promise<BotHar
     walletOf: async (telegramId) => (await f.wallets.find(`user:${telegramId}`))!.address,
     requests: (trader) => tradingRequests(client, f.sim.deployment.trading, trader),
     close: async () => {
-      await running.stop();
       await keeper.stop();
       poller.stop();
       await admin.close();
       await runtime.stop();
+      await f.close();
+    },
+  };
+}
+
+/** Telegram's pace relaxed for files that walk through hundreds of replies (bot and double alike). */
+const FAST_CHATS: OutgoingLimits = { perSecond: 30, chatBurst: 20, chatIntervalMs: 50 };
+
+export async function startBotHarness(o: BotHarnessOptions = {}): Promise<BotHarness> {
+  const engine = await startEngineHarness(o);
+  const double = await startBotApiDouble({
+    logger: silentLogger(),
+    ...(o.fastChats ? { limits: { flood: { global: { perSecond: 30, burst: 30 }, perChat: { perSecond: 20, burst: 20 } } } } : {}),
+  });
+  // Under a prefix of its own, so harnesses running at the same time (other files, other
+  // worktrees on this machine) never share a rate limit, a session or a button.
+  const redisPrefix = `test:bot:${process.pid}:${randomBytes(4).toString('hex')}:`;
+  const redis = o.redis ? new Redis('redis://127.0.0.1:6379', { keyPrefix: redisPrefix }) : null;
+  const vanta = createVantaBot({
+    token: double.token,
+    apiRoot: double.apiRoot,
+    desk: engine.desk,
+    admin: engine.admin,
+    adminIds: o.adminIds ?? [ADMIN_ID],
+    mode: o.mode ?? 'sandbox',
+    logger: silentLogger(),
+    redis,
+    ...(o.rateLimit ? { rateLimit: o.rateLimit } : {}),
+    ...(o.fastChats ? { outgoingLimits: FAST_CHATS } : {}),
+  });
+  engine.deliverTo(vanta);
+  const running: RunningBot = await startBot(vanta, { kind: 'polling' }, silentLogger());
+  const { deliverTo: _deliverTo, desk: _desk, ...rest } = engine;
+  return {
+    ...rest,
+    double,
+    vanta,
+    rateLimit: o.rateLimit ?? { windowMs: 2_000, limit: 8 },
+    close: async () => {
+      await running.stop();
+      await engine.close();
       await double.close();
       if (redis) {
         // Leave nothing behind: every key of this harness, with the prefix the client adds itself.
@@ -200,7 +251,6 @@ export async function startBotHarness(o: BotHarnessOptions = {}): Promise<BotHar
         if (keys.length) await redis.del(...keys.map((k) => k.slice(redisPrefix.length)));
         await redis.quit();
       }
-      await f.close();
     },
   };
 }
