@@ -187,11 +187,12 @@ describe('TradingDesk: the trader’s port on the devnet', function () {
     );
     assert.deepEqual(
       markets.find((m) => m.pair === 'ETH/USD'),
-      { pair: 'ETH/USD', pairIndex: 0, price: '3000', halted: false, haltReason: null, minLeverage: 1, maxLeverage: 75, openFeePercent: '0.045' },
+      // The usable maximum is this engine's limit (50x) where the pair allows more, the pair's own where it allows less.
+      { pair: 'ETH/USD', pairIndex: 0, price: '3000', halted: false, haltReason: null, minLeverage: 1, maxLeverage: 75, usableMaxLeverage: 50, openFeePercent: '0.045' },
     );
     assert.deepEqual(
       markets.find((m) => m.pair === 'OP/USD'),
-      { pair: 'OP/USD', pairIndex: 7, price: feedPrice('OP/USD'), halted: false, haltReason: null, minLeverage: 1, maxLeverage: 5, openFeePercent: '0.045' },
+      { pair: 'OP/USD', pairIndex: 7, price: feedPrice('OP/USD'), halted: false, haltReason: null, minLeverage: 1, maxLeverage: 5, usableMaxLeverage: 5, openFeePercent: '0.045' },
     );
     controls.pausedPairs = ['OP/USD'];
     const paused = (await desk.markets()).find((m) => m.pair === 'OP/USD')!;
