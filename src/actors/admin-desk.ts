@@ -63,6 +63,16 @@ export function createAdminDesk(deps: AdminDeskDeps): RunningAdminDesk {
     throw new BadInputError(message);
   }
 
+  /** `input` resolved by `resolve`, or its refusal audited under `action` (the operator typed it: it is on record). */
+  async function auditedInput<T>(who: string, action: string, input: unknown, resolve: () => T): Promise<T> {
+    try {
+      return resolve();
+    } catch (err) {
+      if (err instanceof BadInputError) return refuse(who, action, String(input).slice(0, 40), err.message);
+      throw err;
+    }
+  }
+
   function controls() {
     const c = readTradingControls(runtime);
     if (!c.known) {
@@ -99,8 +109,8 @@ export function createAdminDesk(deps: AdminDeskDeps): RunningAdminDesk {
 
   async function changeAccount(by: string, telegramId: number, to: 'suspend' | 'reinstate'): Promise<void> {
     const who = operator(by);
-    const id = traderRef(telegramId);
     const action = to === 'suspend' ? 'user.suspended' : 'user.reinstated';
+    const id = await auditedInput(who, action, telegramId, () => traderRef(telegramId));
     const actor = runtime.get(id);
     if (!actor) {
       const quarantined = runtime.quarantined().some((q) => q.id === id);
@@ -140,7 +150,7 @@ export function createAdminDesk(deps: AdminDeskDeps): RunningAdminDesk {
         if (c.paused) return refuse(who, 'trading.paused', 'all', 'Trading is already paused for every pair.');
         return changeControls(who, { type: 'trading.pauseAll' }, 'trading.paused', 'all');
       }
-      const name = pairOf(pair);
+      const name = await auditedInput(who, 'trading.pair.paused', pair, () => pairOf(pair));
       if (c.pausedPairs.includes(name)) return refuse(who, 'trading.pair.paused', name, `Trading on ${name} is already paused.`);
       return changeControls(who, { type: 'trading.pausePair', pair: name }, 'trading.pair.paused', name);
     },
@@ -152,7 +162,7 @@ export function createAdminDesk(deps: AdminDeskDeps): RunningAdminDesk {
         if (!c.paused) return refuse(who, 'trading.resumed', 'all', c.pausedPairs.length ? `Trading is not paused as a whole; paused pairs: ${c.pausedPairs.join(', ')}.` : 'Trading is not paused.');
         return changeControls(who, { type: 'trading.resumeAll' }, 'trading.resumed', 'all');
       }
-      const name = pairOf(pair, c.pausedPairs);
+      const name = await auditedInput(who, 'trading.pair.resumed', pair, () => pairOf(pair, c.pausedPairs));
       if (!c.pausedPairs.includes(name)) return refuse(who, 'trading.pair.resumed', name, `Trading on ${name} is not paused.`);
       return changeControls(who, { type: 'trading.resumePair', pair: name }, 'trading.pair.resumed', name);
     },

@@ -136,6 +136,10 @@ describe('admin desk, on the running engine (PostgreSQL)', function () {
       assert.deepEqual(readTradingControls(runtime), { paused: true, pausedPairs: [], known: true });
       assert.deepEqual(await audit(), [
         `${ADMIN} trading.resumed.refused all`,
+        // What the operator typed is on record, clipped; a request with no valid operator is not.
+        `${ADMIN} trading.pair.paused.refused DOGE`,
+        `${ADMIN} trading.pair.paused.refused ETH/USD; drop table`,
+        `${ADMIN} trading.pair.paused.refused ${'💥'.repeat(50).slice(0, 40)}`,
         `${ADMIN} trading.paused all`,
         `${ADMIN} trading.paused.refused all`,
         `${ADMIN} trading.pair.resumed.refused BTC/USD`,
@@ -196,6 +200,8 @@ describe('admin desk, on the running engine (PostgreSQL)', function () {
       await assert.rejects(desk.suspendUser('admin:901', 11), /Trader 11 is already suspended/);
       assert.equal((runtime.get('user:11')!.getSnapshot() as { context: { suspension: { by: string } } }).context.suspension.by, ADMIN);
       assert.deepEqual(await audit(), [
+        // Bad ids are on record as typed.
+        ...['0', '-5', '1.5', 'NaN', '9007199254740992'].map((id) => `${ADMIN} user.suspended.refused ${id}`),
         `${ADMIN} user.suspended.refused user:12`,
         `${ADMIN} user.reinstated.refused user:11`,
         `${ADMIN} user.suspended user:11`,
