@@ -56,6 +56,8 @@ export interface VantaBotOptions {
    * leaves the limiter out (auto-retry still honours 429s).
    */
   readonly outgoingLimits?: OutgoingLimits | false;
+  /** The clock reviews are timed by (default Date.now; tests move it to expire a review). */
+  readonly now?: () => number;
 }
 
 export interface VantaBot {
@@ -106,6 +108,7 @@ export function createVantaBot(o: VantaBotOptions): VantaBot {
     mode: o.mode,
     logger: o.logger,
     newOrderId: () => randomId(6, 'base64url'),
+    now: o.now ?? Date.now,
   };
 
   bot.use(async (ctx, next) => {

@@ -43,6 +43,8 @@ export interface BotServices {
   readonly logger: Logger;
   /** A new order id, chosen when a review is shown (the confirm carries it: one click, one order). */
   readonly newOrderId: () => string;
+  /** Epoch ms: when a review was shown, and whether it is too old to confirm. */
+  readonly now: () => number;
 }
 
 export type VantaContext = Context &

@@ -99,7 +99,8 @@ export function memoryKeyValue(now: () => number = Date.now, maxEntries = 200_00
  * `inner` is remembered for at most `readTtlSeconds` (its own TTL there is not known here).
  */
 export function rememberingKeyValue(inner: KeyValue, options: { maxEntries?: number; readTtlSeconds?: number; now?: () => number } = {}): KeyValue {
-  const known = new ExpiringMap(options.now ?? Date.now, options.maxEntries ?? 200_000);
+  // The most recent keyboards are the ones pressed: ~20 MB at most, not a copy of Redis.
+  const known = new ExpiringMap(options.now ?? Date.now, options.maxEntries ?? 50_000);
   const readTtl = options.readTtlSeconds ?? 3_600;
   return {
     async get(key) {

@@ -21,7 +21,7 @@ export function rememberingSessions<T extends object>(
   options: { ttlSeconds: number; maxEntries?: number; now?: () => number },
 ): StorageAdapter<T> {
   /** The JSON of each session as it is in storage, as far as this process knows. */
-  const known = new ExpiringMap(options.now ?? Date.now, options.maxEntries ?? 100_000);
+  const known = new ExpiringMap(options.now ?? Date.now, options.maxEntries ?? 50_000);
   return {
     async read(key) {
       const json = known.get(key)?.value;

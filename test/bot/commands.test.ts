@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { formatUnits } from 'viem';
+import { REVIEW_VALID_SECONDS } from '../../src/bot/flows/trade.ts';
 import { ADMIN_ID, startBotHarness, type BotHarness } from '../helpers/bot-harness.ts';
 import { assertUnchanged, shared, stateOf, trader, transcript, type Trader } from '../helpers/bot-chat.ts';
 import { sleep } from '../helpers/runtime.ts';
@@ -19,10 +20,12 @@ const RATE = { windowMs: 2_000, limit: 30 };
 describe('bot: every command, its buttons, and bad input', function () {
   this.timeout(120_000);
   let h: BotHarness;
+  /** How far the bot's clock is ahead of the real one (a review's expiry, without waiting two minutes). */
+  let clockAheadMs = 0;
 
   // The configured leverage limit (50x) is below ETH/USD's own maximum (75x), so both refusals show.
   before(async () => {
-    h = await startBotHarness({ redis: true, fastChats: true, limits: { maxLeverage: 50 }, rateLimit: RATE });
+    h = await startBotHarness({ redis: true, fastChats: true, limits: { maxLeverage: 50 }, rateLimit: RATE, now: () => Date.now() + clockAheadMs });
   });
   after(() => h?.close());
 
@@ -384,6 +387,22 @@ describe('bot: every command, its buttons, and bad input', function () {
       assert.ok(offered.every((text) => parseFloat(text) <= 50), offered.join(' '));
       await t!.clickFor('50x', /Review: 🟢 Long EUR\/USD/);
       await t!.clickFor('✖ Cancel', /Canceled/);
+    });
+
+    it('a review confirmed after it expired sends nothing and is priced again', async () => {
+      const [t] = await onboarded(3051);
+      const before = await stateOf(h, t!.id);
+      await t!.say('long eth 50 3x', /Review: 🟢 Long ETH\/USD/);
+      clockAheadMs = (REVIEW_VALID_SECONDS + 1) * 1000;
+      try {
+        await t!.clickFor('✅ Confirm', /⌛ That review expired, so nothing was sent\. Here is a fresh one:/);
+        await t!.sees(/Review: 🟢 Long ETH\/USD/);
+        assert.deepEqual(await h.requests(await h.walletOf(t!.id)), { open: 0, close: 0 });
+        await assertUnchanged(h, t!.id, before, 'an expired review confirmed');
+        await t!.clickFor('✖ Cancel', /Canceled/);
+      } finally {
+        clockAheadMs = 0;
+      }
     });
 
     it('collateral above the balance is refused at the review, with what to do', async () => {

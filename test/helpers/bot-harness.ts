@@ -103,6 +103,8 @@ export interface BotHarnessOptions extends EngineHarnessOptions {
   readonly rateLimit?: { readonly windowMs: number; readonly limit: number };
   /** Operators' Telegram ids (default [ADMIN_ID]). */
   readonly adminIds?: readonly number[];
+  /** The bot's clock for reviews (default Date.now): a test moves it to expire one. */
+  readonly now?: () => number;
 }
 
 export async function startEngineHarness(o: EngineHarnessOptions = {}): Promise<EngineHarness> {
@@ -232,6 +234,7 @@ export async function startBotHarness(o: BotHarnessOptions = {}): Promise<BotHar
     redis,
     ...(o.rateLimit ? { rateLimit: o.rateLimit } : {}),
     ...(o.fastChats ? { outgoingLimits: FAST_CHATS } : {}),
+    ...(o.now ? { now: o.now } : {}),
   });
   engine.deliverTo(vanta);
   const running: RunningBot = await startBot(vanta, { kind: 'polling' }, silentLogger());

@@ -77,7 +77,7 @@ async function leverageStep(ctx: VantaContext, pair: string, side: Side, collate
 async function reviewStep(ctx: VantaContext, draft: OrderDraft): Promise<View> {
   const quote = await ctx.vanta.desk.quote(userIdOf(ctx), draft);
   const orderId = ctx.vanta.newOrderId();
-  const priced = String(Date.now());
+  const priced = String(ctx.vanta.now());
   const args = [orderId, quote.pair, quote.side, quote.collateral, String(quote.leverage), priced];
   return {
     body: quoteCard(quote, REVIEW_VALID_SECONDS),
@@ -203,7 +203,7 @@ export const tradeActions: ActionTable = {
       const draft: OrderDraft = { pair, side: sideOf(side), collateral, leverage: Number(leverage) };
       // An expired review is priced again, unless this confirm already went out (a repeat).
       const repeat = (await ctx.vanta.cards.get(orderId)) !== null;
-      if (!repeat && Date.now() - Number(priced) > REVIEW_VALID_SECONDS * 1000) {
+      if (!repeat && ctx.vanta.now() - Number(priced) > REVIEW_VALID_SECONDS * 1000) {
         await edit(chatOf(ctx), messageId, html`⌛ That review expired, so nothing was sent. Here is a fresh one:`);
         await answerAfterPending(ctx, 'Pricing your order again…', () => reviewStep(ctx, draft));
         return;

@@ -82,7 +82,7 @@ async function reviewStep(ctx: VantaContext, amount: string, to: string): Promis
   const requestId = ctx.vanta.newOrderId();
   return {
     body: withdrawReviewCard({ ...review, to: review.to }),
-    rows: [[{ text: '✅ Confirm', action: 'wd.confirm', args: [requestId, review.to, review.amount, String(Date.now())], once: true }, CANCEL]],
+    rows: [[{ text: '✅ Confirm', action: 'wd.confirm', args: [requestId, review.to, review.amount, String(ctx.vanta.now())], once: true }, CANCEL]],
     next: null,
   };
 }
@@ -148,7 +148,7 @@ export const withdrawActions: ActionTable = {
     run: async (ctx, [requestId = '', to = '', amount = '', shownAt = '0'], messageId) => {
       ctx.session.awaiting = null;
       const chat = chatOf(ctx);
-      if (Date.now() - Number(shownAt) > WITHDRAW_REVIEW_VALID_SECONDS * 1000) {
+      if (ctx.vanta.now() - Number(shownAt) > WITHDRAW_REVIEW_VALID_SECONDS * 1000) {
         await edit(chat, messageId, html`⌛ That review expired, so nothing was sent. Start again from /wallet.`);
         return;
       }
