@@ -14,7 +14,8 @@
  *    LOW_RATE, MID_RATE and RATE; Vanta without its outgoing limiter at LOW_RATE and RATE (what it costs).
  *    Each run reports CPU per reply and event-loop figures of both processes, to say where the
  *    time goes; BENCH_BOT_CPU_PROFILE=<file> profiles the bot during the LOW_RATE run (with
- *    BENCH_BOT_CPU_PROFILE_RUN=high, during Vanta's RATE run).
+ *    BENCH_BOT_CPU_PROFILE_RUN=high, during Vanta's RATE run; with BENCH_BOT_HEAP_PROFILE=1, its
+ *    allocations instead of its CPU).
  * 2. Text orders (`long eth 100 10x`, confirmations off with the /settings button), the bot
  *    otherwise idle: from the update queued to the open's broadcast (the pipeline's `broadcast`
  *    step), automine off and a standing allowance, as in order-path. Baselines, same run: the
@@ -404,20 +405,28 @@ async function bareBaseline(users: Users, rates: readonly number[]): Promise<Mea
 async function profiled<T>(run: 'low' | 'high', work: () => Promise<T>): Promise<T> {
   const file = process.env['BENCH_BOT_CPU_PROFILE'];
   if (!file || (process.env['BENCH_BOT_CPU_PROFILE_RUN'] ?? 'low') !== run) return work();
+  // BENCH_BOT_HEAP_PROFILE=1: where the load allocates (sampled), instead of where it spends CPU.
+  const heap = process.env['BENCH_BOT_HEAP_PROFILE'] === '1';
   const session = new Session();
   session.connect();
   const post = (method: string, params?: object) =>
     new Promise<unknown>((resolve, reject) => session.post(method, params, (err, result) => (err ? reject(err) : resolve(result))));
-  await post('Profiler.enable');
-  await post('Profiler.setSamplingInterval', { interval: 500 });
-  await post('Profiler.start');
+  if (heap) {
+    await post('HeapProfiler.enable');
+    // Keep what was collected too: the young generation's churn is the point.
+    await post('HeapProfiler.startSampling', { samplingInterval: 16_384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  } else {
+    await post('Profiler.enable');
+    await post('Profiler.setSamplingInterval', { interval: 500 });
+    await post('Profiler.start');
+  }
   try {
     return await work();
   } finally {
-    const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+    const { profile } = (await post(heap ? 'HeapProfiler.stopSampling' : 'Profiler.stop')) as { profile: unknown };
     writeFileSync(file, JSON.stringify(profile));
     session.disconnect();
-    step(`CPU profile of the load written to ${file}`);
+    step(`${heap ? 'Allocation' : 'CPU'} profile of the load written to ${file}`);
   }
 }
 

@@ -178,6 +178,10 @@ describe('bot: operator commands', function () {
       assert.deepEqual(readTradingControls(h.runtime), { paused: false, pausedPairs: [], known: true });
       assert.deepEqual((await audit()).filter((a) => a.includes('trading.pair')), [
         `${BY} trading.pair.paused ETH/USD`,
+        // Unknown pairs are refused and on record as typed (clipped).
+        `${DEPUTY} trading.pair.paused.refused XYZ`,
+        `${DEPUTY} trading.pair.paused.refused 🚀🚀`,
+        `${DEPUTY} trading.pair.paused.refused ${'X'.repeat(20)}…`,
         `${DEPUTY} trading.pair.paused.refused ETH/USD`,
         `${DEPUTY} trading.pair.resumed.refused BTC/USD`,
         `${BY} trading.pair.resumed ETH/USD`,
