@@ -131,6 +131,10 @@ export function createTradingDesk(deps: TradingDeskDeps): TradingDesk {
 
   // ---- reading the actors -------------------------------------------------------------------
 
+  /** The market views made last, by pair, with what they were made from (see markets()). */
+  const marketViews = new Map<string, { pair: unknown; feedSnapshot: unknown; controlsKey: string; view: MarketView }>();
+  let lastMarkets: readonly MarketView[] = [];
+
   function snapshotOf<C>(id: string): { state: string | null; context: C } | null {
     const ref = runtime.get(id);
     if (!ref) return null;
@@ -422,10 +426,23 @@ export function createTradingDesk(deps: TradingDeskDeps): TradingDesk {
 
     async markets() {
       const pairs = await catalogue.pairs();
-      return pairs.map((p): MarketView => {
+      const controls = deps.tradingControls();
+      const controlsKey = `${controls.paused}|${controls.pausedPairs.join(',')}`;
+      let unchanged = pairs.length === lastMarkets.length;
+      const views = pairs.map((p, index): MarketView => {
+        // A view is made again only when its inputs changed: the pair, its feed's snapshot (a new
+        // object on every transition), or the operator's controls. /markets is a quarter of a busy
+        // bot's commands, and making 19 views each time was most of what it allocated.
+        const feedSnapshot: unknown = runtime.get(priceFeedSystemId(p.name))?.getSnapshot();
+        const known = marketViews.get(p.name);
+        if (known && known.pair === p && known.feedSnapshot === feedSnapshot && known.controlsKey === controlsKey) {
+          if (lastMarkets[index] !== known.view) unchanged = false;
+          return known.view;
+        }
+        unchanged = false;
         const feed = feedOf(p.name);
         const halt = haltOf(p.name, feed);
-        return {
+        const view: MarketView = {
           pair: p.name,
           pairIndex: Number(p.index),
           price: feed.price,
@@ -436,7 +453,13 @@ export function createTradingDesk(deps: TradingDeskDeps): TradingDesk {
           usableMaxLeverage: Math.min(leverageNumber(p.maxLeverage), limits.maxLeverage),
           openFeePercent: formatUnit('percent', p.openFeeP),
         };
+        marketViews.set(p.name, { pair: p, feedSnapshot, controlsKey, view });
+        return view;
       });
+      // The same list as last time (same views in the same order) is the same array: a renderer may memoize on it.
+      if (unchanged) return lastMarkets;
+      lastMarkets = views;
+      return views;
     },
 
     async quote(telegramId, draft) {

@@ -73,7 +73,19 @@ export function walletCard(w: WalletView, mode: Mode): Html {
   );
 }
 
+/** Cards already made, by the list they show (the desk returns the same list while nothing changed). */
+const marketsCards = new WeakMap<readonly MarketView[], Html>();
+
 export function marketsCard(markets: readonly MarketView[]): Html {
+  let card = marketsCards.get(markets);
+  if (!card) {
+    card = makeMarketsCard(markets);
+    marketsCards.set(markets, card);
+  }
+  return card;
+}
+
+function makeMarketsCard(markets: readonly MarketView[]): Html {
   if (markets.length === 0) return html`No markets are listed right now.`;
   return lines(
     b('Markets'),
