@@ -1,3 +1,4 @@
+import { withTimeout } from '../infra/with-timeout.ts';
 import { chatOf } from './actions.ts';
 import { traderMessage } from './boundary.ts';
 import type { VantaContext } from './context.ts';
@@ -25,7 +26,7 @@ export const ANSWER_WITHIN_MS = 200;
 export async function answerAfterPending(ctx: VantaContext, pending: string, work: () => Promise<View>, withinMs = ANSWER_WITHIN_MS): Promise<number> {
   const chat = chatOf(ctx);
   const result = viewOrRefusal(ctx, work);
-  const quick = await within(result, withinMs);
+  const quick = await withTimeout(result, withinMs, () => null);
   if (quick) return (await send(chat, quick.body, quick.rows ?? [])).message_id;
   const message = await send(chat, html`⏳ ${pending}`);
   const view = await result;
@@ -45,18 +46,5 @@ async function viewOrRefusal(ctx: VantaContext, work: () => Promise<View>): Prom
     return await work();
   } catch (err) {
     return { body: traderMessage(ctx, err) };
-  }
-}
-
-/** `promise`'s value if it settles within `ms`, otherwise null (it goes on). */
-async function within<T>(promise: Promise<T>, ms: number): Promise<T | null> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<null>((resolve) => {
-    timer = setTimeout(() => resolve(null), ms);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -1,12 +1,9 @@
 import { createServer, type Server } from 'node:http';
+import { setTimeout as delay } from 'node:timers/promises';
 import { run, type RunnerHandle } from '@grammyjs/runner';
 import { webhookCallback } from 'grammy';
 import type { Logger } from 'pino';
 import type { VantaBot } from './bot.ts';
-
-/** @grammyjs/runner's pacing of getUpdates: 0 polls at once after every answer; see the runner's SourceOptions. */
-const POLL_SPEED_TRAFFIC_BALANCE = 0.1;
-const POLL_PAUSE_MAX_MS = 8;
 import { COMMANDS } from './bot.ts';
 
 /**
@@ -26,6 +23,9 @@ export interface RunningBot {
 }
 
 const ALLOWED_UPDATES = ['message', 'callback_query'] as const;
+/** @grammyjs/runner's pacing of getUpdates: 0 polls at once after every answer; see the runner's SourceOptions. */
+const POLL_SPEED_TRAFFIC_BALANCE = 0.1;
+const POLL_PAUSE_MAX_MS = 8;
 /** How long stopping waits for the updates being handled. */
 const IN_FLIGHT_GRACE_MS = 10_000;
 
@@ -123,12 +123,7 @@ export function startBotWhenReachable(vanta: VantaBot, transport: Transport, log
   };
 }
 
+/** Resolves after `ms`, or at once when `signal` aborts (stopping ends the wait, it is not an error). */
 function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
-  });
+  return delay(ms, undefined, { signal }).catch(() => {});
 }

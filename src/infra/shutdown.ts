@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { withTimeout } from './with-timeout.ts';
 
 /**
  * One registry for everything that must close: resources register a named
@@ -100,15 +101,6 @@ export function createShutdown(options: ShutdownOptions): Shutdown {
       return running;
     },
   };
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => T): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<T>((resolve) => {
-    timer = setTimeout(() => resolve(onTimeout()), ms);
-    timer.unref();
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /**

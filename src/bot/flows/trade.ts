@@ -101,7 +101,7 @@ export async function textOrder(ctx: VantaContext, draft: OrderDraft): Promise<v
     return;
   }
   const message = await send(chatOf(ctx), html`⏳ Checking your order…`);
-  await place(ctx, message.message_id, ctx.vanta.newOrderId(), draft);
+  await place(ctx, message.message_id, ctx.vanta.newOrderId(), draft, false);
 }
 
 /** Typed collateral or leverage during the guided flow. */
@@ -127,11 +127,12 @@ export async function typedWizardValue(ctx: VantaContext, kind: 'collateral' | '
 
 /**
  * Sends the order to the engine from a message that then shows its progress: the message is
- * registered as the order's card first, so every notice about it edits it in place.
+ * registered as the order's card first, so every notice about it edits it in place. `repeat`: this
+ * order id already has its card (a confirm pressed again), known to the caller.
  */
-async function place(ctx: VantaContext, messageId: number, orderId: string, draft: OrderDraft): Promise<void> {
+async function place(ctx: VantaContext, messageId: number, orderId: string, draft: OrderDraft, repeat: boolean): Promise<void> {
   const chat = chatOf(ctx);
-  if (await ctx.vanta.cards.get(orderId)) {
+  if (repeat) {
     // A repeat of this confirm (a double click, a retry after a crash): make sure the order is
     // placed (the same id is never placed twice) and leave the card to its notices, which may
     // already show a later state than "accepted".
@@ -208,7 +209,7 @@ export const tradeActions: ActionTable = {
         await answerAfterPending(ctx, 'Pricing your order again…', () => reviewStep(ctx, draft));
         return;
       }
-      await place(ctx, messageId, orderId, draft);
+      await place(ctx, messageId, orderId, draft, repeat);
     },
   },
   't.cancel': {
