@@ -12,16 +12,27 @@
  *   it also refuses requests whose Host header is not a loopback name, so a
  *   web page using DNS rebinding cannot read trading state through the
  *   operator's browser.
+ * - Read-only unless the operator passed `controls` (INSPECTOR_CONTROLS=true):
+ *   then POST /api/control/* also needs a JSON body and the custom header
+ *   `x-vanta-inspector: 1`, which no cross-site form or simple request can
+ *   send, and every use is audited by the controls.
+ *
+ * The stream and /api/actors carry each actor without its context (a tree of
+ * 100,000 actors stays a few MB); /api/actor?id= answers one actor in full.
  */
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import type { AnyStateMachine } from 'xstate';
 import type { Secret } from '../secret.ts';
 import { createBearerCheck } from './bearer-auth.ts';
 import { openEventStream, type EventStream } from './event-stream.ts';
-import type { InspectorSource } from './inspector-source.ts';
+import { readControlRequest, type InspectorControls } from './inspector-controls.ts';
+import type { ActorView, InspectorEvent, InspectorSource } from './inspector-source.ts';
 import { listen } from './listen.ts';
 import { BASE_HEADERS, pathOf, sendJson } from './respond.ts';
+import { statechartOf } from './statechart.ts';
+import { layoutStatechart, type LaidOutChart } from './statechart-layout.ts';
 
 export interface InspectorServerOptions {
   /** Default 127.0.0.1. Anything else needs a token (config refuses to start otherwise). */
@@ -37,6 +48,15 @@ export interface InspectorServerOptions {
   readonly maxStreams?: number;
   /** Unread bytes after which a slow page is disconnected (default 8 MiB). */
   readonly maxBufferedBytes?: number;
+  /** Each actor kind's machine, charted for the page from its own definition (kind → machine). */
+  readonly machines?: Readonly<Record<string, AnyStateMachine>>;
+  /**
+   * Operator controls (send an event, release a quarantined actor). Absent: the inspector is
+   * read-only and refuses every POST. Given only behind INSPECTOR_CONTROLS=true; every use is audited.
+   */
+  readonly controls?: InspectorControls;
+  /** How often the source batches live changes, shown on the page (default 100 ms). */
+  readonly batchMs?: number;
 }
 
 export interface InspectorServer {
@@ -70,7 +90,7 @@ export async function createInspectorServer(options: InspectorServerOptions): Pr
   const host = options.host ?? '127.0.0.1';
   const assets = await loadAssets();
   const streams = new Set<EventStream>();
-  const handle = createHandler({ ...options, logger, assets, streams });
+  const handle = createHandler({ ...options, logger, assets, streams, charts: new Map() });
   const server = createServer((req, res) => {
     try {
       handle(req, res);
@@ -102,6 +122,8 @@ async function loadAssets(): Promise<Map<string, { body: Buffer; type: string }>
 interface HandlerContext extends InspectorServerOptions {
   readonly assets: Map<string, { body: Buffer; type: string }>;
   readonly streams: Set<EventStream>;
+  /** Laid-out charts by kind, computed once on first request. */
+  readonly charts: Map<string, Promise<LaidOutChart>>;
 }
 
 function createHandler(ctx: HandlerContext): (req: IncomingMessage, res: ServerResponse) => void {
@@ -110,7 +132,8 @@ function createHandler(ctx: HandlerContext): (req: IncomingMessage, res: ServerR
 
   return (req, res) => {
     const path = pathOf(req.url);
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
+    const isControl = req.method === 'POST' && path.startsWith('/api/control/');
+    if (req.method !== 'GET' && req.method !== 'HEAD' && !isControl) {
       sendJson(res, 405, { error: `method ${req.method ?? '?'} not allowed; the inspector is read-only` }, { allow: 'GET, HEAD' });
       return;
     }
@@ -134,14 +157,36 @@ function createHandler(ctx: HandlerContext): (req: IncomingMessage, res: ServerR
       sendJson(res, 401, { error: auth === 'missing' ? 'token required: send Authorization: Bearer <INSPECTOR_TOKEN>' : 'token refused' }, { 'www-authenticate': 'Bearer realm="vanta-inspector"' });
       return;
     }
+    if (isControl) {
+      void control(ctx, path, req, res);
+      return;
+    }
     routeApi(ctx, path, req, res, maxStreams);
   };
 }
 
 function routeApi(ctx: HandlerContext, path: string, req: IncomingMessage, res: ServerResponse, maxStreams: number): void {
+  if (path.startsWith('/api/machines/')) {
+    void sendChart(ctx, decodeURIComponent(path.slice('/api/machines/'.length)), res);
+    return;
+  }
+  const query = new URL(req.url ?? '/', 'http://inspector').searchParams;
   switch (path) {
     case '/api/actors':
-      sendJson(res, 200, { actors: ctx.source.actors() });
+      sendJson(res, 200, { actors: ctx.source.actors().map(withoutContext) });
+      return;
+    case '/api/actor': {
+      const id = query.get('id') ?? '';
+      const actor = ctx.source.actor ? ctx.source.actor(id) : ctx.source.actors().find((a) => a.id === id);
+      if (actor) sendJson(res, 200, { actor });
+      else sendJson(res, 404, { error: `no actor ${id || '(give ?id=<systemId>)'} is running or quarantined` });
+      return;
+    }
+    case '/api/history':
+      void sendHistory(ctx, query, res);
+      return;
+    case '/api/machines':
+      sendJson(res, 200, { machines: Object.entries(ctx.machines ?? {}).map(([kind, machine]) => ({ kind, machine: machine.id })) });
       return;
     case '/api/events':
       sendJson(res, 200, { events: ctx.source.recentEvents() });
@@ -154,7 +199,87 @@ function routeApi(ctx: HandlerContext, path: string, req: IncomingMessage, res: 
       streamTo(ctx, req, res);
       return;
     default:
-      sendJson(res, 404, { error: `no route ${path}; try /api/actors, /api/events or /api/stream` });
+      sendJson(res, 404, { error: `no route ${path}; try /api/actors, /api/actor?id=, /api/history?id=, /api/machines, /api/events or /api/stream` });
+  }
+}
+
+/** The tree needs no context; the selected actor's comes from /api/actor. */
+function withoutContext(actor: ActorView): ActorView {
+  return { ...actor, context: null };
+}
+
+function lighten(event: InspectorEvent): InspectorEvent {
+  return event.type === 'actor.upsert' ? { type: 'actor.upsert', actor: withoutContext(event.actor) } : event;
+}
+
+async function sendChart(ctx: HandlerContext, kind: string, res: ServerResponse): Promise<void> {
+  const machine = ctx.machines?.[kind];
+  if (!machine) {
+    sendJson(res, 404, { error: `no machine for kind ${kind}; known kinds: ${Object.keys(ctx.machines ?? {}).join(', ') || 'none'}` });
+    return;
+  }
+  let chart = ctx.charts.get(kind);
+  if (!chart) {
+    chart = layoutStatechart(statechartOf(machine));
+    ctx.charts.set(kind, chart);
+  }
+  try {
+    sendJson(res, 200, { kind, chart: await chart });
+  } catch (err) {
+    ctx.charts.delete(kind);
+    ctx.logger.error({ err, kind }, 'Could not lay out a statechart');
+    sendJson(res, 500, { error: `could not lay out the ${kind} machine; see the engine log` });
+  }
+}
+
+async function sendHistory(ctx: HandlerContext, query: URLSearchParams, res: ServerResponse): Promise<void> {
+  const id = query.get('id') ?? '';
+  const limit = Math.min(Math.max(Number.parseInt(query.get('limit') ?? '100', 10) || 100, 1), 500);
+  if (!id) {
+    sendJson(res, 400, { error: 'give the actor: /api/history?id=<systemId>' });
+    return;
+  }
+  try {
+    sendJson(res, 200, { id, steps: ctx.source.history ? await ctx.source.history(id, limit) : [] });
+  } catch (err) {
+    ctx.logger.warn({ err, id }, 'Could not read an actor history');
+    sendJson(res, 503, { error: 'the transition journal could not be read; try again' });
+  }
+}
+
+async function control(ctx: HandlerContext, path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (!ctx.controls) {
+    sendJson(res, 403, { error: 'this inspector is read-only; an operator enables controls with INSPECTOR_CONTROLS=true' });
+    return;
+  }
+  const parsed = await readControlRequest(req);
+  if (!parsed.ok) {
+    sendJson(res, parsed.status, { error: parsed.error });
+    return;
+  }
+  const by = `inspector@${req.socket.remoteAddress ?? '?'}`;
+  try {
+    switch (path) {
+      case '/api/control/send': {
+        if (!parsed.body.event) {
+          sendJson(res, 400, { error: 'give the event to send: {"id": "<systemId>", "event": {"type": "…"}}' });
+          return;
+        }
+        const sent = await ctx.controls.send(parsed.body.id, parsed.body.event, by);
+        sendJson(res, sent ? 200 : 404, sent ? { sent: true } : { error: `actor ${parsed.body.id} is not running` });
+        return;
+      }
+      case '/api/control/release': {
+        const released = await ctx.controls.release(parsed.body.id, by);
+        sendJson(res, released ? 200 : 409, released ? { released: true } : { error: `actor ${parsed.body.id} is not quarantined` });
+        return;
+      }
+      default:
+        sendJson(res, 404, { error: `no control ${path}; try /api/control/send or /api/control/release` });
+    }
+  } catch (err) {
+    ctx.logger.warn({ err, path }, 'Inspector control refused');
+    sendJson(res, 409, { error: err instanceof Error ? err.message : 'refused' });
   }
 }
 
@@ -168,9 +293,10 @@ function streamTo(ctx: HandlerContext, req: IncomingMessage, res: ServerResponse
   ctx.streams.add(stream);
   // Subscribe before reading the snapshot: the source delivers asynchronously, so nothing falls between the two.
   const unsubscribe = ctx.source.subscribe((event) => {
-    stream.send(event);
+    stream.send(lighten(event));
   });
-  stream.send({ actors: ctx.source.actors(), events: ctx.source.recentEvents() }, 'snapshot');
+  const features = { controls: Boolean(ctx.controls), kinds: Object.keys(ctx.machines ?? {}), batchMs: ctx.batchMs ?? 100, history: Boolean(ctx.source.history) };
+  stream.send({ actors: ctx.source.actors().map(withoutContext), events: ctx.source.recentEvents(), features }, 'snapshot');
   res.once('close', () => {
     unsubscribe();
     stream.close();

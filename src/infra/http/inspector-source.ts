@@ -33,15 +33,46 @@ export type InspectorEvent =
       readonly source: string | null;
       /** The event, secrets removed. */
       readonly event: { readonly type: string } & Record<string, unknown>;
+    }
+  | {
+      /** An actor took a transition: its state value changed (or it was restored / started). */
+      readonly type: 'transition';
+      readonly at: number;
+      /** systemId of the actor that moved. */
+      readonly id: string;
+      /** Type of the event that caused it (`xstate.init` when the actor started or was restored). */
+      readonly event: string;
+      /** The state value after the step. */
+      readonly state: unknown;
     };
+
+/** One step of an actor's recent past, for the inspector's time travel. */
+export interface TransitionStep {
+  readonly at: number;
+  /** Type of the event that caused the step (`xstate.init` when the actor started or was restored). */
+  readonly event: string;
+  /** The state value after the step. */
+  readonly state: unknown;
+  /** The context after the step, secrets removed. */
+  readonly context: unknown;
+  /** Where the step was read: this process's inspection stream, or the transition journal in PostgreSQL (survives restarts). */
+  readonly origin: 'live' | 'journal';
+}
 
 export interface InspectorSource {
   /** Every live actor, parents before children. */
   actors(): ActorView[];
+  /** One actor in full (with its sanitised context); without it the server searches actors(). */
+  actor?(id: string): ActorView | undefined;
   /** The most recent events (bounded ring buffer), oldest first. */
   recentEvents(): InspectorEvent[];
   /** Live feed; returns the unsubscribe function. */
   subscribe(listener: (event: InspectorEvent) => void): () => void;
+  /**
+   * An actor's recent steps, oldest first, at most `limit` (default 100): from the journal
+   * (earlier runs) followed by this run's live steps, without duplicates. Empty when unknown.
+   */
+  history?(id: string, limit?: number): Promise<TransitionStep[]>;
 }
 
 /** One dependency's readiness probe for /readyz. */
