@@ -19,6 +19,22 @@ export interface AuditEntry {
   readonly corrId?: string | null;
 }
 
+/** One actor step for the transition journal (the inspector's time travel after a restart). */
+export interface TransitionRow {
+  readonly actor: string;
+  /** Epoch ms. */
+  readonly at: number;
+  /** Type of the event that caused the step. */
+  readonly event: string;
+  /** XState state value, JSON. */
+  readonly state: unknown;
+  /** Context, ALREADY SANITISED by the caller: stored as given. */
+  readonly context: unknown;
+}
+
+/** A journalled step read back. */
+export type StoredTransition = Omit<TransitionRow, 'actor'>;
+
 /**
  * The database, whichever engine backs it: PostgreSQL when DATABASE_URL is
  * set, PGlite (PostgreSQL compiled to WASM, files under DATA_DIR) when not.
@@ -39,6 +55,12 @@ export interface Database {
   sql<T extends object = Record<string, unknown>>(query: string, params?: readonly unknown[]): Promise<T[]>;
   ping(): Promise<void>;
   audit(entry: AuditEntry): Promise<void>;
+  /** Appends journal rows in one statement, in order (ids rise in the order given). */
+  appendTransitions(rows: readonly TransitionRow[]): Promise<void>;
+  /** The actor's newest `limit` journalled steps, oldest first. */
+  recentTransitions(actor: string, limit: number): Promise<StoredTransition[]>;
+  /** Keeps each listed actor's newest `keep` journal rows and deletes the rest; returns how many went. */
+  pruneTransitions(actors: readonly string[], keep: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -140,6 +162,24 @@ async function underMigrationLock<T>(url: Secret, run: () => Promise<T>): Promis
 
 type RawQuery = (query: string, params: readonly unknown[]) => Promise<unknown[]>;
 
+/** One statement for a whole batch: the rows travel as one JSON array, inserted in array order. */
+const APPEND_TRANSITIONS = `insert into actor_transitions (at, actor, event, state, context)
+  select to_timestamp((e.r->>'at')::float8 / 1000), e.r->>'actor', e.r->>'event', coalesce(e.r->'state', 'null'::jsonb), coalesce(e.r->'context', 'null'::jsonb)
+    from jsonb_array_elements(?::jsonb) with ordinality as e(r, n)
+   order by e.n`;
+
+const RECENT_TRANSITIONS = `select round(extract(epoch from at) * 1000)::float8 as at, event, state, context
+  from actor_transitions where actor = ? order by id desc limit ?`;
+
+/** Per actor, the id of its keep-th newest row (index actor_transitions_actor_id_idx); older rows go. */
+const PRUNE_TRANSITIONS = `with cutoffs as (
+    select a.actor, (select x.id from actor_transitions x where x.actor = a.actor order by x.id desc offset ? limit 1) as cutoff
+      from jsonb_array_elements_text(?::jsonb) as a(actor)
+  ), gone as (
+    delete from actor_transitions t using cutoffs c where t.actor = c.actor and t.id < c.cutoff returning 1
+  )
+  select count(*)::int as n from gone`;
+
 function viaOrm(orm: MikroORM): RawQuery {
   const connection = orm.em.getConnection() as unknown as {
     execute(query: string, params?: readonly unknown[], method?: 'all'): Promise<unknown>;
@@ -179,6 +219,20 @@ function wrap(orm: MikroORM, kind: 'postgres' | 'pglite', raw: RawQuery, closeRa
         details: entry.details ?? {},
         corrId: entry.corrId ?? null,
       });
+    },
+    async appendTransitions(rows) {
+      if (rows.length === 0) return;
+      await raw(APPEND_TRANSITIONS, [JSON.stringify(rows)]);
+    },
+    async recentTransitions(actor, limit) {
+      const rows = (await raw(RECENT_TRANSITIONS, [actor, Math.max(0, Math.floor(limit))])) as StoredTransition[];
+      return rows.reverse();
+    },
+    async pruneTransitions(actors, keep) {
+      if (actors.length === 0) return 0;
+      if (!Number.isInteger(keep) || keep < 1) throw new RangeError(`keep must be a positive integer, got ${keep}`);
+      const rows = (await raw(PRUNE_TRANSITIONS, [keep - 1, JSON.stringify(actors)])) as { n: number }[];
+      return rows[0]?.n ?? 0;
     },
     async close() {
       try {

@@ -4,6 +4,7 @@ import { Migration20261202000000_tx_outbox } from './Migration20261202000000_tx_
 import { Migration20261203000000_engine_lease } from './Migration20261203000000_engine_lease.ts';
 import { Migration20261203000001_engine_lease_epochs } from './Migration20261203000001_engine_lease_epochs.ts';
 import { Migration20261203000100_tx_attempt_fate } from './Migration20261203000100_tx_attempt_fate.ts';
+import { Migration20261204000000_actor_transitions } from './Migration20261204000000_actor_transitions.ts';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed from disk) so the
@@ -16,4 +17,5 @@ export const migrations = [
   { name: 'Migration20261203000000_engine_lease', class: Migration20261203000000_engine_lease },
   { name: 'Migration20261203000001_engine_lease_epochs', class: Migration20261203000001_engine_lease_epochs },
   { name: 'Migration20261203000100_tx_attempt_fate', class: Migration20261203000100_tx_attempt_fate },
+  { name: 'Migration20261204000000_actor_transitions', class: Migration20261204000000_actor_transitions },
 ];
