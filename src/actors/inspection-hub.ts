@@ -10,13 +10,23 @@
  * watching, an inspection event costs a WeakMap lookup and at most one field
  * write or one ring-buffer slot. With live subscribers, changes are coalesced
  * and sanitised once per flush interval rather than once per transition.
+ *
+ * Time travel: each shown actor keeps its last `historyPerActor` steps (a step
+ * is a snapshot whose state value or context object changed) as references to
+ * XState's immutable snapshot parts, sanitised only when `history()` is read.
+ * Recording a step costs a reference comparison (a small structural one for
+ * nested state values) and one reused ring slot. Steps that change the state
+ * value also go to live subscribers as `transition` events, never coalesced,
+ * in a queue bounded per flush (the oldest are dropped and counted).
  */
 import type { AnyActor, AnyEventObject, InspectionEvent } from 'xstate';
-import type { ActorRunStatus, ActorView, InspectorEvent, InspectorSource } from '../infra/http/inspector-source.ts';
+import type { ActorRunStatus, ActorView, InspectorEvent, InspectorSource, TransitionStep } from '../infra/http/inspector-source.ts';
 import { scrubSecrets } from '../infra/logger.ts';
 import { EventRing, type RawLoggedEvent } from './inspection-event-ring.ts';
+import { StepRing, type RawStep } from './inspection-step-ring.ts';
 
 type LoggedEventBody = Extract<InspectorEvent, { type: 'event' }>['event'];
+type TransitionEvent = Extract<InspectorEvent, { type: 'transition' }>;
 type Listener = (event: InspectorEvent) => void;
 
 /** Where an actor sits in the logical tree. */
@@ -26,6 +36,28 @@ export interface ActorDescription {
   readonly kind: string;
   /** Logical parent's systemId (`root` for top-level actors), null for the root. */
   readonly parent: string | null;
+}
+
+/**
+ * A step as the hub saw it, handed to `onStep` as it happens. `state` and `context` are the
+ * snapshot's own objects: NOT sanitised (the receiver sanitises, off the hot path).
+ */
+export interface ObservedStep {
+  readonly id: string;
+  readonly kind: string;
+  readonly at: number;
+  readonly event: string;
+  readonly state: unknown;
+  readonly context: unknown;
+}
+
+/** A step read back from a journal of earlier runs, context already sanitised. */
+export type JournalStep = Omit<TransitionStep, 'origin'>;
+
+/** Reads an actor's journalled steps (the transition journal in PostgreSQL). */
+export interface StepJournalReader {
+  /** The actor's newest `limit` steps, oldest first. */
+  recent(id: string, limit: number): Promise<readonly JournalStep[]>;
 }
 
 /** Statuses the supervisor knows and XState does not. `running` clears them. */
@@ -49,8 +81,21 @@ export interface InspectionHubOptions {
   readonly now?: () => number;
   /** How often live subscribers get the coalesced changes (default 100 ms). */
   readonly flushIntervalMs?: number;
-  /** Called when a subscriber throws; that subscriber is dropped. */
+  /** Called when a subscriber throws (that subscriber is dropped) or when `onStep` throws. */
   readonly onListenerError?: (err: unknown) => void;
+  /** Steps kept per shown actor for `history()` (default 50; 0 keeps none). */
+  readonly historyPerActor?: number;
+  /** Transition events waiting for one flush, at most (default 5000); older ones are dropped and counted. */
+  readonly maxPendingTransitions?: number;
+  /**
+   * Called synchronously with every step of every shown actor (the journal's feed). Must be
+   * cheap and must not throw (a throw is reported through onListenerError, never to XState).
+   */
+  readonly onStep?: (step: ObservedStep) => void;
+  /** Steps of earlier runs for `history()`; without it, history holds this run's steps only. */
+  readonly journal?: StepJournalReader;
+  /** Called when reading the journal failed; history() then answers with the live steps. */
+  readonly onJournalError?: (err: unknown) => void;
 }
 
 export interface InspectionHub {
@@ -66,6 +111,8 @@ export interface InspectionHub {
   setStatus(id: string, status: SupervisionStatus, placeholder?: Omit<ActorDescription, 'id'>): boolean;
   /** Removes an actor from the tree (it finished, or was deleted). */
   remove(id: string): void;
+  /** Transition events dropped because a flush had more than maxPendingTransitions waiting. */
+  readonly droppedTransitions: number;
 }
 
 interface Entry {
@@ -76,7 +123,15 @@ interface Entry {
   readonly ref: AnyActor | null;
   updatedAt: number;
   override: 'restarting' | 'quarantined' | null;
+  /** Recent steps; created at the first step, handed on to a restarted actor's new entry. */
+  history: StepRing | null;
+  /** State value and context of the last recorded step (UNSEEN before the first). */
+  lastValue: unknown;
+  lastContext: unknown;
 }
+
+/** Before an entry's first step: equal to no state value or context. */
+const UNSEEN: unique symbol = Symbol('unseen');
 
 /** Cached "do not show this actor". */
 const HIDDEN = null;
@@ -92,10 +147,18 @@ export function createInspectionHub(options: InspectionHubOptions): InspectionHu
   const now = options.now ?? Date.now;
   const flushIntervalMs = options.flushIntervalMs ?? 100;
   const ring = new EventRing(options.maxEvents ?? 1_000);
+  const historyPerActor = options.historyPerActor ?? 50;
+  if (!Number.isInteger(historyPerActor) || historyPerActor < 0) throw new RangeError(`historyPerActor must be a non-negative integer, got ${historyPerActor}`);
+  const maxPendingTransitions = options.maxPendingTransitions ?? 5_000;
+  if (!Number.isInteger(maxPendingTransitions) || maxPendingTransitions < 1) throw new RangeError(`maxPendingTransitions must be a positive integer, got ${maxPendingTransitions}`);
   const byId = new Map<string, Entry>();
   const byRef = new WeakMap<object, Entry | typeof HIDDEN>();
-  /** Each live subscriber with the first log sequence number it has not read through recentEvents(). */
-  const listeners = new Map<Listener, { fromSeq: number }>();
+  /**
+   * Each live subscriber with the first log sequence number it has not read through recentEvents(),
+   * and the number of the first transition event it has not been given.
+   */
+  const listeners = new Map<Listener, { fromSeq: number; fromMove: number }>();
+  let droppedTransitions = 0;
   const feed = createFeed();
 
   function entryOf(ref: AnyActor): Entry | undefined {
@@ -108,9 +171,10 @@ export function createInspectionHub(options: InspectionHubOptions): InspectionHu
       if (ref.systemId === undefined) byRef.set(ref, HIDDEN);
       return undefined;
     }
-    const entry: Entry = { ...description, ref, updatedAt: now(), override: null };
+    // A restarted actor keeps its systemId: the new reference replaces the old one, and keeps its history.
+    const history = byId.get(description.id)?.history ?? null;
+    const entry: Entry = { ...description, ref, updatedAt: now(), override: null, history, lastValue: UNSEEN, lastContext: UNSEEN };
     byRef.set(ref, entry);
-    // A restarted actor keeps its systemId: the new reference replaces the old one.
     byId.set(entry.id, entry);
     feed.changed(entry);
     return entry;
@@ -125,12 +189,34 @@ export function createInspectionHub(options: InspectionHubOptions): InspectionHu
     return null;
   }
 
-  function onSnapshot(ref: AnyActor, status: string): void {
+  function onSnapshot(ref: AnyActor, event: AnyEventObject, snapshot: { status: string; value?: unknown; context?: unknown }): void {
     const entry = entryOf(ref);
     if (!entry || byId.get(entry.id) !== entry) return;
-    entry.updatedAt = now();
+    const at = now();
+    entry.updatedAt = at;
+    recordStep(entry, at, event.type, snapshot.value, snapshot.context);
+    const status = snapshot.status;
     if ((status === 'stopped' || status === 'done') && entry.override === null) remove(entry.id);
     else feed.changed(entry);
+  }
+
+  /** A step is a snapshot whose state value or context object changed; only a new state value is a transition. */
+  function recordStep(entry: Entry, at: number, event: string, value: unknown, context: unknown): void {
+    // Not a state machine (a callback or promise actor): nothing to step through.
+    if (value === undefined) return;
+    const moved = !sameStateValue(value, entry.lastValue);
+    if (!moved && context === entry.lastContext) return;
+    entry.lastValue = value;
+    entry.lastContext = context;
+    if (historyPerActor > 0) (entry.history ??= new StepRing(historyPerActor)).push(at, event, value, context);
+    if (options.onStep) {
+      try {
+        options.onStep({ id: entry.id, kind: entry.kind, at, event, state: value, context });
+      } catch (err) {
+        options.onListenerError?.(err);
+      }
+    }
+    if (moved) feed.transitioned(entry.id, at, event, value);
   }
 
   function onEvent(target: AnyActor, source: AnyActor | undefined, event: AnyEventObject): void {
@@ -147,7 +233,8 @@ export function createInspectionHub(options: InspectionHubOptions): InspectionHu
     feed.removed(entry);
   }
 
-  function view(entry: Entry): ActorView {
+  /** Without the context (`withContext` false) nothing is sanitised: what a 100,000-actor tree needs. */
+  function view(entry: Entry, withContext = true): ActorView {
     const snapshot = entry.ref?.getSnapshot() as { status?: string; value?: unknown; context?: unknown } | undefined;
     return {
       id: entry.id,
@@ -155,7 +242,7 @@ export function createInspectionHub(options: InspectionHubOptions): InspectionHu
       parent: entry.parent,
       status: entry.override ?? runStatus(snapshot?.status),
       state: snapshot?.value ?? null,
-      context: snapshot?.context === undefined ? null : sanitize(snapshot.context),
+      context: !withContext || snapshot?.context === undefined ? null : sanitize(snapshot.context),
       updatedAt: entry.updatedAt,
     };
   }
@@ -174,7 +261,19 @@ export function createInspectionHub(options: InspectionHubOptions): InspectionHu
   function createFeed() {
     const dirty = new Set<Entry>();
     const removed: { id: string; at: number }[] = [];
+    /** Transitions since the last flush; `movedBase` is the number of the first one (listeners read from theirs). */
+    let moves: TransitionEvent[] = [];
+    let movedBase = 0;
     let timer: NodeJS.Timeout | null = null;
+
+    /** Keeps the newest maxPendingTransitions (amortised: trimmed when twice that many wait, and at flush). */
+    const trimMoves = (limit: number) => {
+      const excess = moves.length - limit;
+      if (excess <= 0) return;
+      moves.splice(0, excess);
+      movedBase += excess;
+      droppedTransitions += excess;
+    };
 
     const schedule = () => {
       if (timer || listeners.size === 0) return;
@@ -187,12 +286,20 @@ export function createInspectionHub(options: InspectionHubOptions): InspectionHu
       for (const r of removed.splice(0)) changes.push({ type: 'actor.removed', id: r.id, at: r.at });
       for (const entry of dirty) if (byId.get(entry.id) === entry) changes.push({ type: 'actor.upsert', actor: view(entry) });
       dirty.clear();
+      trimMoves(maxPendingTransitions);
+      const moved = moves;
+      const base = movedBase;
+      moves = [];
+      movedBase += moved.length;
       const oldest = Math.min(...[...listeners.values()].map((l) => l.fromSeq));
       const logged = ring.since(oldest).map((raw) => ({ seq: raw.seq, event: toLogEvent(raw) }));
       for (const [listener, state] of [...listeners]) {
         const fresh = logged.filter((l) => l.seq >= state.fromSeq).map((l) => l.event);
         state.fromSeq = ring.written;
-        deliver(listener, fresh.length ? changes.concat(fresh) : changes);
+        // A listener that subscribed during this interval gets only the transitions after it did.
+        const steps = state.fromMove <= base ? moved : moved.slice(state.fromMove - base);
+        state.fromMove = movedBase;
+        deliver(listener, changes.concat(steps, fresh));
       }
     };
     const deliver = (listener: Listener, events: InspectorEvent[]) => {
@@ -218,31 +325,81 @@ export function createInspectionHub(options: InspectionHubOptions): InspectionHu
       logged() {
         if (listeners.size !== 0) schedule();
       },
+      transitioned(id: string, at: number, event: string, state: unknown) {
+        if (listeners.size === 0) return;
+        moves.push({ type: 'transition', at, id, event, state });
+        if (moves.length >= 2 * maxPendingTransitions) trimMoves(maxPendingTransitions);
+        schedule();
+      },
+      /** Number of the next transition event: a new subscriber reads from there. */
+      get nextMove() {
+        return movedBase + moves.length;
+      },
       stoppedAll() {
         if (timer) clearTimeout(timer);
         timer = null;
         dirty.clear();
         removed.length = 0;
+        movedBase += moves.length;
+        moves = [];
       },
     };
   }
 
   const source: InspectorSource = {
     actors() {
-      return treeOrder([...byId.values()]).map(view);
+      return treeOrder([...byId.values()]).map((entry) => view(entry));
+    },
+    tree() {
+      return treeOrder([...byId.values()]).map((entry) => view(entry, false));
+    },
+    actor(id) {
+      const entry = byId.get(id);
+      return entry ? view(entry) : undefined;
     },
     recentEvents() {
       return ring.since(0).map(toLogEvent);
     },
     subscribe(listener) {
       // The subscriber reads the backlog through recentEvents(); the feed brings what comes after.
-      listeners.set(listener, { fromSeq: ring.written });
+      listeners.set(listener, { fromSeq: ring.written, fromMove: feed.nextMove });
       return () => {
         listeners.delete(listener);
         if (listeners.size === 0) feed.stoppedAll();
       };
     },
+    history,
   };
+
+  /**
+   * The journal's steps older than this run's oldest live step, then the live ones (newest
+   * `limit`, oldest first). The live ring is the newer record; a journal row of this run that
+   * the ring still holds is as old as the ring's oldest step or newer, so it is left out.
+   */
+  async function history(id: string, limit = 100): Promise<TransitionStep[]> {
+    const wanted = Math.min(Math.max(1, Math.floor(Number.isFinite(limit) ? limit : 100)), MAX_HISTORY);
+    const live = liveSteps(byId.get(id)?.history?.newest(wanted) ?? []);
+    if (!options.journal || live.length >= wanted) return live;
+    let journalled: readonly JournalStep[] = [];
+    try {
+      journalled = await options.journal.recent(id, wanted);
+    } catch (err) {
+      options.onJournalError?.(err);
+    }
+    const cutoff = live[0]?.at ?? Number.POSITIVE_INFINITY;
+    const earlier: TransitionStep[] = [];
+    for (const step of journalled) if (step.at < cutoff) earlier.push({ at: step.at, event: step.event, state: step.state, context: step.context, origin: 'journal' });
+    return earlier.concat(live).slice(-wanted);
+  }
+
+  /** Sanitised copies; consecutive steps often share one context object, sanitised once. */
+  function liveSteps(raw: RawStep[]): TransitionStep[] {
+    const clean = new Map<unknown, unknown>();
+    return raw.map((step) => {
+      if (!clean.has(step.context)) clean.set(step.context, step.context === undefined ? null : sanitize(step.context));
+      return { at: step.at, event: step.event, state: step.value, context: clean.get(step.context), origin: 'live' };
+    });
+  }
 
   return {
     inspect(event) {
@@ -250,7 +407,7 @@ export function createInspectionHub(options: InspectionHubOptions): InspectionHu
       const ref = event.actorRef as AnyActor;
       switch (event.type) {
         case '@xstate.snapshot':
-          onSnapshot(ref, event.snapshot.status);
+          onSnapshot(ref, event.event, event.snapshot);
           return;
         case '@xstate.event':
           onEvent(ref, event.sourceRef as AnyActor | undefined, event.event);
@@ -266,7 +423,7 @@ export function createInspectionHub(options: InspectionHubOptions): InspectionHu
       let entry = byId.get(id);
       if (!entry) {
         if (!placeholder || status === 'running') return false;
-        entry = { id, kind: placeholder.kind, parent: placeholder.parent, ref: null, updatedAt: now(), override: null };
+        entry = { id, kind: placeholder.kind, parent: placeholder.parent, ref: null, updatedAt: now(), override: null, history: null, lastValue: UNSEEN, lastContext: UNSEEN };
         byId.set(id, entry);
       }
       entry.override = status === 'running' ? null : status;
@@ -275,7 +432,23 @@ export function createInspectionHub(options: InspectionHubOptions): InspectionHu
       return true;
     },
     remove,
+    get droppedTransitions() {
+      return droppedTransitions;
+    },
   };
+}
+
+/** The most steps one history() answer holds. */
+const MAX_HISTORY = 1_000;
+
+/** State values are strings or small nested objects; XState builds a new object per snapshot, so compare by content. */
+function sameStateValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
+  const keysA = Object.keys(a);
+  if (keysA.length !== Object.keys(b).length) return false;
+  for (const key of keysA) if (!sameStateValue((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])) return false;
+  return true;
 }
 
 function runStatus(status: string | undefined): ActorRunStatus {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createActor, createMachine, type AnyActor, type InspectionEvent } from 'xstate';
-import { createInspectionHub } from '../../src/actors/inspection-hub.ts';
+import { createInspectionHub, type JournalStep, type ObservedStep } from '../../src/actors/inspection-hub.ts';
+import { scrubSecrets } from '../../src/infra/logger.ts';
 import type { ActorView, InspectorEvent } from '../../src/infra/http/inspector-source.ts';
 import { createDescriber, startSampleSystem } from '../helpers/inspected-system.ts';
 
@@ -208,6 +209,214 @@ describe('inspection hub', () => {
     assert.equal(sanitized, 100, 'reading sanitises only what the ring holds');
     // Generous bound (XState's own transition dominates); catches an accidental O(actors) or O(log) per event.
     assert.ok(perEventUs < 200, `${perEventUs.toFixed(1)} µs per forwarded event`);
+  });
+
+  describe('time travel: recent steps', () => {
+    const toggler = createMachine({ initial: 'a', states: { a: { on: { flip: 'b', poke: {} } }, b: { on: { flip: 'a' } } } });
+    /** A lone actor whose systemId names it, with a hub over it. */
+    const lone = (options: Partial<Parameters<typeof createInspectionHub>[0]> = {}, id = 'worker:1') => {
+      const hub = createInspectionHub({ describe: (ref) => (ref.systemId ? { id: ref.systemId, kind: 'worker', parent: null } : undefined), flushIntervalMs: 5, ...options });
+      const actor = createActor(toggler, { systemId: id, inspect: hub.inspect }).start();
+      roots.push(actor);
+      return { hub, actor };
+    };
+
+    it('keeps each actor’s steps oldest first: its start, then each state or context change, with the event that caused it', async () => {
+      const { hub, root } = sample();
+      root.send({ type: 'forward', to: 'position:7', event: { type: 'position.fill' } });
+      root.send({ type: 'forward', to: 'user:1', event: { type: 'user.order' } });
+      root.send({ type: 'forward', to: 'user:1', event: { type: 'user.order' } });
+      root.send({ type: 'forward', to: 'user:1', event: { type: 'user.pause' } });
+      const position = await hub.source.history!('position:7');
+      assert.deepEqual(
+        position.map((s) => [s.event, s.state, s.origin]),
+        [
+          ['xstate.init', 'pending', 'live'],
+          ['position.fill', 'open', 'live'],
+        ],
+      );
+      const user = await hub.source.history!('user:1');
+      assert.deepEqual(
+        user.map((s) => [s.event, s.state, (s.context as { orders: number }).orders]),
+        [
+          ['xstate.init', 'idle', 0],
+          ['user.order', 'idle', 1],
+          ['user.order', 'idle', 2],
+          ['user.pause', 'paused', 2],
+        ],
+      );
+      assert.ok(user.every((s, i) => i === 0 || s.at >= user[i - 1]!.at));
+      assert.deepEqual(await hub.source.history!('user:404'), [], 'unknown actor');
+    });
+
+    it('records nothing when neither the state value nor the context changed', async () => {
+      const { hub, actor } = lone();
+      actor.send({ type: 'poke' });
+      actor.send({ type: 'nobody.listens' });
+      actor.send({ type: 'flip' });
+      assert.deepEqual(
+        (await hub.source.history!('worker:1')).map((s) => [s.event, s.state]),
+        [
+          ['xstate.init', 'a'],
+          ['flip', 'b'],
+        ],
+      );
+    });
+
+    it('keeps only the newest historyPerActor steps, and at most `limit` per answer', async () => {
+      const { hub, actor } = lone({ historyPerActor: 4 });
+      for (let i = 0; i < 11; i += 1) actor.send({ type: 'flip' });
+      const steps = await hub.source.history!('worker:1');
+      assert.equal(steps.length, 4);
+      assert.deepEqual(
+        steps.map((s) => s.state),
+        ['a', 'b', 'a', 'b'],
+        'the 11th flip ends in b',
+      );
+      assert.ok(steps.every((s) => s.event === 'flip'), 'the start fell out of the ring');
+      assert.deepEqual(
+        (await hub.source.history!('worker:1', 2)).map((s) => s.state),
+        ['a', 'b'],
+      );
+    });
+
+    it('never returns a secret: contexts are sanitised when history is read, and only then', async () => {
+      let sanitized = 0;
+      const { hub, root } = sample({
+        sanitize: (v) => {
+          sanitized += 1;
+          return scrubSecrets(v);
+        },
+      });
+      root.send({ type: 'forward', to: 'position:7', event: { type: 'position.fill' } });
+      assert.equal(sanitized, 0, 'recording a step sanitises nothing');
+      const steps = await hub.source.history!('position:7');
+      const text = JSON.stringify(steps);
+      assert.doesNotMatch(text, /abab/, 'the private key is not in the history');
+      assert.match(text, /REDACTED/);
+      assert.equal(sanitized, 1, 'both steps share one context object, sanitised once');
+      assert.doesNotMatch(JSON.stringify(await hub.source.history!('user:1')), /AAAAAAAA/, 'nor the api token');
+    });
+
+    it('keeps a restarted actor’s history under its systemId, with the restart as a step', async () => {
+      const { hub, actor } = lone();
+      actor.send({ type: 'flip' });
+      // As the supervisor does: marked restarting first, so the stopped actor stays shown.
+      hub.setStatus('worker:1', 'restarting');
+      actor.stop();
+      const second = createActor(toggler, { systemId: 'worker:1', inspect: hub.inspect }).start();
+      roots.push(second);
+      assert.deepEqual(
+        (await hub.source.history!('worker:1')).map((s) => [s.event, s.state]),
+        [
+          ['xstate.init', 'a'],
+          ['flip', 'b'],
+          ['xstate.init', 'a'],
+        ],
+      );
+    });
+
+    it('streams one transition event per state change to subscribers, never coalesced, and queues none for nobody', async () => {
+      const { hub, root } = sample();
+      // Before anyone subscribes: the spawns moved four actors, and nothing is kept for later.
+      root.send({ type: 'forward', to: 'user:2', event: { type: 'user.pause' } });
+      const received: InspectorEvent[] = [];
+      const unsubscribe = hub.source.subscribe((e) => received.push(e));
+      root.send({ type: 'forward', to: 'position:7', event: { type: 'position.fill' } });
+      root.send({ type: 'forward', to: 'position:7', event: { type: 'position.close' } });
+      for (let i = 0; i < 5; i += 1) root.send({ type: 'forward', to: 'user:1', event: { type: 'user.order' } });
+      root.send({ type: 'forward', to: 'user:1', event: { type: 'user.pause' } });
+      await waitFor(received, (r) => r.some((e) => e.type === 'transition' && e.id === 'user:1'));
+      const transitions = received.flatMap((e) => (e.type === 'transition' ? [[e.id, e.event, e.state]] : []));
+      assert.deepEqual(transitions, [
+        ['position:7', 'position.fill', 'open'],
+        ['position:7', 'position.close', 'closed'],
+        ['user:1', 'user.pause', 'paused'],
+      ]);
+      assert.ok(received.every((e) => e.type !== 'transition' || typeof e.at === 'number'));
+      unsubscribe();
+      const count = received.length;
+      root.send({ type: 'forward', to: 'user:2', event: { type: 'user.order' } });
+      await sleep(30);
+      assert.equal(received.length, count, 'nothing after unsubscribe');
+    });
+
+    it('bounds the transitions waiting for one flush: the oldest are dropped and counted', async () => {
+      const { hub, actor } = lone({ maxPendingTransitions: 10, flushIntervalMs: 20 });
+      const received: InspectorEvent[] = [];
+      hub.source.subscribe((e) => received.push(e));
+      for (let i = 0; i < 101; i += 1) actor.send({ type: 'flip' });
+      await waitFor(received, (r) => r.some((e) => e.type === 'transition'));
+      const transitions = received.filter((e) => e.type === 'transition');
+      assert.equal(transitions.length, 10, 'only the newest ten');
+      assert.equal(transitions.at(-1)?.type === 'transition' && transitions.at(-1)?.state, 'b', 'the last flip is kept');
+      assert.equal(hub.droppedTransitions, 91);
+    });
+
+    it('puts the journal’s older steps before this run’s, without the ones the live ring holds', async () => {
+      let t = 1_000;
+      const journalled: JournalStep[] = [
+        { at: 100, event: 'xstate.init', state: 'a', context: {} },
+        { at: 200, event: 'flip', state: 'b', context: {} },
+        // This run's first step, journalled too: the live ring has it, so it is not shown twice.
+        { at: 1_000, event: 'xstate.init', state: 'a', context: {} },
+      ];
+      const { hub, actor } = lone({ now: () => t, journal: { recent: (_id, limit) => Promise.resolve(journalled.slice(-limit)) } });
+      t = 1_001;
+      actor.send({ type: 'flip' });
+      assert.deepEqual(
+        (await hub.source.history!('worker:1')).map((s) => [s.at, s.state, s.origin]),
+        [
+          [100, 'a', 'journal'],
+          [200, 'b', 'journal'],
+          [1_000, 'a', 'live'],
+          [1_001, 'b', 'live'],
+        ],
+      );
+      assert.deepEqual(
+        (await hub.source.history!('worker:1', 3)).map((s) => s.at),
+        [200, 1_000, 1_001],
+      );
+      assert.deepEqual(
+        (await hub.source.history!('gone:1')).map((s) => s.origin),
+        ['journal', 'journal', 'journal'],
+        'an actor no longer running still has its journal',
+      );
+    });
+
+    it('answers with the live steps when the journal cannot be read', async () => {
+      const errors: unknown[] = [];
+      const { hub } = lone({ journal: { recent: () => Promise.reject(new Error('db down')) }, onJournalError: (err) => errors.push(err) });
+      assert.deepEqual(
+        (await hub.source.history!('worker:1')).map((s) => s.origin),
+        ['live'],
+      );
+      assert.equal(errors.length, 1);
+    });
+
+    it('hands every step to onStep, raw, and keeps a throwing onStep away from XState', () => {
+      const steps: ObservedStep[] = [];
+      const errors: unknown[] = [];
+      const { actor } = lone({
+        onStep: (step) => {
+          steps.push(step);
+          if (step.event === 'flip') throw new Error('journal bug');
+        },
+        onListenerError: (err) => errors.push(err),
+      });
+      actor.send({ type: 'flip' });
+      actor.send({ type: 'flip' });
+      assert.deepEqual(
+        steps.map((s) => [s.id, s.kind, s.event, s.state]),
+        [
+          ['worker:1', 'worker', 'xstate.init', 'a'],
+          ['worker:1', 'worker', 'flip', 'b'],
+          ['worker:1', 'worker', 'flip', 'a'],
+        ],
+      );
+      assert.equal(errors.length, 2);
+      assert.equal(actor.getSnapshot().value, 'a', 'the actor kept going');
+    });
   });
 
   it('ignores transition, microstep and action inspection events', () => {
