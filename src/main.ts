@@ -13,6 +13,8 @@
 import type { InspectionEvent } from 'xstate';
 import pkg from '../package.json' with { type: 'json' };
 import { createInspectionHub, type InspectionHub } from './actors/inspection-hub.ts';
+import { createTransitionJournal } from './actors/transition-journal.ts';
+import { SUPERVISOR_SYSTEM_ID } from './machines/supervisor.machine.ts';
 import { priceFeedSystemId } from './actors/kinds/price-feed.actor.ts';
 import type { ActorRuntime } from './actors/runtime.ts';
 import { createVantaSystem } from './actors/system.ts';
@@ -338,7 +340,27 @@ async function startActors(
 ): Promise<{ system: ActorRuntime; hub: InspectionHub }> {
   // The hub describes actors through the runtime, which needs the hub's inspect at construction.
   const late: { runtime?: ActorRuntime } = {};
-  const hub = createInspectionHub({ describe: (ref) => late.runtime?.describe(ref.id) });
+  // The transition journal (ADR 0013) is fed by the hub's onStep rather than by a second inspect
+  // observer: the hub already finds each actor in its WeakMap and decides what is a step (state
+  // value or context changed), so the journal costs one queue push per step and no second lookup
+  // per event, and it journals exactly the steps the live history shows. It serves only the
+  // inspector, so it runs only when the inspector does. Only persisted actors are journalled:
+  // every actor the runtime describes except the supervisor root.
+  const journal = config.inspector.enabled ? createTransitionJournal({ db, logger: logger.child({ component: 'transition-journal' }) }) : null;
+  // Closed after the actor system has stopped (closes run in reverse order): its last steps are queued by then.
+  if (journal) shutdown.add('transition journal', () => journal.close());
+  const hub = createInspectionHub({
+    describe: (ref) => late.runtime?.describe(ref.id),
+    ...(journal
+      ? {
+          journal,
+          onStep: (step) => {
+            if (step.id !== SUPERVISOR_SYSTEM_ID) journal.append({ actor: step.id, at: step.at, event: step.event, state: step.state, context: step.context });
+          },
+          onJournalError: (err) => logger.warn({ err }, 'Reading the transition journal failed; showing this run’s steps only'),
+        }
+      : {}),
+  });
   // Optional relay to Stately's inspector UI (never the cloud "sky" inspector); off unless STATELY_RELAY_PORT is set.
   const relay = config.inspector.statelyRelayPort !== null ? await startStatelyRelay({ port: config.inspector.statelyRelayPort, logger }) : null;
   if (relay) shutdown.add('stately relay', () => relay.stop());
