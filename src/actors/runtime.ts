@@ -227,6 +227,13 @@ export class ActorRuntime implements RuntimeHandle {
     return this.#o.logger.child({ actor_id: id, kind: kindOf(id) });
   }
 
+  /** Each kind's machine by kind name, the supervisor's included: what the inspector charts. */
+  machines(): Record<string, AnyStateMachine> {
+    const out: Record<string, AnyStateMachine> = { supervisor: supervisorMachine };
+    for (const [name, kind] of this.#kinds) out[name] = kind.logic;
+    return out;
+  }
+
   /** The logical parent and kind of a live actor (what the inspector draws). */
   describe(id: string): { id: string; kind: string; parent: string | null } | undefined {
     if (id === SUPERVISOR_SYSTEM_ID) return { id, kind: 'supervisor', parent: null };

@@ -60,6 +60,7 @@ const envSchema = z.object({
   OPS_HOST: z.string().min(1).default('127.0.0.1'),
   OPS_PORT: port.default(8080),
   INSPECTOR_ENABLED: bool.default(true),
+  INSPECTOR_CONTROLS: bool.default(false),
   INSPECTOR_HOST: z.string().min(1).default('127.0.0.1'),
   INSPECTOR_PORT: port.default(8081),
   INSPECTOR_TOKEN: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
@@ -142,6 +143,8 @@ export interface Config {
     readonly port: number;
     readonly token: Secret | null;
     readonly statelyRelayPort: number | null;
+    /** Lets the inspector send events and release actors (audited); off by default: read-only. */
+    readonly controls: boolean;
   };
   readonly telegram: {
     /**
@@ -243,6 +246,7 @@ export function loadConfig(env: Env): Config {
       port: e.INSPECTOR_PORT,
       token: e.INSPECTOR_TOKEN ? new Secret(e.INSPECTOR_TOKEN) : null,
       statelyRelayPort: e.STATELY_RELAY_PORT ?? null,
+      controls: e.INSPECTOR_CONTROLS,
     },
     telegram: {
       token: e.TELEGRAM_BOT_TOKEN ? new Secret(e.TELEGRAM_BOT_TOKEN) : null,

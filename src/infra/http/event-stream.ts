@@ -3,8 +3,12 @@ import { BASE_HEADERS } from './respond.ts';
 
 /** One open text/event-stream response. */
 export interface EventStream {
-  /** Sends one message; returns false when the client was dropped for reading too slowly. */
-  send(data: unknown, eventName?: string): boolean;
+  /**
+   * Sends one message; returns false when the client was dropped for reading too slowly.
+   * A `bulk` message (the first snapshot: tens of MB for 100,000 actors) raises the unread limit
+   * by its own size, so the changes that follow it are not mistaken for a slow reader.
+   */
+  send(data: unknown, eventName?: string, options?: { readonly bulk?: boolean }): boolean;
   close(): void;
 }
 
@@ -31,12 +35,13 @@ export function openEventStream(res: ServerResponse, options: EventStreamOptions
   });
   res.flushHeaders();
   let open = true;
+  let allowance = 0;
   const heartbeat = setInterval(() => write(': keep-alive\n\n'), options.heartbeatMs);
   heartbeat.unref();
 
   function write(chunk: string): boolean {
     if (!open) return false;
-    if (res.writableLength > options.maxBufferedBytes) {
+    if (res.writableLength > options.maxBufferedBytes + allowance) {
       options.onSlowClient();
       close();
       res.destroy();
@@ -54,10 +59,12 @@ export function openEventStream(res: ServerResponse, options: EventStreamOptions
   res.once('close', close);
 
   return {
-    send(data, eventName) {
+    send(data, eventName, sendOptions) {
       const head = eventName ? `event: ${eventName}\n` : '';
       // JSON never contains a raw newline, so one data line per message is enough.
-      return write(`${head}data: ${JSON.stringify(data)}\n\n`);
+      const chunk = `${head}data: ${JSON.stringify(data)}\n\n`;
+      if (sendOptions?.bulk) allowance += Buffer.byteLength(chunk);
+      return write(chunk);
     },
     close,
   };

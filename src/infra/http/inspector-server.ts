@@ -77,6 +77,9 @@ const PAGE_HEADERS = {
   'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',
 };
+/** Actors in the snapshot's first message (what a page paints first), then in each further part. */
+const SNAPSHOT_HEAD = 2_000;
+const SNAPSHOT_PART = 20_000;
 const LOOPBACK_HOST = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(:\d+)?$/i;
 
 /**
@@ -173,7 +176,7 @@ function routeApi(ctx: HandlerContext, path: string, req: IncomingMessage, res: 
   const query = new URL(req.url ?? '/', 'http://inspector').searchParams;
   switch (path) {
     case '/api/actors':
-      sendJson(res, 200, { actors: ctx.source.actors().map(withoutContext) });
+      sendJson(res, 200, { actors: treeOf(ctx.source) });
       return;
     case '/api/actor': {
       const id = query.get('id') ?? '';
@@ -201,6 +204,10 @@ function routeApi(ctx: HandlerContext, path: string, req: IncomingMessage, res: 
     default:
       sendJson(res, 404, { error: `no route ${path}; try /api/actors, /api/actor?id=, /api/history?id=, /api/machines, /api/events or /api/stream` });
   }
+}
+
+function treeOf(source: InspectorSource): ActorView[] {
+  return source.tree ? source.tree() : source.actors().map(withoutContext);
 }
 
 /** The tree needs no context; the selected actor's comes from /api/actor. */
@@ -296,7 +303,13 @@ function streamTo(ctx: HandlerContext, req: IncomingMessage, res: ServerResponse
     stream.send(lighten(event));
   });
   const features = { controls: Boolean(ctx.controls), kinds: Object.keys(ctx.machines ?? {}), batchMs: ctx.batchMs ?? 100, history: Boolean(ctx.source.history) };
-  stream.send({ actors: ctx.source.actors().map(withoutContext), events: ctx.source.recentEvents(), features }, 'snapshot');
+  // The top of the tree first, so the page paints at once; the rest follows in the same tick (no
+  // change can come between two parts: the source delivers changes from its own timer).
+  const tree = treeOf(ctx.source);
+  stream.send({ actors: tree.slice(0, SNAPSHOT_HEAD), total: tree.length, events: ctx.source.recentEvents(), features }, 'snapshot', { bulk: true });
+  for (let from = SNAPSHOT_HEAD; from < tree.length; from += SNAPSHOT_PART) {
+    stream.send({ actors: tree.slice(from, from + SNAPSHOT_PART) }, 'snapshot-more', { bulk: true });
+  }
   res.once('close', () => {
     unsubscribe();
     stream.close();

@@ -62,6 +62,11 @@ export interface TransitionStep {
 export interface InspectorSource {
   /** Every live actor, parents before children. */
   actors(): ActorView[];
+  /**
+   * Every live actor without its context (`context: null`), parents before children: what the
+   * tree needs, without sanitising 100,000 contexts. Without it the server strips actors().
+   */
+  tree?(): ActorView[];
   /** One actor in full (with its sanitised context); without it the server searches actors(). */
   actor?(id: string): ActorView | undefined;
   /** The most recent events (bounded ring buffer), oldest first. */

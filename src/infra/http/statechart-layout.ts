@@ -27,7 +27,8 @@ export interface LaidOutEdge extends Omit<ChartEdge, 'targets'> {
   readonly target: string;
   /** The route: start, bends, end. */
   readonly points: readonly { readonly x: number; readonly y: number }[];
-  readonly label: { readonly text: string; readonly x: number; readonly y: number; readonly width: number; readonly height: number };
+  /** Where the label goes; `lines` is the event as read (see eventLabel) and its guard, if any. */
+  readonly label: { readonly lines: readonly string[]; readonly x: number; readonly y: number; readonly width: number; readonly height: number };
 }
 
 export interface LaidOutChart {
@@ -61,7 +62,7 @@ export async function layoutStatechart(chart: Statechart, elk: ElkLike = new Elk
   for (const e of chart.edges) {
     if (e.targets.length) continue;
     const list = internal.get(e.source) ?? [];
-    list.push(edgeText(e, true));
+    list.push(edgeText(e));
     internal.set(e.source, list);
   }
 
@@ -87,8 +88,9 @@ export async function layoutStatechart(chart: Statechart, elk: ElkLike = new Elk
 
   const drawn = chart.edges.flatMap((e) => e.targets.map((target, i) => ({ e, target, id: `${e.id}>${i}` })));
   const elkEdges: ElkExtendedEdge[] = drawn.map(({ e, target, id }) => {
-    const text = edgeText(e, false);
-    return { id, sources: [e.source], targets: [target], labels: [{ id: `${id}#label`, text, width: text.length * CHAR_WIDTH + 6, height: LINE_HEIGHT + 2 }] };
+    const lines = labelLines(e);
+    const width = Math.max(...lines.map((l) => l.length)) * CHAR_WIDTH + 6;
+    return { id, sources: [e.source], targets: [target], labels: [{ id: `${id}#label`, text: lines.join('\n'), width, height: lines.length * LINE_HEIGHT + 2 }] };
   });
 
   const rootNode = byId.get(chart.root)!;
@@ -140,18 +142,32 @@ export async function layoutStatechart(chart: Statechart, elk: ElkLike = new Elk
       edge: e.id,
       target,
       points,
-      label: { text: l?.text ?? edgeText(e, false), x: l?.x ?? points[0]?.x ?? 0, y: l?.y ?? points[0]?.y ?? 0, width: l?.width ?? 0, height: l?.height ?? 0 },
+      label: { lines: labelLines(e), x: l?.x ?? points[0]?.x ?? 0, y: l?.y ?? points[0]?.y ?? 0, width: l?.width ?? 0, height: l?.height ?? 0 },
     };
   });
 
   return { machine: chart.machine, root: chart.root, width: Math.ceil(out.width ?? 0), height: Math.ceil(out.height ?? 0), states, edges };
 }
 
-/** `event [guard]`, plus ` / actions` for a transition drawn inside its state. */
-function edgeText(e: ChartEdge, withActions: boolean): string {
+/**
+ * XState's names for an invoked effect's outcome are long (`xstate.done.actor.submitOpen`); a chart
+ * reads them as `done: submitOpen` and `error: submitOpen`. The full name stays on the edge's data.
+ */
+export function eventLabel(event: string): string {
+  const m = /^xstate\.(done|error)\.actor\.(.+)$/.exec(event);
+  return m ? `${m[1]}: ${m[2]}` : event;
+}
+
+/** An arrow's label: the event, and its guard on a second line. */
+function labelLines(e: ChartEdge): string[] {
+  return e.guard ? [eventLabel(e.event), `[${e.guard}]`] : [eventLabel(e.event)];
+}
+
+/** `event [guard] / actions`, for a transition drawn inside its state. */
+function edgeText(e: ChartEdge): string {
   const guard = e.guard ? ` [${e.guard}]` : '';
-  const actions = withActions && e.actions.length ? ` / ${e.actions.join(', ')}` : '';
-  return `${e.event}${guard}${actions}`;
+  const actions = e.actions.length ? ` / ${e.actions.join(', ')}` : '';
+  return `${eventLabel(e.event)}${guard}${actions}`;
 }
 
 /** What a state does, one line each, shown under its name. */

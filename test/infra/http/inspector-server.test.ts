@@ -3,6 +3,7 @@ import { request } from 'node:http';
 import { createInspectorServer, type InspectorServer } from '../../../src/infra/http/inspector-server.ts';
 import type { ActorView, InspectorEvent, InspectorSource } from '../../../src/infra/http/inspector-source.ts';
 import { Secret } from '../../../src/infra/secret.ts';
+import { userMachine } from '../../../src/machines/user.machine.ts';
 import { captureLogger, silentLogger } from '../../helpers/common.ts';
 
 const TOKEN = 'inspector-token-0123456789abcdef';
@@ -179,6 +180,73 @@ describe('inspector server', () => {
     const traversal = await fetch(`${server.url}/..%2f..%2fetc%2fpasswd`);
     assert.equal(traversal.status, 404);
     await traversal.arrayBuffer();
+  });
+
+  it('is read-only by default: a control is refused and nothing is sent', async () => {
+    const server = await start(null);
+    const res = await fetch(`${server.url}/api/control/send`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-vanta-inspector': '1' }, body: JSON.stringify({ id: 'user:1', event: { type: 'user.pause' } }) });
+    assert.equal(res.status, 403);
+    assert.match(((await res.json()) as { error: string }).error, /INSPECTOR_CONTROLS=true/);
+  });
+
+  it('with controls, checks every request and passes only well-formed ones on, with who asked', async () => {
+    const calls: string[] = [];
+    const controls = {
+      send: async (id: string, event: { type: string }, by: string) => {
+        calls.push(`send ${id} ${event.type} ${by}`);
+        return id === 'user:1';
+      },
+      release: async (id: string, by: string) => {
+        calls.push(`release ${id} ${by}`);
+        if (id === 'user:9') throw new Error('Actor user:9 is being restored; try again');
+        return id === 'user:2';
+      },
+    };
+    const server = await createInspectorServer({ port: 0, token: new Secret(TOKEN), source: manualSource(), logger: silentLogger(), controls });
+    servers.push(server);
+    const post = async (path: string, body: string, headers: Record<string, string> = {}) => {
+      const res = await fetch(`${server.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'x-vanta-inspector': '1', ...headers }, body });
+      return { status: res.status, body: (await res.json()) as { error?: string } };
+    };
+    const ok = JSON.stringify({ id: 'user:1', event: { type: 'user.pause' } });
+    // A cross-site form can send neither the header nor JSON; a page without the token gets nothing.
+    assert.equal((await post('/api/control/send', ok, { 'x-vanta-inspector': '' })).status, 403);
+    assert.equal((await post('/api/control/send', ok, { 'content-type': 'text/plain' })).status, 415);
+    assert.equal((await post('/api/control/send', ok, { authorization: 'Bearer wrong-token-wrong-token' })).status, 401);
+    assert.equal((await post('/api/control/send', '{not json')).status, 400);
+    assert.equal((await post('/api/control/send', JSON.stringify({ id: 'user:1', event: { kind: 'no type' } }))).status, 400);
+    assert.equal((await post('/api/control/send', JSON.stringify({ id: 'user:1' }))).status, 400);
+    assert.equal((await post('/api/control/send', JSON.stringify({ id: 'x'.repeat(20_000) }))).status, 413);
+    assert.equal((await post('/api/control/nothing', ok)).status, 404);
+    assert.deepEqual(calls, [], 'nothing malformed reached the engine');
+
+    assert.deepEqual(await post('/api/control/send', ok), { status: 200, body: { sent: true } });
+    assert.equal((await post('/api/control/send', JSON.stringify({ id: 'user:5', event: { type: 'user.pause' } }))).status, 404);
+    assert.equal((await post('/api/control/release', JSON.stringify({ id: 'user:2' }))).status, 200);
+    assert.equal((await post('/api/control/release', JSON.stringify({ id: 'user:1' }))).status, 409);
+    const refused = await post('/api/control/release', JSON.stringify({ id: 'user:9' }));
+    assert.equal(refused.status, 409);
+    assert.match(refused.body.error ?? '', /being restored/);
+    assert.equal(calls.length, 5);
+    assert.match(calls[0]!, /^send user:1 user\.pause inspector@/);
+  });
+
+  it('serves one actor in full, its history, and each kind\'s laid-out statechart', async () => {
+    const source = { ...manualSource(), history: async (id: string) => (id === 'user:1' ? [{ at: 1, event: 'xstate.init', state: 'idle', context: {}, origin: 'journal' as const }] : []) };
+    const server = await createInspectorServer({ port: 0, token: null, source, logger: silentLogger(), machines: { user: userMachine } });
+    servers.push(server);
+    const one = (await (await fetch(`${server.url}/api/actor?id=user%3A1`)).json()) as { actor: { id: string } };
+    assert.equal(one.actor.id, 'user:1');
+    assert.equal((await fetch(`${server.url}/api/actor?id=user%3A404`)).status, 404);
+    const history = (await (await fetch(`${server.url}/api/history?id=user%3A1`)).json()) as { steps: unknown[] };
+    assert.equal(history.steps.length, 1);
+    assert.equal((await fetch(`${server.url}/api/history`)).status, 400);
+    const list = (await (await fetch(`${server.url}/api/machines`)).json()) as { machines: { kind: string }[] };
+    assert.deepEqual(list.machines.map((m) => m.kind), ['user']);
+    const chart = (await (await fetch(`${server.url}/api/machines/user`)).json()) as { chart: { states: { id: string; width: number }[]; edges: { points: unknown[] }[] } };
+    assert.ok(chart.chart.states.length > 1 && chart.chart.states.every((s) => s.width > 0), 'every state has a box');
+    assert.ok(chart.chart.edges.every((e) => e.points.length >= 2), 'every arrow is routed');
+    assert.equal((await fetch(`${server.url}/api/machines/nope`)).status, 404);
   });
 
   it('closes with a page still streaming', async () => {

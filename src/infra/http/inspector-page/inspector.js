@@ -151,6 +151,7 @@
     if (!data) return; // a keep-alive comment
     var message = JSON.parse(data);
     if (name === 'snapshot') applySnapshot(message);
+    else if (name === 'snapshot-more') applySnapshotPart(message);
     else applyChange(message);
     scheduleRender();
   }
@@ -162,6 +163,7 @@
   function applySnapshot(snapshot) {
     state.actors = new Map();
     snapshot.actors.forEach(function (a) { state.actors.set(a.id, a); });
+    state.loading = snapshot.total > snapshot.actors.length ? snapshot.total : 0;
     state.events = snapshot.events.filter(function (e) { return e.type === 'event'; }).slice(-MAX_LOG);
     if (snapshot.features) state.features = snapshot.features;
     renderFeatures();
@@ -171,6 +173,13 @@
     var wanted = linkedActor();
     if (wanted && wanted !== state.selected) select(wanted, { fromLink: true });
     else if (state.selected) refreshSelected();
+  }
+
+  /** A large tree arrives in parts after the first; the page is already drawn and usable. */
+  function applySnapshotPart(part) {
+    part.actors.forEach(function (a) { state.actors.set(a.id, a); });
+    if (state.actors.size >= state.loading) state.loading = 0;
+    treeDirty = true;
   }
 
   function applyChange(change) {
@@ -327,7 +336,8 @@
     var tree = $('tree');
     var total = flat.rows.length;
     $('tree-spacer').style.height = total * ROW_HEIGHT + 'px';
-    $('tree-count').textContent = flat.filtered ? flat.matches + ' of ' + state.actors.size + ' match' : total + ' shown';
+    $('tree-count').textContent = state.loading ? 'loading ' + state.actors.size + ' of ' + state.loading + '…'
+      : flat.filtered ? flat.matches + ' of ' + state.actors.size + ' match' : total + ' shown';
     var first = Math.max(0, Math.floor(tree.scrollTop / ROW_HEIGHT) - OVERSCAN);
     var last = Math.min(total, Math.ceil((tree.scrollTop + tree.clientHeight) / ROW_HEIGHT) + OVERSCAN);
     var holder = $('tree-rows');
@@ -424,6 +434,7 @@
     note: '',
   };
   var detailShown = { id: undefined, view: undefined };
+  var chartFit = true;         // the chart fits the pane's width; "Actual size" shows it 1:1 with scrolling
 
   function chartFor(kind) {
     if (!charts.has(kind)) {
@@ -664,11 +675,17 @@
     legend.appendChild(el('span', 'lg lg-active', past ? 'state at this step' : 'current state'));
     if (taken.size) legend.appendChild(el('span', 'lg lg-taken', 'last transition: ' + t.event));
     else if (t && !past && Date.now() - t.at < 4000) legend.appendChild(el('span', 'lg lg-taken', 'last event: ' + t.event));
-    legend.appendChild(el('span', 'lg', 'dashed: delayed · [guard] · invoke: effect from setup()'));
+    legend.appendChild(el('span', 'lg', 'dashed: delayed · [guard] · done:/error: an invoked effect\'s outcome'));
     wrap.appendChild(legend);
 
     var W = chart.width, H = chart.height;
-    var root = svg('svg', { viewBox: '0 0 ' + W + ' ' + H, width: W, height: H, class: 'chart', role: 'img', 'aria-label': 'statechart of ' + chart.machine });
+    var zoom = el('button', 'ghost chart-zoom', chartFit ? 'Actual size' : 'Fit');
+    zoom.type = 'button';
+    zoom.id = 'chart-zoom';
+    legend.appendChild(zoom);
+    var root = svg('svg', { viewBox: '0 0 ' + W + ' ' + H, class: 'chart' + (chartFit ? ' fit' : ''), role: 'img', 'aria-label': 'statechart of ' + chart.machine });
+    if (!chartFit) { root.setAttribute('width', W); root.setAttribute('height', H); }
+    else root.style.maxWidth = W + 'px';
     root.dataset.machine = chart.machine;
     var defs = svg('defs');
     ['arrow', 'arrow-taken'].forEach(function (id) {
@@ -709,7 +726,10 @@
       g.dataset.event = e.event;
       g.appendChild(svg('path', { d: d, class: 'edge', 'marker-end': isTaken ? 'url(#arrow-taken)' : 'url(#arrow)' }));
       g.appendChild(svg('rect', { x: e.label.x - 2, y: e.label.y, width: e.label.width, height: e.label.height, rx: 3, class: 'label-bg' }));
-      g.appendChild(svg('text', { x: e.label.x + 1, y: e.label.y + 12, class: 'label' }, e.label.text));
+      e.label.lines.forEach(function (line, i) {
+        g.appendChild(svg('text', { x: e.label.x + 1, y: e.label.y + 12 + i * 15, class: i ? 'label guard' : 'label' }, line));
+      });
+      g.appendChild(svg('title', null, e.event + (e.guard ? ' [' + e.guard + ']' : '') + (e.delay ? ' (delay ' + e.delay + ')' : '') + (e.actions.length ? ' / ' + e.actions.join(', ') : '')));
       root.appendChild(g);
     });
     var scroller = el('div', 'chart-scroll');
@@ -937,6 +957,10 @@
       scheduleRender();
     } else if (ev.target.closest('#step-live')) {
       selected.cursor = -1;
+      scheduleRender();
+    } else if (ev.target.closest('#chart-zoom')) {
+      chartFit = !chartFit;
+      detailShown.view = undefined;
       scheduleRender();
     } else if (ev.target.closest('#release')) {
       controlResult(postControl('/api/control/release', { id: state.selected }), 'Released.');
