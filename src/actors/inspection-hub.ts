@@ -348,10 +348,10 @@ export function createInspectionHub(options: InspectionHubOptions): InspectionHu
 
   const source: InspectorSource = {
     actors() {
-      return treeOrder([...byId.values()]).map((entry) => view(entry));
+      return treeOrder(byId).map((entry) => view(entry));
     },
     tree() {
-      return treeOrder([...byId.values()]).map((entry) => view(entry, false));
+      return treeOrder(byId).map((entry) => view(entry, false));
     },
     actor(id) {
       const entry = byId.get(id);
@@ -465,31 +465,37 @@ function runStatus(status: string | undefined): ActorRunStatus {
 }
 
 /** Depth-first, parents before children; actors whose parent is not (or no longer) known come last, as roots. */
-function treeOrder(entries: Entry[]): Entry[] {
-  const ids = new Set(entries.map((e) => e.id));
+function treeOrder(byId: ReadonlyMap<string, Entry>): Entry[] {
   const children = new Map<string, Entry[]>();
   const roots: Entry[] = [];
   const orphans: Entry[] = [];
-  for (const entry of entries) {
+  for (const entry of byId.values()) {
     if (entry.parent === null) roots.push(entry);
-    else if (!ids.has(entry.parent) || entry.parent === entry.id) orphans.push(entry);
+    else if (entry.parent === entry.id || !byId.has(entry.parent)) orphans.push(entry);
     else {
       const list = children.get(entry.parent);
       if (list) list.push(entry);
       else children.set(entry.parent, [entry]);
     }
   }
+  // Called for 100,000 actors when a page opens: one pass, no copies of the whole list.
   const out: Entry[] = [];
+  const seen = new Set<Entry>();
+  const stack: Entry[] = [];
+  const walkFrom = (start: Entry): void => {
+    stack.push(start);
+    while (stack.length) {
+      const entry = stack.pop() as Entry;
+      if (seen.has(entry)) continue;
+      seen.add(entry);
+      out.push(entry);
+      const kids = children.get(entry.id);
+      if (kids) for (let i = kids.length - 1; i >= 0; i -= 1) stack.push(kids[i] as Entry);
+    }
+  };
+  for (const entry of roots) walkFrom(entry);
+  for (const entry of orphans) walkFrom(entry);
   // Entries caught in a parent cycle (a bug elsewhere) are appended as roots rather than hidden.
-  const stack = [...roots, ...orphans, ...entries].reverse();
-  const seen = new Set<string>();
-  while (stack.length) {
-    const entry = stack.pop() as Entry;
-    if (seen.has(entry.id)) continue;
-    seen.add(entry.id);
-    out.push(entry);
-    const kids = children.get(entry.id);
-    if (kids) for (let i = kids.length - 1; i >= 0; i -= 1) stack.push(kids[i] as Entry);
-  }
+  if (out.length < byId.size) for (const entry of byId.values()) walkFrom(entry);
   return out;
 }
