@@ -27,6 +27,7 @@ import { EngineLease } from './infra/db/lease.ts';
 import { fencedChainClient } from './infra/chain/fenced-client.ts';
 import type { ReadinessCheck } from './infra/http/inspector-source.ts';
 import { createInspectorServer } from './infra/http/inspector-server.ts';
+import { createInspectorControls } from './actors/inspector-controls.ts';
 import { createOpsServer } from './infra/http/ops-server.ts';
 import { startStatelyRelay } from './infra/http/stately-relay.ts';
 import { chooseConsole, createLogger, type Logger } from './infra/logger.ts';
@@ -129,7 +130,18 @@ async function start(config: Config, logger: Logger, metrics: Metrics, shutdown:
   notices.attach(chat.notices);
 
   if (config.inspector.enabled) {
-    const inspector = await createInspectorServer({ host: config.inspector.host, port: config.inspector.port, token: config.inspector.token, source: hub.source, logger });
+    // Read-only unless the operator opted in; every control is audited (src/actors/inspector-controls.ts).
+    const controls = config.inspector.controls ? createInspectorControls(system, db) : undefined;
+    if (controls) logger.warn({ inspector_controls: true }, 'Inspector controls are on: anyone holding the inspector token can send events to actors and release quarantined ones (audited)');
+    const inspector = await createInspectorServer({
+      host: config.inspector.host,
+      port: config.inspector.port,
+      token: config.inspector.token,
+      source: hub.source,
+      logger,
+      machines: system.machines(),
+      ...(controls ? { controls } : {}),
+    });
     shutdown.add('inspector http', () => inspector.close());
   }
   booted.done = true;

@@ -12,7 +12,7 @@ export function createInspectorControls(runtime: Pick<ActorRuntime, 'send' | 're
   return {
     async send(id, event, by) {
       if (!runtime.describe(id)) return false;
-      await db.audit({ actor: by, action: 'inspector.event.sent', subject: id, details: { event: scrubSecrets(event) as Record<string, unknown> } });
+      await db.audit({ actor: by, action: 'inspector.event.sent', subject: id, details: { event: scrubSecrets(event) } });
       return runtime.send(id, event);
     },
     release(id, by) {

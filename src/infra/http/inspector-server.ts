@@ -302,7 +302,7 @@ function streamTo(ctx: HandlerContext, req: IncomingMessage, res: ServerResponse
   const unsubscribe = ctx.source.subscribe((event) => {
     stream.send(lighten(event));
   });
-  const features = { controls: Boolean(ctx.controls), kinds: Object.keys(ctx.machines ?? {}), batchMs: ctx.batchMs ?? 100, history: Boolean(ctx.source.history) };
+  const features = { controls: Boolean(ctx.controls), kinds: Object.keys(ctx.machines ?? {}), batchMs: ctx.batchMs ?? 100, history: typeof ctx.source.history === 'function' };
   // The top of the tree first, so the page paints at once; the rest follows in the same tick (no
   // change can come between two parts: the source delivers changes from its own timer).
   const tree = treeOf(ctx.source);

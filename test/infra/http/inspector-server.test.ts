@@ -192,14 +192,14 @@ describe('inspector server', () => {
   it('with controls, checks every request and passes only well-formed ones on, with who asked', async () => {
     const calls: string[] = [];
     const controls = {
-      send: async (id: string, event: { type: string }, by: string) => {
+      send: (id: string, event: { type: string }, by: string) => {
         calls.push(`send ${id} ${event.type} ${by}`);
-        return id === 'user:1';
+        return Promise.resolve(id === 'user:1');
       },
-      release: async (id: string, by: string) => {
+      release: (id: string, by: string) => {
         calls.push(`release ${id} ${by}`);
-        if (id === 'user:9') throw new Error('Actor user:9 is being restored; try again');
-        return id === 'user:2';
+        if (id === 'user:9') return Promise.reject(new Error('Actor user:9 is being restored; try again'));
+        return Promise.resolve(id === 'user:2');
       },
     };
     const server = await createInspectorServer({ port: 0, token: new Secret(TOKEN), source: manualSource(), logger: silentLogger(), controls });
@@ -232,7 +232,7 @@ describe('inspector server', () => {
   });
 
   it('serves one actor in full, its history, and each kind\'s laid-out statechart', async () => {
-    const source = { ...manualSource(), history: async (id: string) => (id === 'user:1' ? [{ at: 1, event: 'xstate.init', state: 'idle', context: {}, origin: 'journal' as const }] : []) };
+    const source = { ...manualSource(), history: (id: string) => Promise.resolve(id === 'user:1' ? [{ at: 1, event: 'xstate.init', state: 'idle', context: {}, origin: 'journal' as const }] : []) };
     const server = await createInspectorServer({ port: 0, token: null, source, logger: silentLogger(), machines: { user: userMachine } });
     servers.push(server);
     const one = (await (await fetch(`${server.url}/api/actor?id=user%3A1`)).json()) as { actor: { id: string } };
