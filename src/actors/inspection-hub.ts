@@ -350,8 +350,8 @@ export function createInspectionHub(options: InspectionHubOptions): InspectionHu
     actors() {
       return treeOrder(byId).map((entry) => view(entry));
     },
-    tree() {
-      return treeOrder(byId).map((entry) => view(entry, false));
+    tree(limit) {
+      return treeOrder(byId, limit).map((entry) => view(entry, false));
     },
     actor(id) {
       const entry = byId.get(id);
@@ -465,7 +465,8 @@ function runStatus(status: string | undefined): ActorRunStatus {
 }
 
 /** Depth-first, parents before children; actors whose parent is not (or no longer) known come last, as roots. */
-function treeOrder(byId: ReadonlyMap<string, Entry>): Entry[] {
+/** Depth-first, parents before children; with `limit`, only the first `limit` (the same prefix as without). */
+function treeOrder(byId: ReadonlyMap<string, Entry>, limit = Infinity): Entry[] {
   const children = new Map<string, Entry[]>();
   const roots: Entry[] = [];
   const orphans: Entry[] = [];
@@ -484,7 +485,7 @@ function treeOrder(byId: ReadonlyMap<string, Entry>): Entry[] {
   const stack: Entry[] = [];
   const walkFrom = (start: Entry): void => {
     stack.push(start);
-    while (stack.length) {
+    while (stack.length && out.length < limit) {
       const entry = stack.pop() as Entry;
       if (seen.has(entry)) continue;
       seen.add(entry);
@@ -493,9 +494,12 @@ function treeOrder(byId: ReadonlyMap<string, Entry>): Entry[] {
       if (kids) for (let i = kids.length - 1; i >= 0; i -= 1) stack.push(kids[i] as Entry);
     }
   };
-  for (const entry of roots) walkFrom(entry);
-  for (const entry of orphans) walkFrom(entry);
-  // Entries caught in a parent cycle (a bug elsewhere) are appended as roots rather than hidden.
-  if (out.length < byId.size) for (const entry of byId.values()) walkFrom(entry);
+  for (const list of [roots, orphans, byId.values()]) {
+    // The last list catches entries in a parent cycle (a bug elsewhere): appended as roots rather than hidden.
+    for (const entry of list) {
+      if (out.length >= Math.min(limit, byId.size)) return out;
+      walkFrom(entry);
+    }
+  }
   return out;
 }

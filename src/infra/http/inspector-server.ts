@@ -305,10 +305,23 @@ function streamTo(ctx: HandlerContext, req: IncomingMessage, res: ServerResponse
   const features = { controls: Boolean(ctx.controls), kinds: Object.keys(ctx.machines ?? {}), batchMs: ctx.batchMs ?? 100, history: typeof ctx.source.history === 'function' };
   // The top of the tree first, so the page paints at once; the rest follows in the same tick (no
   // change can come between two parts: the source delivers changes from its own timer).
-  const tree = treeOf(ctx.source);
-  stream.send({ actors: tree.slice(0, SNAPSHOT_HEAD), total: tree.length, events: ctx.source.recentEvents(), features }, 'snapshot', { bulk: true });
-  for (let from = SNAPSHOT_HEAD; from < tree.length; from += SNAPSHOT_PART) {
-    stream.send({ actors: tree.slice(from, from + SNAPSHOT_PART) }, 'snapshot-more', { bulk: true });
+  // The head (the top of the tree) is read on its own, cheaply, and sent at once; the whole tree is
+  // read on the next turn, after the head has left (Node sends a response's writes after the
+  // current tick), so a page with 100,000 actors paints before the rest is even computed.
+  const head = ctx.source.tree ? ctx.source.tree(SNAPSHOT_HEAD) : treeOf(ctx.source);
+  const complete = head.length < SNAPSHOT_HEAD || !ctx.source.tree;
+  const total = complete ? head.length : null;
+  stream.send({ actors: head.slice(0, SNAPSHOT_HEAD), total, events: ctx.source.recentEvents(), features }, 'snapshot', { bulk: true });
+  if (!complete || head.length > SNAPSHOT_HEAD) {
+    setImmediate(() => {
+      // Changes may reach the page before these parts: it keeps what it already has (see applySnapshotPart).
+      const all = complete ? head : treeOf(ctx.source);
+      for (let from = SNAPSHOT_HEAD; from < all.length; from += SNAPSHOT_PART) {
+        if (!stream.send({ actors: all.slice(from, from + SNAPSHOT_PART), total: all.length }, 'snapshot-more', { bulk: true })) return;
+      }
+      // A head of exactly SNAPSHOT_HEAD left the page waiting for a count: give it, even with nothing more.
+      if (all.length <= SNAPSHOT_HEAD) stream.send({ actors: [], total: all.length }, 'snapshot-more');
+    });
   }
   res.once('close', () => {
     unsubscribe();

@@ -64,9 +64,10 @@ export interface InspectorSource {
   actors(): ActorView[];
   /**
    * Every live actor without its context (`context: null`), parents before children: what the
-   * tree needs, without sanitising 100,000 contexts. Without it the server strips actors().
+   * tree needs, without sanitising 100,000 contexts. With `limit`, only the first `limit` of that
+   * same order (the top of the tree, for a page's first paint). Without it the server strips actors().
    */
-  tree?(): ActorView[];
+  tree?(limit?: number): ActorView[];
   /** One actor in full (with its sanitised context); without it the server searches actors(). */
   actor?(id: string): ActorView | undefined;
   /** The most recent events (bounded ring buffer), oldest first. */

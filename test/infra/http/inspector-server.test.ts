@@ -249,6 +249,25 @@ describe('inspector server', () => {
     assert.equal((await fetch(`${server.url}/api/machines/nope`)).status, 404);
   });
 
+  for (const size of [10, 2_000, 2_500, 45_000]) {
+    it(`sends a tree of ${size} actors as a head then parts, each actor once, and always ends with its count`, async () => {
+      const all = Array.from({ length: size }, (_, i) => actor(`user:${i}`, null));
+      const source: InspectorSource = { ...manualSource(), actors: () => all, tree: (limit = Infinity) => all.slice(0, limit) };
+      const server = await start(null, source);
+      const res = await fetch(`${server.url}/api/stream`);
+      const parts = Math.max(0, Math.ceil((size - 2_000) / 20_000));
+      const expected = 1 + (size === 2_000 ? 1 : parts);
+      const messages = (await readMessages(res, expected)) as { event: string; data: { actors: ActorView[]; total: number | null } }[];
+      assert.equal(messages[0]!.event, 'snapshot');
+      assert.ok(messages.slice(1).every((m) => m.event === 'snapshot-more'));
+      const ids = messages.flatMap((m) => m.data.actors.map((a) => a.id));
+      assert.equal(ids.length, size);
+      assert.equal(new Set(ids).size, size, 'each actor once');
+      const last = messages.at(-1)!.data.total;
+      assert.equal(last, size, 'the page learns the full count');
+    });
+  }
+
   it('closes with a page still streaming', async () => {
     const server = await createInspectorServer({ port: 0, token: null, source: manualSource(), logger: silentLogger() });
     const res = await fetch(`${server.url}/api/stream`);

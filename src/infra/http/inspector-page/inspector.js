@@ -28,6 +28,8 @@
     eventTimes: [],            // arrival times, for the events/s figure
     features: { controls: false, kinds: [], batchMs: 100, history: false },
     seenEvents: 0,             // events received since the page opened (the log keeps MAX_LOG)
+    loading: 0,                // actors the tree will hold once every snapshot part arrived (-1: not known yet)
+    removedWhileLoading: new Set(),
   };
 
   var $ = function (id) { return document.getElementById(id); };
@@ -162,8 +164,10 @@
 
   function applySnapshot(snapshot) {
     state.actors = new Map();
+    state.removedWhileLoading = new Set();
     snapshot.actors.forEach(function (a) { state.actors.set(a.id, a); });
-    state.loading = snapshot.total > snapshot.actors.length ? snapshot.total : 0;
+    // `total` null: more parts follow and their count is not known yet.
+    state.loading = snapshot.total === null || snapshot.total > snapshot.actors.length ? snapshot.total || -1 : 0;
     state.events = snapshot.events.filter(function (e) { return e.type === 'event'; }).slice(-MAX_LOG);
     if (snapshot.features) state.features = snapshot.features;
     renderFeatures();
@@ -176,9 +180,12 @@
   }
 
   /** A large tree arrives in parts after the first; the page is already drawn and usable. */
+  // Changes can arrive between the parts: an actor already here came from a newer change, and one
+  // removed meanwhile must not come back from an older part.
   function applySnapshotPart(part) {
-    part.actors.forEach(function (a) { state.actors.set(a.id, a); });
-    if (state.actors.size >= state.loading) state.loading = 0;
+    part.actors.forEach(function (a) { if (!state.actors.has(a.id) && !state.removedWhileLoading.has(a.id)) state.actors.set(a.id, a); });
+    state.loading = part.total;
+    if (part.actors.length === 0 || state.actors.size + state.removedWhileLoading.size >= state.loading) { state.loading = 0; state.removedWhileLoading.clear(); }
     treeDirty = true;
   }
 
@@ -194,6 +201,7 @@
       if (change.actor.id === state.selected) refreshSelected();
     } else if (change.type === 'actor.removed') {
       state.actors.delete(change.id);
+      if (state.loading) state.removedWhileLoading.add(change.id);
       treeDirty = true;
     } else if (change.type === 'transition') {
       if (change.id === state.selected) onSelectedTransition(change);
@@ -336,7 +344,7 @@
     var tree = $('tree');
     var total = flat.rows.length;
     $('tree-spacer').style.height = total * ROW_HEIGHT + 'px';
-    $('tree-count').textContent = state.loading ? 'loading ' + state.actors.size + ' of ' + state.loading + '…'
+    $('tree-count').textContent = state.loading ? 'loading ' + state.actors.size + (state.loading > 0 ? ' of ' + state.loading : '') + '…'
       : flat.filtered ? flat.matches + ' of ' + state.actors.size + ' match' : total + ' shown';
     var first = Math.max(0, Math.floor(tree.scrollTop / ROW_HEIGHT) - OVERSCAN);
     var last = Math.min(total, Math.ceil((tree.scrollTop + tree.clientHeight) / ROW_HEIGHT) + OVERSCAN);
