@@ -358,6 +358,7 @@ async function startActors(
   // per event, and it journals exactly the steps the live history shows. It serves only the
   // inspector, so it runs only when the inspector does. Only persisted actors are journalled:
   // every actor the runtime describes except the supervisor root.
+  const booting = { now: true };
   const journal = config.inspector.enabled ? createTransitionJournal({ db, logger: logger.child({ component: 'transition-journal' }) }) : null;
   // Closed after the actor system has stopped (closes run in reverse order): its last steps are queued by then.
   if (journal) shutdown.add('transition journal', () => journal.close());
@@ -367,7 +368,12 @@ async function startActors(
       ? {
           journal,
           onStep: (step) => {
-            if (step.id !== SUPERVISOR_SYSTEM_ID) journal.append({ actor: step.id, at: step.at, event: step.event, state: step.state, context: step.context });
+            if (step.id === SUPERVISOR_SYSTEM_ID) return;
+            // A restored actor's first step is the state it was journalled in last: 100,000 of them at
+            // boot would only repeat rows (and overflow the journal's queue). A new actor's first step,
+            // or a supervised restart's after boot, is journalled.
+            if (booting.now && step.event === 'xstate.init') return;
+            journal.append({ actor: step.id, at: step.at, event: step.event, state: step.state, context: step.context });
           },
           onJournalError: (err) => logger.warn({ err }, 'Reading the transition journal failed; showing this run’s steps only'),
         }
@@ -407,6 +413,7 @@ async function startActors(
   ownership.halt = (error) => system.halt(error);
   shutdown.add('actor system', () => system.stop());
   await system.boot();
+  booting.now = false;
   for (const q of system.quarantined()) hub.setStatus(q.id, 'quarantined', { kind: q.kind, parent: q.parent });
   readiness.push({
     name: 'actors',

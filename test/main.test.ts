@@ -69,6 +69,12 @@ describe('npm start (the sandbox, end to end)', function () {
     const restored = second.lines.find((l) => l['msg'] === 'Restored actor tree');
     assert.equal(restored?.['restored'], feeds.length + 1, 'every actor (the price feeds and the trading controls) is restored after a restart');
     assert.equal(second.lines.find((l) => l['msg'] === 'Devnet running')?.['restored'], true, 'the sandbox chain is kept too');
+    // The inspector's time travel reaches back before the restart, through the transition journal.
+    const feed = encodeURIComponent(feeds[0]!.id);
+    const history = (await (await fetch(`${second.inspectorUrl}/api/history?id=${feed}`)).json()) as { steps: { origin: string; state: unknown; event: string }[] };
+    const earlier = history.steps.filter((s) => s.origin === 'journal');
+    assert.ok(earlier.some((s) => s.state === 'live'), `the first run's steps are there: ${JSON.stringify(history.steps.map((s) => [s.origin, s.event, s.state]))}`);
+    assert.equal(earlier.filter((s) => s.event === 'xstate.init').length, 1, 'the first run journalled the feed starting');
     assert.equal(await stop(second), 0);
   });
 });
