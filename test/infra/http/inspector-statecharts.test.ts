@@ -159,6 +159,66 @@ describe('inspector statecharts (headless Chromium)', function () {
       const actorsShown = await page.locator('svg.seq text.seq-actor').allTextContents();
       assert.ok(actorsShown.includes('position:7') && actorsShown.includes('root'), actorsShown.join(', '));
     });
+    it('with controls enabled, sends an event from the page (and a read-only page has no controls)', async () => {
+      const machines = { root: sample.rootMachine, user: sample.userMachine, position: sample.positionMachine };
+      const readOnly = await open(hub.source, machines, '#actor=user%3A1');
+      await readOnly.page.locator('#detail h3', { hasText: 'user:1' }).waitFor({ timeout: 5_000 });
+      assert.equal(await readOnly.page.locator('#mode').textContent(), 'read-only');
+      assert.equal(await readOnly.page.locator('#send-form').count(), 0, 'no controls without the flag');
+
+      const sent: string[] = [];
+      const controls = {
+        send: (id: string, event: { type: string }) => {
+          sent.push(`${id} ${event.type}`);
+          root.send({ type: 'forward', to: id, event });
+          return Promise.resolve(true);
+        },
+        release: () => Promise.resolve(false),
+      };
+      const server = await createInspectorServer({ port: 0, token: null, source: hub.source, logger: silentLogger(), machines, controls });
+      servers.push(server);
+      const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
+      pages.push(page);
+      await page.goto(`${server.url}/#actor=user%3A1`);
+      await page.locator('#mode', { hasText: 'controls enabled' }).waitFor({ timeout: 5_000 });
+      await page.locator('#send-event').fill('not json');
+      await page.locator('#send-form button').click();
+      await page.locator('#control-result', { hasText: 'not JSON' }).waitFor();
+      assert.deepEqual(sent, [], 'garbage is refused in the page');
+      await page.locator('#send-event').fill('{"type": "user.pause"}');
+      await page.locator('#send-form button').click();
+      await page.locator('#control-result', { hasText: 'Sent.' }).waitFor({ timeout: 5_000 });
+      await page.locator('svg.chart g.st.active[data-state="user.paused"]').waitFor({ timeout: 5_000 });
+      assert.deepEqual(sent, ['user:1 user.pause']);
+    });
+
+    it('stays responsive at 1,000 events a second, and says that it batches', async () => {
+      const machines = { root: sample.rootMachine, user: sample.userMachine, position: sample.positionMachine };
+      const { page } = await open(hub.source, machines, '#actor=user%3A2');
+      await page.locator('#detail h3', { hasText: 'user:2' }).waitFor({ timeout: 5_000 });
+      let sending = true;
+      const flood = (async () => {
+        while (sending) {
+          for (let i = 0; i < 15; i++) root.send({ type: 'forward', to: 'user:1', event: { type: 'user.order' } });
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      })();
+      try {
+        await page.waitForFunction(() => Number(document.getElementById('stat-rate')?.textContent) >= 900, undefined, { timeout: 10_000 });
+        const started = Date.now();
+        await page.locator('#tree-filter').fill('position:8');
+        await page.locator('#tree-count', { hasText: /1 of \d+ match/ }).waitFor({ timeout: 5_000 });
+        const search = Date.now() - started;
+        const rate = await page.locator('#stat-rate').textContent();
+        assert.match((await page.locator('#stat-batch').textContent()) ?? '', /batched every \d+ ms/);
+        await page.locator('#log-note', { hasText: 'Showing the newest 500' }).waitFor({ timeout: 5_000 });
+        console.log(`      at ${rate} events/s a search answered in ${search} ms`);
+        assert.ok(search < 3_000, `search took ${search} ms under load`);
+      } finally {
+        sending = false;
+        await flood;
+      }
+    });
   });
 });
 

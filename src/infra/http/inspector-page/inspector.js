@@ -564,6 +564,7 @@
     if (!actor) {
       var msg = state.selected ? 'Actor ' + state.selected + ' is no longer running.' : 'Select an actor in the tree to see its statechart, state and context.';
       box.replaceChildren(el('p', 'empty', msg));
+      renderControls(null);
       return;
     }
     if (selected.liveState === undefined) selected.liveState = actor.state;
@@ -614,8 +615,8 @@
     var ctx = shownContext === undefined ? el('p', 'muted', 'loading…') : jsonBlock(shownContext);
     ctx.id = 'detail-context';
     parts.push(ctx);
-    if (state.features.controls) parts.push(controlsBlock(actor));
     box.replaceChildren.apply(box, parts);
+    renderControls(actor);
   }
 
   function timeTravelBar(step) {
@@ -747,6 +748,18 @@
   }
 
   // ---------- controls (only when the operator enabled them) ----------
+
+  // Kept apart from the detail above, which is redrawn on every change of the actor: an operator
+  // typing an event must not lose the text or the focus because the actor moved.
+  var controlsShown = '';
+  function renderControls(actor) {
+    var key = state.features.controls && actor ? actor.id + '|' + (actor.status === 'quarantined') : '';
+    if (key === controlsShown) return;
+    controlsShown = key;
+    var holder = $('detail-controls');
+    if (!key) { holder.replaceChildren(); return; }
+    holder.replaceChildren(controlsBlock(actor));
+  }
 
   function controlsBlock(actor) {
     var box = el('div', 'controls');
@@ -970,12 +983,14 @@
       chartFit = !chartFit;
       detailShown.view = undefined;
       scheduleRender();
-    } else if (ev.target.closest('#release')) {
-      controlResult(postControl('/api/control/release', { id: state.selected }), 'Released.');
     }
   });
 
-  $('detail').addEventListener('submit', function (ev) {
+  $('detail-controls').addEventListener('click', function (ev) {
+    if (ev.target.closest('#release')) controlResult(postControl('/api/control/release', { id: state.selected }), 'Released.');
+  });
+
+  $('detail-controls').addEventListener('submit', function (ev) {
     if (!ev.target.closest('#send-form')) return;
     ev.preventDefault();
     var event;
