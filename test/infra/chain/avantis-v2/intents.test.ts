@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { hexToBytes, parseSignature, recoverAddress, recoverTypedDataAddress, type Hex } from 'viem';
+import { hexToBytes, parseSignature, recoverAddress, recoverTypedDataAddress } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { BadInputError } from '../../../../src/errors.ts';
 import {
@@ -81,9 +81,9 @@ describe('Avantis v2 intents: digests, encoding and builders', function () {
     assert.ok(v === 27n || v === 28n, `v is ${v}`);
     assert.equal(await recoverAddress({ hash: intent.digest, signature }), account.address);
     // Signing the typed data through viem gives the same signature: the digest is the standard one.
-    const typed = await account.signTypedData({ domain: intent.domain, types: intent.types, primaryType: 'OpenTradeReq', message: VECTOR_OPEN } as Parameters<typeof account.signTypedData>[0]);
+    const typed = await account.signTypedData({ domain: intent.domain, types: intent.types, primaryType: 'OpenTradeReq', message: VECTOR_OPEN });
     assert.equal(typed, signature);
-    assert.equal(await recoverTypedDataAddress({ domain: intent.domain, types: intent.types, primaryType: 'OpenTradeReq', message: VECTOR_OPEN, signature } as Parameters<typeof recoverTypedDataAddress>[0]), account.address);
+    assert.equal(await recoverTypedDataAddress({ domain: intent.domain, types: intent.types, primaryType: 'OpenTradeReq', message: VECTOR_OPEN, signature }), account.address);
   });
 
   it('abi-encodes one tuple with nested tuples, round-tripping (§8.4)', function () {
@@ -139,7 +139,7 @@ describe('Avantis v2 intents: digests, encoding and builders', function () {
       ['negative index', () => closeTradeMessage({ ...close, index: -1n })],
       ['nonce over 256 bits', () => closeTradeMessage({ ...close, nonce: 2n ** 256n })],
       ['number instead of bigint', () => closeTradeMessage({ ...close, pairIndex: 1 as unknown as bigint })],
-      ['bad address', () => closeTradeMessage({ ...close, trader: '0x1234' as Hex })],
+      ['bad address', () => closeTradeMessage({ ...close, trader: '0x1234' })],
       ['self delegation', () => delegateMessage({ trader: TRADER, delegate: TRADER, expirySeconds: 1n, deadlineMs: DEADLINE, nonce: 1n, tnc: TOS_VERANTA })],
       ['order type over uint8', () => openTradeMessage({ trader: TRADER, pairIndex: 1n, buy: true, orderType: 256n, collateral: 1n, openPrice: 1n, leverage: 1n, tp: 0n, sl: 0n, slippageP: 1n, deadlineMs: DEADLINE, nonce: 1n })],
       ['empty entity id', () => cancelOffchainOrderMessage('')],
