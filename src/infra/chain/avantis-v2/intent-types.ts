@@ -270,7 +270,7 @@ export function nestedTypesOf(type: IntentStructType): IntentStructType[] {
 export function typesFor(primaryType: IntentPrimaryType): Partial<IntentTypes> {
   const types: Record<string, IntentTypes[IntentStructType]> = { [primaryType]: INTENT_TYPES[primaryType] };
   for (const nested of nestedTypesOf(primaryType)) types[nested] = INTENT_TYPES[nested];
-  return types as Partial<IntentTypes>;
+  return types;
 }
 
 /**
