@@ -133,6 +133,9 @@ interface Entry {
 /** Before an entry's first step: equal to no state value or context. */
 const UNSEEN: unique symbol = Symbol('unseen');
 
+/** The key under which root entries (parent null) are indexed; no systemId is empty. */
+const ROOTS = '';
+
 /** Cached "do not show this actor". */
 const HIDDEN = null;
 
@@ -152,6 +155,8 @@ export function createInspectionHub(options: InspectionHubOptions): InspectionHu
   const maxPendingTransitions = options.maxPendingTransitions ?? 5_000;
   if (!Number.isInteger(maxPendingTransitions) || maxPendingTransitions < 1) throw new RangeError(`maxPendingTransitions must be a positive integer, got ${maxPendingTransitions}`);
   const byId = new Map<string, Entry>();
+  /** Children by logical parent id (ROOTS for the roots), kept as entries come and go. */
+  const childrenOf = new Map<string, Set<Entry>>();
   const byRef = new WeakMap<object, Entry | typeof HIDDEN>();
   /**
    * Each live subscriber with the first log sequence number it has not read through recentEvents(),
@@ -175,7 +180,7 @@ export function createInspectionHub(options: InspectionHubOptions): InspectionHu
     const history = byId.get(description.id)?.history ?? null;
     const entry: Entry = { ...description, ref, updatedAt: now(), override: null, history, lastValue: UNSEEN, lastContext: UNSEEN };
     byRef.set(ref, entry);
-    byId.set(entry.id, entry);
+    place(entry);
     feed.changed(entry);
     return entry;
   }
@@ -230,7 +235,52 @@ export function createInspectionHub(options: InspectionHubOptions): InspectionHu
     const entry = byId.get(id);
     if (!entry) return;
     byId.delete(id);
+    unindex(entry);
     feed.removed(entry);
+  }
+
+  /** Puts an entry in the tree, replacing a restarted actor's old entry. */
+  function place(entry: Entry): void {
+    const old = byId.get(entry.id);
+    if (old) unindex(old);
+    byId.set(entry.id, entry);
+    const key = entry.parent ?? ROOTS;
+    const siblings = childrenOf.get(key);
+    if (siblings) siblings.add(entry);
+    else childrenOf.set(key, new Set([entry]));
+  }
+
+  function unindex(entry: Entry): void {
+    const key = entry.parent ?? ROOTS;
+    const siblings = childrenOf.get(key);
+    if (!siblings) return;
+    siblings.delete(entry);
+    if (siblings.size === 0) childrenOf.delete(key);
+  }
+
+  /** The first `limit` actors from the roots down, depth first, touching only those: a page's first paint. */
+  function topOfTree(limit: number): Entry[] {
+    const out: Entry[] = [];
+    const roots = childrenOf.get(ROOTS);
+    if (!roots) return out;
+    const stack = [...roots].reverse();
+    const seen = new Set<Entry>();
+    while (stack.length && out.length < limit) {
+      const entry = stack.pop() as Entry;
+      if (seen.has(entry)) continue;
+      seen.add(entry);
+      out.push(entry);
+      const kids = childrenOf.get(entry.id);
+      if (!kids) continue;
+      // Only as many children as could still be shown: a root with 100,000 children costs `limit`, not 100,000.
+      const take: Entry[] = [];
+      for (const kid of kids) {
+        if (take.length >= limit - out.length) break;
+        take.push(kid);
+      }
+      for (let i = take.length - 1; i >= 0; i -= 1) stack.push(take[i] as Entry);
+    }
+    return out;
   }
 
   /** Without the context (`withContext` false) nothing is sanitised: what a 100,000-actor tree needs. */
@@ -351,7 +401,7 @@ export function createInspectionHub(options: InspectionHubOptions): InspectionHu
       return treeOrder(byId).map((entry) => view(entry));
     },
     tree(limit) {
-      return treeOrder(byId, limit).map((entry) => view(entry, false));
+      return (limit === undefined ? treeOrder(byId) : topOfTree(limit)).map((entry) => view(entry, false));
     },
     actor(id) {
       const entry = byId.get(id);
@@ -424,7 +474,7 @@ export function createInspectionHub(options: InspectionHubOptions): InspectionHu
       if (!entry) {
         if (!placeholder || status === 'running') return false;
         entry = { id, kind: placeholder.kind, parent: placeholder.parent, ref: null, updatedAt: now(), override: null, history: null, lastValue: UNSEEN, lastContext: UNSEEN };
-        byId.set(id, entry);
+        place(entry);
       }
       entry.override = status === 'running' ? null : status;
       entry.updatedAt = now();
@@ -465,8 +515,8 @@ function runStatus(status: string | undefined): ActorRunStatus {
 }
 
 /** Depth-first, parents before children; actors whose parent is not (or no longer) known come last, as roots. */
-/** Depth-first, parents before children; with `limit`, only the first `limit` (the same prefix as without). */
-function treeOrder(byId: ReadonlyMap<string, Entry>, limit = Infinity): Entry[] {
+/** Depth-first, parents before children; actors whose parent is not (or no longer) known come last, as roots. */
+function treeOrder(byId: ReadonlyMap<string, Entry>): Entry[] {
   const children = new Map<string, Entry[]>();
   const roots: Entry[] = [];
   const orphans: Entry[] = [];
@@ -485,7 +535,7 @@ function treeOrder(byId: ReadonlyMap<string, Entry>, limit = Infinity): Entry[] 
   const stack: Entry[] = [];
   const walkFrom = (start: Entry): void => {
     stack.push(start);
-    while (stack.length && out.length < limit) {
+    while (stack.length) {
       const entry = stack.pop() as Entry;
       if (seen.has(entry)) continue;
       seen.add(entry);
@@ -497,7 +547,7 @@ function treeOrder(byId: ReadonlyMap<string, Entry>, limit = Infinity): Entry[] 
   for (const list of [roots, orphans, byId.values()]) {
     // The last list catches entries in a parent cycle (a bug elsewhere): appended as roots rather than hidden.
     for (const entry of list) {
-      if (out.length >= Math.min(limit, byId.size)) return out;
+      if (out.length >= byId.size) return out;
       walkFrom(entry);
     }
   }

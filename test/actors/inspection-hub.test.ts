@@ -51,6 +51,20 @@ describe('inspection hub', () => {
     assert.deepEqual([...new Set(actors.map((a) => a.kind))], ['root', 'user', 'position']);
   });
 
+  it('reads the top of the tree on its own (a page\'s first rows), right as actors come, restart and go', () => {
+    const { hub, root } = sample();
+    const ids = (limit?: number) => hub.source.tree!(limit).map((a) => a.id);
+    assert.deepEqual(ids(3), ['root', 'user:1', 'position:7'], 'roots first, then down, depth first');
+    assert.deepEqual(ids(100), ids(), 'with room for all, the same actors as the whole tree');
+    assert.ok(hub.source.tree!(100).every((a) => a.context === null), 'no context is read for the tree');
+    root.send({ type: 'stop.child', id: 'position:7' });
+    assert.deepEqual(ids(100), ['root', 'user:1', 'user:2', 'position:8'], 'a stopped actor leaves the top too');
+    assert.ok(hub.setStatus('position:9', 'quarantined', { kind: 'position', parent: 'user:1' }));
+    assert.deepEqual(ids(3), ['root', 'user:1', 'position:9'], 'a quarantined placeholder is placed under its parent');
+    hub.remove('position:9');
+    assert.deepEqual(ids(100), ['root', 'user:1', 'user:2', 'position:8']);
+  });
+
   it('shows the current state value, running status and sanitised context', () => {
     const { hub, root } = sample();
     root.send({ type: 'forward', to: 'position:7', event: { type: 'position.fill' } });

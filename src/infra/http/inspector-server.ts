@@ -206,6 +206,21 @@ function routeApi(ctx: HandlerContext, path: string, req: IncomingMessage, res: 
   }
 }
 
+/**
+ * What the head did not carry, in parts. Changes may reach the page before these parts: it keeps
+ * what it already has (see applySnapshotPart in the page). `countOwed`: the head did not say how
+ * many actors there are, so the page hears the count even when nothing more is left to send.
+ */
+function sendRest(stream: EventStream, all: readonly ActorView[], head: readonly ActorView[], countOwed: boolean): void {
+  const sent = new Set(head.map((a) => a.id));
+  const rest = all.filter((a) => !sent.has(a.id));
+  const total = sent.size + rest.length;
+  for (let from = 0; from < rest.length; from += SNAPSHOT_PART) {
+    if (!stream.send({ actors: rest.slice(from, from + SNAPSHOT_PART), total }, 'snapshot-more', { bulk: true })) return;
+  }
+  if (rest.length === 0 && countOwed) stream.send({ actors: [], total }, 'snapshot-more');
+}
+
 function treeOf(source: InspectorSource): ActorView[] {
   return source.tree ? source.tree() : source.actors().map(withoutContext);
 }
@@ -305,23 +320,19 @@ function streamTo(ctx: HandlerContext, req: IncomingMessage, res: ServerResponse
   const features = { controls: Boolean(ctx.controls), kinds: Object.keys(ctx.machines ?? {}), batchMs: ctx.batchMs ?? 100, history: typeof ctx.source.history === 'function' };
   // The top of the tree first, so the page paints at once; the rest follows in the same tick (no
   // change can come between two parts: the source delivers changes from its own timer).
-  // The head (the top of the tree) is read on its own, cheaply, and sent at once; the whole tree is
-  // read on the next turn, after the head has left (Node sends a response's writes after the
-  // current tick), so a page with 100,000 actors paints before the rest is even computed.
-  const head = ctx.source.tree ? ctx.source.tree(SNAPSHOT_HEAD) : treeOf(ctx.source);
-  const complete = head.length < SNAPSHOT_HEAD || !ctx.source.tree;
-  const total = complete ? head.length : null;
-  stream.send({ actors: head.slice(0, SNAPSHOT_HEAD), total, events: ctx.source.recentEvents(), features }, 'snapshot', { bulk: true });
-  if (!complete || head.length > SNAPSHOT_HEAD) {
-    setImmediate(() => {
-      // Changes may reach the page before these parts: it keeps what it already has (see applySnapshotPart).
-      const all = complete ? head : treeOf(ctx.source);
-      for (let from = SNAPSHOT_HEAD; from < all.length; from += SNAPSHOT_PART) {
-        if (!stream.send({ actors: all.slice(from, from + SNAPSHOT_PART), total: all.length }, 'snapshot-more', { bulk: true })) return;
-      }
-      // A head of exactly SNAPSHOT_HEAD left the page waiting for a count: give it, even with nothing more.
-      if (all.length <= SNAPSHOT_HEAD) stream.send({ actors: [], total: all.length }, 'snapshot-more');
-    });
+  // A source that can read the top of its tree on its own (the hub, cheaply) sends that at once and
+  // the whole tree on the next turn, after the head has left (Node sends a response's writes after
+  // the current tick): a page with 100,000 actors paints before the rest is even computed.
+  const events = ctx.source.recentEvents();
+  if (ctx.source.tree) {
+    const head = ctx.source.tree(SNAPSHOT_HEAD);
+    stream.send({ actors: head, total: null, events, features }, 'snapshot', { bulk: true });
+    setImmediate(() => sendRest(stream, treeOf(ctx.source), head, true));
+  } else {
+    const all = treeOf(ctx.source);
+    const head = all.slice(0, SNAPSHOT_HEAD);
+    stream.send({ actors: head, total: all.length, events, features }, 'snapshot', { bulk: true });
+    sendRest(stream, all, head, false);
   }
   res.once('close', () => {
     unsubscribe();

@@ -64,8 +64,9 @@ export interface InspectorSource {
   actors(): ActorView[];
   /**
    * Every live actor without its context (`context: null`), parents before children: what the
-   * tree needs, without sanitising 100,000 contexts. With `limit`, only the first `limit` of that
-   * same order (the top of the tree, for a page's first paint). Without it the server strips actors().
+   * tree needs, without sanitising 100,000 contexts. With `limit`, at most `limit` actors from the
+   * roots down (a page's first paint; the full tree includes them again). Without it the server
+   * strips actors().
    */
   tree?(limit?: number): ActorView[];
   /** One actor in full (with its sanitised context); without it the server searches actors(). */

@@ -264,10 +264,24 @@ describe('inspector page with 100,000 actors (headless Chromium)', function () {
   it('paints the tree and answers a search within a second each', async () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     try {
+      // The page's own clock, from navigation start to the frame that drew the first rows: the harness
+      // polls the page and is late whenever the page is busy taking in the rest of the tree.
+      await page.addInitScript(() => {
+        const w = window as unknown as { __firstRows?: number };
+        new MutationObserver((_, observer) => {
+          if (w.__firstRows === undefined && document.querySelector('.node')) {
+            observer.disconnect();
+            requestAnimationFrame(() => {
+              w.__firstRows = performance.now();
+            });
+          }
+        }).observe(document, { childList: true, subtree: true });
+      });
       const started = Date.now();
       await page.goto(`${server.url}/`);
       await page.locator('.node').first().waitFor({ timeout: 30_000 });
-      const firstPaint = Date.now() - started;
+      const seen = Date.now() - started;
+      const firstPaint = Math.round(await page.evaluate(() => (window as unknown as { __firstRows: number }).__firstRows));
       await page.locator('#stat-actors', { hasText: String(COUNT) }).waitFor({ timeout: 30_000 });
       await page.locator('#tree-count', { hasText: 'shown' }).waitFor({ timeout: 30_000 });
       const loaded = Date.now() - started;
@@ -293,7 +307,7 @@ describe('inspector page with 100,000 actors (headless Chromium)', function () {
       await page.locator('#tree').evaluate((t) => t.scrollTo(0, t.scrollHeight));
       await page.locator('.node[data-id="position:99999"]').waitFor({ timeout: 10_000 });
       await page.screenshot({ path: `${ARTIFACTS}hundred-thousand-actors.png` });
-      console.log(`      100,000 actors: first paint ${firstPaint} ms, whole tree loaded ${loaded} ms, search ${search} ms, state filter ${filter} ms`);
+      console.log(`      100,000 actors: first rows drawn ${firstPaint} ms after navigation (seen by the harness at ${seen} ms), whole tree loaded ${loaded} ms, search ${search} ms, state filter ${filter} ms`);
       // Goal: a second each; the limits are generous so a loaded CI machine does not flake.
       assert.ok(firstPaint < 10_000, `first paint ${firstPaint} ms`);
       assert.ok(search < 5_000, `search ${search} ms`);
