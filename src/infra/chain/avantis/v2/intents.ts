@@ -6,22 +6,16 @@
  */
 import type { Address, TypedDataDefinition } from 'viem';
 import { BadInputError } from '../../../../errors.ts';
+import { INTENT_TYPES } from '../../avantis-v2/intent-types.ts';
 
 /** UNVERIFIED: the EIP-712 domain name/version of v2 trading intents. */
 export const V2_INTENT_DOMAIN = { name: 'AvantisTrading', version: '1' } as const;
 
-/** UNVERIFIED: `UpdateTpSlReq` (note: `trader` has no underscore, the rest do). */
-export const UPDATE_TP_SL_TYPES = {
-  UpdateTpSlReq: [
-    { name: 'trader', type: 'address' },
-    { name: '_pairIndex', type: 'uint256' },
-    { name: '_index', type: 'uint256' },
-    { name: '_newTp', type: 'uint256' },
-    { name: '_newSl', type: 'uint256' },
-    { name: '_deadline', type: 'uint256' },
-    { name: '_nonce', type: 'uint256' },
-  ],
-} as const;
+/**
+ * `UpdateTpSlReq`, from the one definition of every v2 intent type (VERIFIED there against the
+ * reference's typehashes and golden digests: src/infra/chain/avantis-v2/intent-types.ts).
+ */
+export const UPDATE_TP_SL_TYPES = { UpdateTpSlReq: INTENT_TYPES.UpdateTpSlReq } as const;
 
 export type UpdateTpSlTypedData = TypedDataDefinition<typeof UPDATE_TP_SL_TYPES, 'UpdateTpSlReq'>;
 
