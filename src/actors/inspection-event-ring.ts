@@ -9,14 +9,6 @@ export interface RawLoggedEvent {
   event: AnyEventObject;
 }
 
-const fill = (slot: RawLoggedEvent, at: number, target: string, source: string | null, event: AnyEventObject): void => {
-  slot.at = at;
-  slot.target = target;
-  slot.source = source;
-  slot.event = event;
-};
-const create = (at: number, target: string, source: string | null, event: AnyEventObject): RawLoggedEvent => ({ at, target, source, event });
-
 /** The most recent events: the runtime may log thousands a second and nobody may ever read them. */
 export class EventRing extends ReusedRing<RawLoggedEvent> {
   constructor(capacity: number) {
@@ -24,6 +16,12 @@ export class EventRing extends ReusedRing<RawLoggedEvent> {
   }
 
   push(at: number, target: string, source: string | null, event: AnyEventObject): void {
-    this.write(fill, create, at, target, source, event);
+    const slot = this.nextSlot();
+    if (!slot) return this.commit({ at, target, source, event });
+    slot.at = at;
+    slot.target = target;
+    slot.source = source;
+    slot.event = event;
+    this.commit();
   }
 }

@@ -12,14 +12,6 @@ export interface RawStep {
   context: unknown;
 }
 
-const fill = (slot: RawStep, at: number, event: string, value: unknown, context: unknown): void => {
-  slot.at = at;
-  slot.event = event;
-  slot.value = value;
-  slot.context = context;
-};
-const create = (at: number, event: string, value: unknown, context: unknown): RawStep => ({ at, event, value, context });
-
 /** An actor's last steps. Created on the actor's first step; a busy actor allocates nothing more for its history. */
 export class StepRing extends ReusedRing<RawStep> {
   constructor(capacity: number) {
@@ -27,6 +19,12 @@ export class StepRing extends ReusedRing<RawStep> {
   }
 
   push(at: number, event: string, value: unknown, context: unknown): void {
-    this.write(fill, create, at, event, value, context);
+    const slot = this.nextSlot();
+    if (!slot) return this.commit({ at, event, value, context });
+    slot.at = at;
+    slot.event = event;
+    slot.value = value;
+    slot.context = context;
+    this.commit();
   }
 }

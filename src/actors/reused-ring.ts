@@ -25,14 +25,15 @@ export class ReusedRing<T extends object> {
   }
 
   /**
-   * Writes one record: `fill` copies the fields into a reused slot, `create` makes a new slot
-   * while the ring is still filling. Pass functions hoisted by the caller, not fresh closures.
+   * The slot the next write reuses, or undefined while the ring is still filling. Fill its fields
+   * and call commit(), or call commit(record) with a new record: no closure, no argument array.
    */
-  write<A extends unknown[]>(fill: (slot: T, ...args: A) => void, create: (...args: A) => T, ...args: A): void {
-    const index = this.#written % this.#capacity;
-    const slot = this.#slots[index];
-    if (slot) fill(slot, ...args);
-    else this.#slots[index] = create(...args);
+  nextSlot(): T | undefined {
+    return this.#slots[this.#written % this.#capacity];
+  }
+
+  commit(created?: T): void {
+    if (created) this.#slots[this.#written % this.#capacity] = created;
     this.#written += 1;
   }
 

@@ -4,15 +4,18 @@ import { ReusedRing } from '../../src/actors/reused-ring.ts';
 interface Slot {
   n: number;
 }
-const fill = (slot: Slot, n: number) => {
+/** How the rings built on it write: fill a reused slot, or commit a new record while filling. */
+function write(ring: ReusedRing<Slot>, n: number, create = (v: number): Slot => ({ n: v })): void {
+  const slot = ring.nextSlot();
+  if (!slot) return ring.commit(create(n));
   slot.n = n;
-};
-const create = (n: number): Slot => ({ n });
+  ring.commit();
+}
 
 describe('actors/reused-ring: the most recent records, without garbage once full', () => {
   it('keeps the newest records in order, with their sequence numbers, across wrap-around', () => {
     const ring = new ReusedRing<Slot>(3);
-    for (let n = 0; n < 7; n++) ring.write(fill, create, n);
+    for (let n = 0; n < 7; n++) write(ring, n);
     assert.equal(ring.written, 7);
     assert.equal(ring.size, 3);
     assert.deepEqual(ring.since(0), [{ n: 4, seq: 4 }, { n: 5, seq: 5 }, { n: 6, seq: 6 }], 'older records are gone');
@@ -30,7 +33,7 @@ describe('actors/reused-ring: the most recent records, without garbage once full
       created += 1;
       return { n };
     };
-    for (let n = 0; n < 100; n++) ring.write(fill, counting, n);
+    for (let n = 0; n < 100; n++) write(ring, n, counting);
     assert.equal(created, 2);
     const copy = ring.newest(1)[0]!;
     copy.n = -1;
