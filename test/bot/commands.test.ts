@@ -331,6 +331,27 @@ describe('bot: every command, its buttons, and bad input', function () {
       for (const [k, t] of traders.entries()) await assertUnchanged(h, t.id, before[k]!, 'a canceled flow');
     });
 
+    it('a photo, a sticker, a voice note, a document, a location or a contact gets a plain answer and changes nothing, even in the middle of a flow', async () => {
+      const [t] = await onboarded(3049);
+      const before = await stateOf(h, t!.id);
+      for (const kind of ['photo', 'sticker', 'voice', 'document', 'location', 'contact'] as const) {
+        const sent = t!.user.sendMedia(kind, kind === 'photo' ? 'long eth 100 10x' : undefined);
+        const got = await t!.user.waitFor((m) => m.from === 'bot' && m.messageId > sent.messageId);
+        assert.equal(got.text, 'I read text messages and commands only. Send /help to see what I can do.', kind);
+      }
+      await assertUnchanged(h, t!.id, before, 'media outside a flow');
+      await t!.say('/trade', /Pick a market/);
+      await t!.clickFor('ETH/USD', /Long \(you gain/);
+      await t!.clickFor('🟢 Long', /How much USDC/);
+      for (const kind of ['sticker', 'photo'] as const) {
+        const sent = t!.user.sendMedia(kind);
+        const got = await t!.user.waitFor((m) => m.from === 'bot' && m.messageId > sent.messageId);
+        assert.match(got.text, /^I read text messages and commands only/, kind);
+      }
+      await t!.say('25', /New position: long ETH\/USD, 25 USDC\nWhich leverage/, 10_000);
+      h.double.assertNoViolations();
+    });
+
     it('typed collateral and leverage: garbage and out-of-bounds values are refused, and the flow goes on after a valid one', async () => {
       const [col, lev] = await onboarded(3045, 3047);
       const before = await Promise.all([stateOf(h, col!.id), stateOf(h, lev!.id)]);

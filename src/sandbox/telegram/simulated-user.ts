@@ -29,6 +29,12 @@ export interface SimulatedUser {
    * text longer than 4096 characters goes as several messages. Returns the (last) message sent.
    */
   send(text: string): ChatEntry;
+  /**
+   * Sends something that is not text, as the Telegram app does (a photo, a sticker, a voice note, a
+   * document, a location, a contact), with the Bot API 9.4 fields of that kind. The double does not
+   * keep the media itself: the transcript names the kind.
+   */
+  sendMedia(kind: MediaKind, caption?: string): ChatEntry;
   /** Presses the inline button with `callbackData` on message `messageId`; returns the query id. */
   press(messageId: number, callbackData: string, options?: PressOptions): string;
   /** Presses the newest button labelled `buttonText` (a callback button) anywhere in the chat. */
@@ -54,6 +60,27 @@ export interface SimulatedUser {
 }
 
 const DEFAULT_WAIT_MS = 5000;
+
+export type MediaKind = 'photo' | 'sticker' | 'voice' | 'document' | 'location' | 'contact';
+
+/** The message fields Telegram sends for each kind (required fields of the 9.4 types, plausible values). */
+function mediaFields(kind: MediaKind, messageId: number, user: UserProfile): Record<string, unknown> {
+  const file = { file_id: `user-${kind}-${messageId}`, file_unique_id: `u${kind}${messageId}` };
+  switch (kind) {
+    case 'photo':
+      return { photo: [{ ...file, width: 90, height: 90, file_size: 1_234 }] };
+    case 'sticker':
+      return { sticker: { ...file, type: 'regular', width: 512, height: 512, is_animated: false, is_video: false, emoji: '🚀' } };
+    case 'voice':
+      return { voice: { ...file, duration: 3, mime_type: 'audio/ogg' } };
+    case 'document':
+      return { document: { ...file, file_name: 'orders.csv', mime_type: 'text/csv', file_size: 2_048 } };
+    case 'location':
+      return { location: { latitude: 51.5072, longitude: -0.1276 } };
+    case 'contact':
+      return { contact: { phone_number: '+441234567890', first_name: user.firstName, user_id: user.id } };
+  }
+}
 
 export function createSimulatedUser(world: ChatWorld, queue: UpdateQueue, chat: Chat): SimulatedUser {
   const id = chat.user.id;
@@ -93,6 +120,15 @@ export function createSimulatedUser(world: ChatWorld, queue: UpdateQueue, chat: 
       let last: ChatEntry | undefined;
       for (const piece of splitText(text)) last = sendOne(piece);
       return last as ChatEntry;
+    },
+
+    sendMedia(kind, caption) {
+      if (chat.blocked) user.unblock();
+      chat.started = true;
+      const captioned = kind === 'photo' || kind === 'document' || kind === 'voice';
+      const stored = world.addMessage(chat, { fromBot: false, entities: [], unsimulatedKind: kind, ...(captioned && caption ? { caption } : {}) });
+      queue.push('message', { ...world.apiMessage(stored), ...mediaFields(kind, stored.messageId, chat.user) }, id);
+      return world.entry(stored);
     },
 
     press(messageId, callbackData, options = {}) {
