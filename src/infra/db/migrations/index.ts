@@ -5,6 +5,7 @@ import { Migration20261203000000_engine_lease } from './Migration20261203000000_
 import { Migration20261203000001_engine_lease_epochs } from './Migration20261203000001_engine_lease_epochs.ts';
 import { Migration20261203000100_tx_attempt_fate } from './Migration20261203000100_tx_attempt_fate.ts';
 import { Migration20261204000000_actor_transitions } from './Migration20261204000000_actor_transitions.ts';
+import { Migration20261205000000_v2_intents } from './Migration20261205000000_v2_intents.ts';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed from disk) so the
@@ -18,4 +19,5 @@ export const migrations = [
   { name: 'Migration20261203000001_engine_lease_epochs', class: Migration20261203000001_engine_lease_epochs },
   { name: 'Migration20261203000100_tx_attempt_fate', class: Migration20261203000100_tx_attempt_fate },
   { name: 'Migration20261204000000_actor_transitions', class: Migration20261204000000_actor_transitions },
+  { name: 'Migration20261205000000_v2_intents', class: Migration20261205000000_v2_intents },
 ];
