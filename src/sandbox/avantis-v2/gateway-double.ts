@@ -193,6 +193,7 @@ export class GatewayDouble {
     this.#tracking.set(trackingId, recorded);
 
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    res.flushHeaders();
     res.write(': connected\n\n');
     let dropAfter = this.dropNextStreamAfter;
     this.dropNextStreamAfter = null;
@@ -223,11 +224,12 @@ export class GatewayDouble {
       if (!open) return;
       const data = badEvent ? '{not json' : JSON.stringify(payload);
       badEvent = false;
-      res.write(`event: ${type}\nid: ${event.seq}\ndata: ${data}\n\n`);
-      if (dropAfter !== null && --dropAfter <= 0) {
-        open = false;
-        res.socket?.destroy();
-      }
+      const drop = dropAfter !== null && --dropAfter <= 0;
+      // An injected drop destroys the socket once this event has been flushed to it.
+      res.write(`event: ${type}\nid: ${event.seq}\ndata: ${data}\n\n`, () => {
+        if (drop) res.socket?.destroy();
+      });
+      if (drop) open = false;
     };
     const step = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, this.#o.stepMs ?? 5));
     const fail = (code: string, text: string): void => emit('Error', { status: 'failed', code, message: text, trackingId });
