@@ -80,6 +80,7 @@ export class InMemoryExecutor implements MarketExecutor {
       if (position === undefined) return { outcome: 'failed', code: 'TX_REVERTED', message: 'no such position' };
       if (position.openedAt !== m._openTimestamp) return { outcome: 'failed', code: 'PositionMismatch', message: 'the position changed since the intent was built' };
       const price = this.price(m._pairIndex);
+      // ASSUMED: a close tolerates 1 % around `_wantedPrice` (CloseTradeReq carries no slippage field).
       if (this.#exceeded(order, price, m._wantedPrice, 10n ** 10n)) return { outcome: 'canceled', transactionHash: txHash() };
       const closing = m._amount >= position.collateral ? position.collateral : m._amount;
       const move = position.buy ? price - position.openPrice : position.openPrice - price;

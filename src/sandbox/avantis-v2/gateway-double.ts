@@ -236,7 +236,7 @@ export class GatewayDouble {
 
     emit('MarketOrderAccepted', { trackingId });
     await step();
-    let signer: Address | null = null;
+    let signer: Address | null;
     try {
       signer = await recoverAddress({ hash: intentDigest(this.#o.tradingDomain, kind, message), signature: signature as Hex });
     } catch {

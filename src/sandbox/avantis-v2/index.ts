@@ -6,7 +6,6 @@
  * (defaults 0 = any free port; the URLs are printed). In tests call startAvantisV2Sandbox().
  */
 import { pathToFileURL } from 'node:url';
-import type { Address } from 'viem';
 import { InMemoryExecutor, type MarketExecutor } from './executor.ts';
 import { GatewayDouble } from './gateway-double.ts';
 import { Ledger } from './ledger.ts';
@@ -23,7 +22,7 @@ export const MAINNET_ADDRESSES: V2Addresses = {
   tradingStorage: '0x8a311D7048c35985aa31C131B9A13e03a5f7422d',
   usdc: '0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913',
   referral: '0x1A110bBA13A1f16cCa4b79758BD39290f29De82D',
-  delegationTemplate: '0x5aF42746a8Af42d8a4708dF238C53F1F71abF0E0' as Address,
+  delegationTemplate: '0x5aF42746a8Af42d8a4708dF238C53F1F71abF0E0',
 };
 
 export interface AvantisV2SandboxOptions {

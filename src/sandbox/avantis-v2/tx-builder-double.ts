@@ -18,7 +18,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { getAddress, isAddress, type Address } from 'viem';
 import { VantaError } from '../../errors.ts';
-import { signerRuleOf, type IntentPrimaryType } from '../../infra/chain/avantis-v2/intent-types.ts';
+import { signerRuleOf } from '../../infra/chain/avantis-v2/intent-types.ts';
 import { closeTradeMessage, delegateMessage, increasePositionMessage, openTradeMessage, prepareIntent, TOS_VERANTA, updateTpSlMessage, type IntentDomain, type LocalIntent } from '../../infra/chain/avantis-v2/intents.ts';
 import { toRaw } from '../../infra/chain/avantis-v2/units.ts';
 import type { MarketExecutor } from './executor.ts';
@@ -256,7 +256,7 @@ export class TxBuilderDouble {
   #answer(intent: string, local: LocalIntent): Record<string, unknown> {
     const data: Record<string, unknown> = {
       intent,
-      signerRule: signerRuleOf(local.primaryType as IntentPrimaryType),
+      signerRule: signerRuleOf(local.primaryType),
       domain: { ...local.domain },
       primaryType: local.primaryType,
       types: JSON.parse(JSON.stringify(local.types)) as unknown,

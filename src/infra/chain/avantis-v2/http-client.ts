@@ -102,7 +102,11 @@ const RETRY_STATUS: Readonly<Record<RetryPolicy, ReadonlySet<number>>> = {
   'refused-only': new Set([429, 503]),
 };
 
-/** The plain (non-envelope) services answer errors by HTTP status; the nearest §6 code for each. */
+/**
+ * The plain (non-envelope) services answer errors by HTTP status; the nearest §6 code for each.
+ * ASSUMED: batched-market, core and blitz answer errors with a NestJS body (documented only for
+ * batched-market's 400, §9.1); 503 is treated as UPSTREAM_ERROR (back off), as §6 and §9.4 say.
+ */
 const STATUS_CODE: Readonly<Record<number, string>> = {
   400: 'BAD_REQUEST',
   404: 'NOT_FOUND',
@@ -547,7 +551,7 @@ function replayFields<D extends string, N extends string>(deadlineKey: D, nonceK
   const out: Partial<Record<string, bigint>> = {};
   if (r.deadlineMs !== undefined) out[deadlineKey] = r.deadlineMs;
   if (r.nonce !== undefined) out[nonceKey] = r.nonce;
-  return out as Partial<Record<D | N, bigint>>;
+  return out;
 }
 
 function replayBody(r: ReplayFields): Record<string, string> {
@@ -633,6 +637,10 @@ export class V2OrderOutcomeUnknownError extends V2Error {
   }
 }
 
+/**
+ * ASSUMED: the replay answer is bare JSON (no envelope), as §9.1 writes it; its `seq` is the
+ * stream's `id:`, starting at 1, and `afterSeq=n` returns the events with seq > n.
+ */
 const replaySchema = z.object({
   events: z.array(z.object({ seq: z.union([z.number().int().nonnegative(), z.string().regex(/^[0-9]{1,15}$/).transform(Number)]), type: z.string(), payload: z.record(z.string(), z.unknown()), at: z.unknown().optional() })),
 });

@@ -75,6 +75,5 @@ export async function* readSse(chunks: AsyncIterable<Uint8Array>, options: SseOp
     }
     if (buffer.length > maxLine) throw new V2ResponseError(`The Avantis order stream sent a line longer than ${maxLine} characters; the stream is refused.`);
   }
-  buffer += decoder.decode();
   // A message not closed by a blank line before the end of the stream is discarded (format rule).
 }

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { privateKeyToAccount, generatePrivateKey } from 'viem/accounts';
-import type { Address, Hex } from 'viem';
+import type { Hex } from 'viem';
 import { V2Error, V2IntentMismatchError, V2ResponseError, V2ServiceError } from '../../../../src/infra/chain/avantis-v2/errors.ts';
 import { BatchedMarketClient, BlitzClient, CoreApiClient, randomNonce, TxBuilderClient, V2OrderOutcomeUnknownError, type BatchedMarketEvent, type ExecuteBatchedBody } from '../../../../src/infra/chain/avantis-v2/http-client.ts';
 import type { LocalIntent } from '../../../../src/infra/chain/avantis-v2/intents.ts';
-import { InMemoryExecutor, startAvantisV2Sandbox, type AvantisV2Sandbox } from '../../../../src/sandbox/avantis-v2/index.ts';
+import type { InMemoryExecutor} from '../../../../src/sandbox/avantis-v2/index.ts';
+import { startAvantisV2Sandbox, type AvantisV2Sandbox } from '../../../../src/sandbox/avantis-v2/index.ts';
 
 const trader = privateKeyToAccount(generatePrivateKey());
 const delegate = privateKeyToAccount(generatePrivateKey());
@@ -13,7 +14,7 @@ type Signer = typeof trader;
 
 const fast = { timeoutMs: 2_000, retries: 3, backoffMs: 10, maxBackoffMs: 40 } as const;
 
-async function sign(signer: Signer, intent: LocalIntent): Promise<Hex> {
+async function sign(signer: Signer, intent: Pick<LocalIntent, 'digest'>): Promise<Hex> {
   return signer.sign({ hash: intent.digest });
 }
 
@@ -219,7 +220,7 @@ describe('Avantis v2 HTTP client against the loopback doubles', function () {
 
   it('blitz: a relay goes Inflight then Finalised; busy answers 503 and is retried', async function () {
     const blitz = new BlitzClient({ gatewayUrl: sb.gatewayUrl, ...fast });
-    const tx4 = { to: delegate.address as Address, data: '0xe9ae5c53' as Hex, value: '0', gasLimit: '2000000', chainId: 8453, transactionType: 4 as const, authorizationList: [{ address: '0x5aF42746a8Af42d8a4708dF238C53F1F71abF0E0', chainId: '8453', nonce: '0' }] };
+    const tx4 = { to: delegate.address, data: '0xe9ae5c53' as Hex, value: '0', gasLimit: '2000000', chainId: 8453, transactionType: 4 as const, authorizationList: [{ address: '0x5aF42746a8Af42d8a4708dF238C53F1F71abF0E0', chainId: '8453', nonce: '0' }] };
     const id = await blitz.relay(tx4, delegate.address);
     assert.equal((await blitz.relayStatus(id)).status, 'Inflight');
     const done = await blitz.relayStatus(id);
