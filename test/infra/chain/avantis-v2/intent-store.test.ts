@@ -70,7 +70,8 @@ describe('v2 intent store', function () {
     store.reserve({ actionId, signer: delegate.address, domain: TEST_DOMAIN, primaryType: 'OpenTradeReq', fields: openFields(collateral), lifetimeMs });
   const signWith = async <P extends IntentPrimaryType>(intent: StoredV2Intent<P>, account = delegate) => {
     const local = localIntentOf(intent);
-    const signature = await account.signTypedData({ domain: local.domain, types: local.types, primaryType: local.primaryType, message: local.message });
+    // The EIP-712 digest signed as is (what signTypedData signs; intents.test.ts proves the digests).
+    const signature = await account.sign({ hash: local.digest });
     return { digest: local.digest, encodedIntent: local.encodedIntent!, signature };
   };
   const rowsOf = async (actionId: string) => pg.db.sql<{ status: string; signature: string | null; nonce: string; submissions: number }>('select status, signature, nonce::text as nonce, submissions from v2_intents where action_id = ?', [actionId]);
