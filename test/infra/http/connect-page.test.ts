@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { hashTypedData, recoverAddress, type Hex } from 'viem';
+import { hashTypedData, recoverAddress } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { createDelegateConnectSessions, type DelegateConnectSessions } from '../../../src/actors/delegate-connect.ts';
 import { INTENT_TYPES } from '../../../src/infra/chain/avantis-v2/intent-types.ts';
@@ -214,7 +214,7 @@ describe('delegate connect page (headless Chromium)', function () {
       assert.equal(await page.locator('#sign-wallet').isEnabled(), true, 'the trader can switch account and try again');
 
       // A signature by the wrong key pasted anyway is refused by the server with the reason.
-      const forged = await stranger.sign({ hash: `0x${'ab'.repeat(32)}` as Hex });
+      const forged = await stranger.sign({ hash: `0x${'ab'.repeat(32)}` });
       await page.locator('#paste-sig').fill(forged);
       await page.locator('#submit-paste').click();
       await page.locator('#progress-text', { hasText: 'Refused:' }).waitFor();
