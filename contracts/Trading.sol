@@ -1,37 +1,28 @@
 // SPDX-License-Identifier: UNLICENSED
 pragma solidity 0.8.37;
 
-import {ITradingStorage, Units, LimitKind, OpenKind, Governed} from "./AvantisTypes.sol";
+import {Units, LimitKind, OpenKind} from "./AvantisTypes.sol";
 import {TradingStorage} from "./TradingStorage.sol";
 import {PairStorage} from "./PairStorage.sol";
 import {PairInfos} from "./PairInfos.sol";
 import {PriceAggregator} from "./PriceAggregator.sol";
 import {TradingCallbacks} from "./TradingCallbacks.sol";
+import {TradingBase} from "./TradingBase.sol";
 
 /// @title Trading (simulator)
 /// @notice The v1 user and keeper entry points (AVANTIS.md §3.3) with the two-step execution
 /// model of §6: users request, an operator (keeper) fills at the oracle price.
 /// @dev Simplified: PnL ("zero fee") orders, referral discounts, rollover fees, OI caps and the
 /// guaranteed-SL two-step SL update are not simulated. See docs/adr/0005-avantis-simulator.md.
-contract Trading is ITradingStorage, Governed {
-    uint256 public constant _MAX_SLIPPAGE = 100 * Units.PRECISION; // simulator's own bound: 100 %
+/// The v2 entry points (EIP-712 intents, several delegates, nonce bitmap) live in `TradingV2`,
+/// which this contract's fallback runs by delegatecall over the same storage (TradingBase), so
+/// this artifact's ABI stays exactly v1. They exist only once gov has set the facet (the
+/// simulator's "upgrade to v2"); until then the contract is pure v1, as detect.ts expects.
+/// See docs/adr/0017-v2-simulator.md.
+contract Trading is TradingBase {
     uint8 private constant DEPOSIT = 0;
     uint8 private constant WITHDRAW = 1;
     uint256 private constant WITHDRAW_MIN_VALUE_P = 20; // collateral + PnL must stay above 20 %
-
-    TradingStorage public immutable storageT;
-    PairInfos public immutable pairInfos;
-    PairStorage private immutable pairsStorage;
-    PriceAggregator private immutable aggregator;
-    TradingCallbacks private immutable callbacks;
-
-    address public operator; // receives the ETH execution fee
-    mapping(address => bool) public isOperator;
-    uint256 public limitOrdersTimelock = 30; // blocks
-    bool public paused;
-
-    mapping(address => address) public delegations;
-    address private delegatedTrader; // set only while a delegatedAction runs
 
     event MarketOrderInitiated(
         address indexed trader,
@@ -73,6 +64,7 @@ contract Trading is ITradingStorage, Governed {
     );
     event LimitOrderInitiated(address indexed trader, uint256 pairIndex, uint256 orderId, uint256 timestamp);
     event OperatorUpdated(address operator, bool isOperator);
+    event V2FacetUpdated(address facet);
     event Paused(address account);
     event Unpaused(address account);
 
@@ -82,18 +74,22 @@ contract Trading is ITradingStorage, Governed {
         PairInfos _pairInfos,
         PriceAggregator _aggregator,
         TradingCallbacks _callbacks
-    ) {
-        storageT = _storageT;
-        pairsStorage = _pairsStorage;
-        pairInfos = _pairInfos;
-        aggregator = _aggregator;
-        callbacks = _callbacks;
-        operator = msg.sender;
-    }
+    ) TradingBase(_storageT, _pairsStorage, _pairInfos, _aggregator, _callbacks) {}
 
-    modifier notPaused() {
-        require(!paused, "PAUSED");
-        _;
+    /// @notice Any selector Trading does not have (the v2 surface) runs in TradingV2's code on
+    /// this contract's storage, as `msg.sender`, emitting from this address. Without a facet it
+    /// reverts with no data, like a v1 contract that has no fallback.
+    fallback() external {
+        address facet = v2Facet;
+        if (facet == address(0)) revert();
+        assembly {
+            calldatacopy(0, 0, calldatasize())
+            let ok := delegatecall(gas(), facet, 0, calldatasize(), 0, 0)
+            returndatacopy(0, 0, returndatasize())
+            switch ok
+            case 0 { revert(0, returndatasize()) }
+            default { return(0, returndatasize()) }
+        }
     }
 
     modifier onlyOperator() {
@@ -117,6 +113,13 @@ contract Trading is ITradingStorage, Governed {
         emit Paused(msg.sender);
     }
 
+    /// @notice The simulator's in-place upgrade to v2 (mainnet upgraded behind the same proxy):
+    /// `facet` is a TradingV2 built on the same TradingStorage; zero removes the v2 surface.
+    function setV2Facet(address facet) external onlyGov {
+        v2Facet = facet;
+        emit V2FacetUpdated(facet);
+    }
+
     function unpause() external onlyGov {
         paused = false;
         emit Unpaused(msg.sender);
@@ -132,10 +135,14 @@ contract Trading is ITradingStorage, Governed {
         delete delegations[msg.sender];
     }
 
-    /// @notice Runs any Trading call as `trader`; only `trader`'s delegate may. USDC still moves
-    /// from and to the trader, never the delegate.
+    /// @notice Runs any Trading call as `trader`; only `trader`'s delegate may: the v1 one, or a
+    /// v2 one that is enabled and unexpired (AVANTIS-V2.md §4). USDC still moves from and to the
+    /// trader, never the delegate.
     function delegatedAction(address trader, bytes calldata call_data) external payable notDelegated returns (bytes memory) {
-        require(msg.sender != address(0) && delegations[trader] == msg.sender, "DELEGATE_NOT_APPROVED");
+        require(
+            msg.sender != address(0) && (delegations[trader] == msg.sender || _isActiveDelegate(trader, msg.sender)),
+            "DELEGATE_NOT_APPROVED"
+        );
         delegatedTrader = trader;
         (bool ok, bytes memory result) = address(this).delegatecall(call_data);
         delegatedTrader = address(0);
@@ -152,15 +159,6 @@ contract Trading is ITradingStorage, Governed {
         return _msgSender();
     }
 
-    modifier notDelegated() {
-        require(delegatedTrader == address(0), "NOT_ALLOWED_IN_DELEGATION");
-        _;
-    }
-
-    function _msgSender() private view returns (address) {
-        return delegatedTrader == address(0) ? msg.sender : delegatedTrader;
-    }
-
     // ---- opening -----------------------------------------------------------------------------
 
     /// @notice Market (`_type` 0) requests a keeper fill; stop (1) and limit (2) orders escrow the
@@ -168,38 +166,17 @@ contract Trading is ITradingStorage, Governed {
     function openTrade(Trade calldata t, uint8 _type, uint256 _slippageP) external payable notPaused returns (uint256 orderId) {
         address trader = _msgSender();
         require(_type <= OpenKind.MOMENTUM, "PNL_ORDERS_NOT_SIMULATED");
-        _checkNewTrade(trader, t, _type == OpenKind.MARKET);
+        if (_type == OpenKind.MARKET) {
+            orderId = _openMarket(trader, t, _slippageP);
+            emit MarketOrderInitiated(trader, t.pairIndex, true, orderId, block.timestamp, t.buy, false, t.positionSizeUSDC, t.leverage);
+            return orderId;
+        }
+        _checkNewTrade(trader, t, false);
         require(_slippageP > 0 && _slippageP <= _MAX_SLIPPAGE, "WRONG_SLIPPAGE");
-
         storageT.transferUSDC(trader, address(storageT), t.positionSizeUSDC);
         _payExecutionFee();
-        if (_type == OpenKind.MARKET) return _requestMarketOpen(trader, t, _slippageP);
         _placeLimit(trader, t, _type, _slippageP);
         return 0;
-    }
-
-    function _checkNewTrade(address trader, Trade calldata t, bool isMarket) private view {
-        require(pairsStorage.isListed(t.pairIndex), "PAIR_NOT_LISTED");
-        require(t.openPrice > 0, "WRONG_PRICE");
-        uint256 slotsUsed = storageT.openTradesCount(trader, t.pairIndex)
-            + storageT.pendingMarketOpenCount(trader, t.pairIndex) + storageT.openLimitOrdersCount(trader, t.pairIndex);
-        require(slotsUsed < storageT.maxTradesPerPair(), "MAX_TRADES_PER_PAIR");
-        if (isMarket) require(storageT.pendingOrderIdsCount(trader) < storageT.maxPendingMarketOrders(), "MAX_PENDING_ORDERS");
-        require(
-            t.leverage >= pairsStorage.pairMinLeverage(t.pairIndex, false)
-                && t.leverage <= pairsStorage.pairMaxLeverage(t.pairIndex, false),
-            "LEVERAGE_INCORRECT"
-        );
-        require((t.positionSizeUSDC * t.leverage) / Units.PRECISION >= pairsStorage.pairMinLevPosUSDC(t.pairIndex), "BELOW_MIN_POS");
-        require(t.tp == 0 || (t.buy ? t.tp > t.openPrice : t.tp < t.openPrice), "WRONG_TP");
-        require(t.sl == 0 || (t.buy ? t.sl < t.openPrice : t.sl > t.openPrice), "WRONG_SL");
-    }
-
-    function _requestMarketOpen(address trader, Trade calldata t, uint256 _slippageP) private returns (uint256 orderId) {
-        orderId = storageT.newOrderId();
-        Trade memory req = Trade(trader, t.pairIndex, 0, 0, t.positionSizeUSDC, t.openPrice, t.buy, t.leverage, t.tp, t.sl, 0);
-        storageT.storePendingMarketOrder(PendingMarketOrder(req, block.number, t.openPrice, _slippageP), orderId, true);
-        emit MarketOrderInitiated(trader, t.pairIndex, true, orderId, block.timestamp, t.buy, false, t.positionSizeUSDC, t.leverage);
     }
 
     function _placeLimit(address trader, Trade calldata t, uint8 _type, uint256 _slippageP) private {
@@ -219,19 +196,8 @@ contract Trading is ITradingStorage, Governed {
     /// trade). The trade is `beingMarketClosed` until the fill.
     function closeTradeMarket(uint256 _pairIndex, uint256 _index, uint256 _amount) external payable notPaused returns (uint256 orderId) {
         address trader = _msgSender();
-        Trade memory t = _liveTrade(trader, _pairIndex, _index);
-        require(_amount > 0 && _amount <= t.initialPosToken, "WRONG_AMOUNT");
-        if (_amount < t.initialPosToken) {
-            uint256 remainingPos = ((t.initialPosToken - _amount) * t.leverage) / Units.PRECISION;
-            require(remainingPos >= pairsStorage.pairMinLevPosUSDC(_pairIndex), "BELOW_MIN_POS");
-        }
-        require(storageT.pendingOrderIdsCount(trader) < storageT.maxPendingMarketOrders(), "MAX_PENDING_ORDERS");
-
-        storageT.setBeingMarketClosed(trader, _pairIndex, _index, true);
-        _payExecutionFee();
-        orderId = storageT.newOrderId();
-        Trade memory req = Trade(trader, _pairIndex, _index, 0, _amount, 0, t.buy, t.leverage, t.tp, t.sl, 0);
-        storageT.storePendingMarketOrder(PendingMarketOrder(req, block.number, 0, 0), orderId, false);
+        Trade memory t;
+        (orderId, t) = _closeMarket(trader, _pairIndex, _index, _amount);
         emit MarketOrderInitiated(trader, _pairIndex, false, orderId, block.timestamp, t.buy, false, _amount, t.leverage);
     }
 
@@ -478,12 +444,6 @@ contract Trading is ITradingStorage, Governed {
 
     // ---- helpers -----------------------------------------------------------------------------
 
-    function _liveTrade(address trader, uint256 _pairIndex, uint256 _index) private view returns (Trade memory t) {
-        t = storageT.openTrades(trader, _pairIndex, _index);
-        require(t.leverage > 0, "NO_TRADE");
-        require(!storageT.openTradesInfo(trader, _pairIndex, _index).beingMarketClosed, "ALREADY_BEING_CLOSED");
-    }
-
     function _freshPrice(uint256 pairIndex, bytes[] calldata data) private returns (uint256) {
         return _priceForOrder(storageT.newOrderId(), pairIndex, data);
     }
@@ -495,11 +455,5 @@ contract Trading is ITradingStorage, Governed {
 
     function _spread(uint256 pairIndex, int256 spreadP) private view returns (uint256) {
         return spreadP < 0 ? pairsStorage.pairSpreadP(pairIndex, false) : uint256(spreadP);
-    }
-
-    function _payExecutionFee() private {
-        if (msg.value == 0) return;
-        (bool ok,) = payable(operator).call{value: msg.value}("");
-        require(ok, "EXEC_FEE_TRANSFER");
     }
 }

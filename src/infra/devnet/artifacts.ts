@@ -14,7 +14,9 @@ export type SimulatorContract =
   | 'PriceAggregator'
   | 'TradingStorage'
   | 'TradingCallbacks'
-  | 'Trading';
+  | 'Trading'
+  /** The v2 entry points: run by Trading's fallback (delegatecall), so called at the Trading address. */
+  | 'TradingV2';
 
 export interface Artifact {
   readonly contractName: SimulatorContract;

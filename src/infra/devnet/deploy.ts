@@ -121,6 +121,27 @@ export async function deployAvantisSimulator(deps: DeployDeps, options: DeployOp
   return deployment;
 }
 
+/**
+ * The simulator's in-place upgrade to v2 (docs/adr/0017-v2-simulator.md): deploys the TradingV2
+ * facet on the same contracts and has Trading's fallback delegate to it, so the v2 entry points
+ * (EIP-712 intents, several delegates, nonce bitmap) answer at the Trading address, on the same
+ * storage. Before it the deployment is pure v1 (what detect.ts verifies). `wallet` must be gov.
+ * Returns the facet's address.
+ */
+export async function upgradeSimulatorToV2(deps: DeployDeps, deployment: AvantisDeployment): Promise<Address> {
+  const { publicClient, wallet } = deps;
+  const facet = await deployContract(publicClient, wallet, loadArtifact('TradingV2'), [
+    deployment.tradingStorage,
+    deployment.pairStorage,
+    deployment.pairInfos,
+    deployment.priceAggregator,
+    deployment.tradingCallbacks,
+  ]);
+  await sendCall(publicClient, wallet, { address: deployment.trading, abi: abiOf('Trading'), functionName: 'setV2Facet', args: [facet] });
+  deps.logger.info({ trading: deployment.trading, facet }, 'Avantis simulator upgraded to v2 entry points');
+  return facet;
+}
+
 type Deploy = (name: SimulatorContract, args?: readonly unknown[]) => Promise<Address>;
 type Call = (address: Address, contract: SimulatorContract, functionName: string, args: readonly unknown[], value?: bigint) => Promise<unknown>;
 

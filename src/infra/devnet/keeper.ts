@@ -12,8 +12,9 @@ import { createSimReads, type OpenLimitOrder, type Trade } from './sim-reads.ts'
  * market orders at the oracle price with `executeMarketOrders`, and fires limit/stop opens, TPs,
  * SLs and liquidations with `executeLimitOrder` once the oracle price reaches their trigger.
  *
- * It learns about work from events, as a real keeper does: `MarketOrderInitiated` for pending
- * orders, `MarketExecuted` / `LimitExecuted` opens for trades to watch; limit orders are read
+ * It learns about work from events, as a real keeper does: `MarketOrderInitiated` (v1, or the v2
+ * one from executed intents) for pending orders, `MarketExecuted` / `LimitExecuted` opens for
+ * trades to watch; limit orders are read
  * from `getOpenLimitOrders()`. Each tick re-reads the state before acting, so a missed or stale
  * event costs a read, never a wrong fill.
  */
@@ -72,12 +73,14 @@ export function createKeeper(deps: KeeperDeps, options: KeeperOptions = {}): Kee
     const latest = await publicClient.getBlockNumber({ cacheTime: 0 });
     if (latest <= scannedTo) return;
     const range = { fromBlock: scannedTo + 1n, toBlock: latest };
-    const [initiated, marketFills, limitFills] = await Promise.all([
+    const [initiated, initiatedV2, marketFills, limitFills] = await Promise.all([
       publicClient.getContractEvents({ address: deployment.trading, abi: abiOf('Trading'), eventName: 'MarketOrderInitiated', ...range }),
+      // v2 intents (executed through Trading's fallback) emit the 13-field v2 event instead.
+      publicClient.getContractEvents({ address: deployment.trading, abi: abiOf('TradingV2'), eventName: 'MarketOrderInitiated', ...range }),
       publicClient.getContractEvents({ address: deployment.tradingCallbacks, abi: abiOf('TradingCallbacks'), eventName: 'MarketExecuted', ...range }),
       publicClient.getContractEvents({ address: deployment.tradingCallbacks, abi: abiOf('TradingCallbacks'), eventName: 'LimitExecuted', ...range }),
     ]);
-    for (const log of initiated) pending.add((log.args as { orderId: bigint }).orderId);
+    for (const log of [...initiated, ...initiatedV2]) pending.add((log.args as { orderId: bigint }).orderId);
     for (const log of marketFills) {
       const args = log.args as { t: Trade; open: boolean };
       if (args.open) watch(args.t);
