@@ -226,7 +226,7 @@ describe('delegate connect page (headless Chromium)', function () {
     }
   });
 
-  it('tells an expired or unknown link apart', async () => {
+  it('explains an unknown link instead of showing a form (expired and used links: see connect-server.test.ts)', async () => {
     const { page, requests } = await newPage();
     try {
       await page.goto(`${server.url}/connect/${'x'.repeat(43)}`);
