@@ -332,7 +332,7 @@ describe('bot: every command, its buttons, and bad input', function () {
     });
 
     it('a photo, a sticker, a voice note, a document, a location or a contact gets a plain answer and changes nothing, even in the middle of a flow', async () => {
-      const [t] = await onboarded(3049);
+      const [t] = await onboarded(3060);
       const before = await stateOf(h, t!.id);
       for (const kind of ['photo', 'sticker', 'voice', 'document', 'location', 'contact'] as const) {
         const sent = t!.user.sendMedia(kind, kind === 'photo' ? 'long eth 100 10x' : undefined);

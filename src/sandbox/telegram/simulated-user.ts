@@ -247,7 +247,7 @@ export function describeTranscript(entries: readonly ChatEntry[]): string {
     .slice(-12)
     .map((e) => {
       const buttons = e.keyboard ? ` [${e.keyboard.flat().map((b) => b.text).join(' | ')}]` : '';
-      const photo = e.photo || e.remotePhotoUrl ? '[photo] ' : '';
+      const photo = e.photo || e.remotePhotoUrl ? '[photo] ' : e.unsimulatedKind ? `[${e.unsimulatedKind}] ` : '';
       return `  #${e.messageId} ${e.from}${e.editDate ? ' (edited)' : ''}: ${photo}${JSON.stringify(e.text.length > 300 ? `${e.text.slice(0, 300)}…` : e.text)}${buttons}`;
     })
     .join('\n');
