@@ -64,7 +64,8 @@ describe('actors/inspector-controls', function () {
       runtime.send('flaky:2', { type: 'boom' });
       await waitFor(() => runtime.get('flaky:2') !== undefined || runtime.quarantined().some((q) => q.id === 'flaky:2'), 'restart or quarantine');
     }
-    await waitFor(() => runtime.quarantined().some((q) => q.id === 'flaky:2'), 'quarantined');
+    // As an operator sees it: recorded (the audit row is written after the in-memory quarantine).
+    await waitFor(async () => (await t.db.sql<{ n: number }>("select count(*)::int as n from audit_log where action = 'actor.quarantined' and subject = 'flaky:2'"))[0]!.n === 1, 'quarantine recorded');
     const notQuarantined = await post('/api/control/release', { id: 'flaky:1' });
     assert.equal(notQuarantined.status, 409);
     const released = await post('/api/control/release', { id: 'flaky:2' });

@@ -62,6 +62,8 @@ describe('inspector page (headless Chromium)', function () {
       await row(page, 'position:7').click();
       await page.locator('#detail-state').waitFor();
       assert.equal(await page.locator('#detail-state').textContent(), 'pending');
+      // The context comes from /api/actor once the actor is selected.
+      await page.locator('#detail-context', { hasText: '"pair"' }).waitFor({ timeout: 5_000 });
       const detail = (await page.locator('#detail').textContent()) ?? '';
       assert.match(detail, /"pair": "ETH\/USD"/);
       assert.match(detail, /"privateKey": "\[REDACTED\]"/);
