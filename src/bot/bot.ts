@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AdminDesk, Mode, NoticeSink, TradingDesk } from '../actors/desk.ts';
 import type { ActionTable } from './actions.ts';
-import { correlationId, errorBoundary } from './boundary.ts';
+import { answerPress, correlationId, errorBoundary } from './boundary.ts';
 import { initialSession, type SessionData, type VantaContext } from './context.ts';
 import { accountActions, accountCommands, applyTypedSetting } from './flows/account.ts';
 import { ADMIN_COMMANDS, adminActions, adminCommands, previewBroadcast } from './flows/admin.ts';
@@ -130,8 +130,7 @@ export function createVantaBot(o: VantaBotOptions): VantaBot {
     if (ctx.chat && ctx.chat.type !== 'private') {
       const text = 'Vanta works in a private chat only: open a chat with me to trade.';
       if (ctx.callbackQuery) {
-        ctx.acked = true;
-        await ctx.answerCallbackQuery({ text });
+        await answerPress(ctx, { text });
       } else if (ctx.message?.text?.startsWith('/')) await ctx.reply(text);
       return;
     }
@@ -181,13 +180,11 @@ export function createVantaBot(o: VantaBotOptions): VantaBot {
     const pressed = await keyboards.resolve(ctx.from.id, message?.chat.id, message?.message_id, ctx.callbackQuery.data);
     const action = ACTIONS[pressed.action];
     if (!action || !message) throw new Error(`a stored button names an unknown action ${pressed.action}`);
-    ctx.acked = true;
-    await ctx.answerCallbackQuery(action.ack ? { text: action.ack } : {});
+    await answerPress(ctx, action.ack ? { text: action.ack } : {});
     await action.run(ctx, pressed.args, message.message_id);
   });
   bot.on('callback_query', async (ctx) => {
-    ctx.acked = true;
-    await ctx.answerCallbackQuery({ text: 'This button is not valid any more.' });
+    await answerPress(ctx, { text: 'This button is not valid any more.' });
   });
 
   bot.use(accountCommands, tradeCommands, positionCommands, adminCommands);

@@ -1,4 +1,4 @@
-import type { NextFunction } from 'grammy';
+import { GrammyError, type NextFunction } from 'grammy';
 import { BadInputError, VantaError } from '../errors.ts';
 import type { VantaContext } from './context.ts';
 import { errorText } from './render.ts';
@@ -24,6 +24,25 @@ export function traderMessage(ctx: VantaContext, err: unknown): Html {
   if (isForTrader(err)) return errorText(err.message);
   ctx.log.error({ err, correlation_id: ctx.correlationId }, 'A chat request failed');
   return html`⚠️ Something went wrong on our side. Nothing new was sent to the chain. Please try again; if it keeps happening, tell support the reference ${ctx.correlationId}.`;
+}
+
+/** Telegram's words for an answer that came too late (about 15 s after the press) or a second time. */
+const LATE_ANSWER = /query is too old|query ID is invalid/;
+
+/**
+ * Answers a button press: its toast, and the end of the spinner. Telegram refuses an answer that
+ * comes too late (a slow moment, a long queue) or twice (a retried call whose first try got
+ * through). The press itself is genuine (bound to its user and message, one-shot), so what it
+ * asked for still happens and its outcome is shown in the message: only the toast is lost.
+ */
+export async function answerPress(ctx: VantaContext, options: { text?: string; show_alert?: boolean } = {}): Promise<void> {
+  ctx.acked = true;
+  try {
+    await ctx.answerCallbackQuery(options);
+  } catch (err) {
+    if (!(err instanceof GrammyError && err.error_code === 400 && LATE_ANSWER.test(err.description))) throw err;
+    ctx.log.warn({ err, correlation_id: ctx.correlationId }, 'A button press was answered too late for Telegram; carrying on with what it asked for');
+  }
 }
 
 export async function errorBoundary(ctx: VantaContext, next: NextFunction): Promise<void> {

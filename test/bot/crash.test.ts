@@ -41,6 +41,8 @@ function startEngine(env: Record<string, string>): Promise<Engine> {
       } catch {
         return;
       }
+      // An engine error is the first thing to read when this test fails: show it.
+      if (typeof entry['level'] === 'number' && entry['level'] >= 50) console.error(`      engine error: ${line}`);
       if (entry['msg'] === 'Devnet running') seen['rpc'] = String(entry['rpcUrl']);
       if (entry['msg'] === 'Avantis simulator deployed') seen['trading'] = String(entry['trading']);
       if (entry['msg'] === 'Vanta is running') resolve({ child, exited, rpcUrl: seen['rpc']!, trading: (seen['trading'] ?? '') as Address });

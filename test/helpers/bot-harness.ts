@@ -105,6 +105,8 @@ export interface BotHarnessOptions extends EngineHarnessOptions {
   readonly adminIds?: readonly number[];
   /** The bot's clock for reviews (default Date.now): a test moves it to expire one. */
   readonly now?: () => number;
+  /** How long the double accepts an answer to a button press (Telegram: about 15 s). */
+  readonly callbackAnswerTimeoutMs?: number;
 }
 
 export async function startEngineHarness(o: EngineHarnessOptions = {}): Promise<EngineHarness> {
@@ -217,7 +219,10 @@ export async function startBotHarness(o: BotHarnessOptions = {}): Promise<BotHar
   const engine = await startEngineHarness(o);
   const double = await startBotApiDouble({
     logger: silentLogger(),
-    ...(o.fastChats ? { limits: { flood: { global: { perSecond: 30, burst: 30 }, perChat: { perSecond: 20, burst: 20 } } } } : {}),
+    limits: {
+      ...(o.fastChats ? { flood: { global: { perSecond: 30, burst: 30 }, perChat: { perSecond: 20, burst: 20 } } } : {}),
+      ...(o.callbackAnswerTimeoutMs !== undefined ? { callbackAnswerTimeoutMs: o.callbackAnswerTimeoutMs } : {}),
+    },
   });
   // Under a prefix of its own, so harnesses running at the same time (other files, other
   // worktrees on this machine) never share a rate limit, a session or a button.
