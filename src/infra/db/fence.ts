@@ -56,3 +56,22 @@ export function leaseFence(db: Pick<Database, 'sql'>, epoch: number): Fence {
     },
   };
 }
+
+/** In a fencedWrite's statement: true while the lease is held (each write names it in its WHERE). */
+export const LEASE_HELD = '(select held from lease)';
+
+/**
+ * Runs one write under the fence. `ctes` are the statement's common table expressions after
+ * `lease` (data-modifying ones must all sit at the top level): each write names LEASE_HELD in its
+ * WHERE, and the last one, `w`, returns one row per row it changed. Returns that count; a refused
+ * write throws FencedError having changed nothing. Used by the transaction outbox and the v2
+ * intent store.
+ */
+export async function fencedWrite(db: Pick<Database, 'sql'>, fence: Fence, what: string, ctes: string, params: readonly unknown[]): Promise<number> {
+  const rows = await db.sql<{ held: boolean; changed: string | number }>(
+    `with lease as (select ${fence.sql} as held), ${ctes} select ${LEASE_HELD} as held, (select count(*) from w) as changed`,
+    params,
+  );
+  if (rows[0]?.held !== true) throw new FencedError(fence.epoch, what);
+  return Number(rows[0].changed);
+}

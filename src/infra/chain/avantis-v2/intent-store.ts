@@ -21,9 +21,9 @@
  *   the transaction outbox's are: a stale owner changes nothing and gets FencedError.
  */
 import { recoverAddress, type Address, type Hex } from 'viem';
-import { BadInputError, FencedError, VantaError } from '../../../errors.ts';
+import { BadInputError, VantaError } from '../../../errors.ts';
 import type { Database } from '../../db/database.ts';
-import type { Fence } from '../../db/fence.ts';
+import { fencedWrite, LEASE_HELD, type Fence } from '../../db/fence.ts';
 import { IntentStoreError } from './intent-store-errors.ts';
 import { INTENT_TYPES, isIntentPrimaryType, type IntentPrimaryType, type IntentStructType } from './intent-types.ts';
 import { prepareIntent, randomNonce, type IntentDomain, type IntentMessage, type LocalIntent } from './intents.ts';
@@ -170,17 +170,8 @@ export function createIntentStore(db: Pick<Database, 'sql'>, fence: Fence, optio
   const now = options.now ?? Date.now;
   const drawNonce = options.nonce ?? (() => randomNonce());
   const margin = BigInt(options.deadlineMarginMs ?? 120_000);
-  const HELD = '(select held from lease)';
-
-  /** Runs `ctes` (the last one `w`, returning a row per changed row) under the fence; returns the count. */
-  async function fenced(what: string, ctes: string, params: readonly unknown[]): Promise<number> {
-    const rows = await db.sql<{ held: boolean; changed: string | number }>(
-      `with lease as (select ${fence.sql} as held), ${ctes} select (select held from lease) as held, (select count(*) from w) as changed`,
-      params,
-    );
-    if (rows[0]?.held !== true) throw new FencedError(fence.epoch, what);
-    return Number(rows[0].changed);
-  }
+  const fenced = (what: string, ctes: string, params: readonly unknown[]) => fencedWrite(db, fence, what, ctes, params);
+  const HELD = LEASE_HELD;
 
   async function find(actionId: string): Promise<StoredV2Intent | null> {
     const rows = await db.sql<Row>(`select ${COLUMNS} from v2_intents where action_id = ?`, [actionId]);

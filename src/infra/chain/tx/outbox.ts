@@ -1,7 +1,7 @@
 import type { Address, Hex } from 'viem';
 import { FencedError } from '../../../errors.ts';
 import type { Database } from '../../db/database.ts';
-import type { Fence } from '../../db/fence.ts';
+import { fencedWrite, LEASE_HELD, type Fence } from '../../db/fence.ts';
 
 /** SQL for the transaction outbox (see the tx_outbox and tx_attempt_fate migrations for the why). */
 
@@ -128,20 +128,8 @@ export interface Outbox {
  * changed nothing. The embedded database passes OWNED_OUTRIGHT.
  */
 export function createOutbox(db: Database, fence: Fence): Outbox {
-  /**
-   * Runs a write under the fence. `ctes` are the statement's common table expressions after
-   * `lease` (data-modifying ones must all sit at the top level): each write names `lease` in its
-   * WHERE, and the last one, `w`, returns one row per row it changed. Returns that count.
-   */
-  async function fenced(what: string, ctes: string, params: readonly unknown[]): Promise<number> {
-    const rows = await db.sql<{ held: boolean; changed: string | number }>(
-      `with lease as (select ${fence.sql} as held), ${ctes} select (select held from lease) as held, (select count(*) from w) as changed`,
-      params,
-    );
-    if (rows[0]?.held !== true) throw new FencedError(fence.epoch, what);
-    return Number(rows[0].changed);
-  }
-  const HELD = '(select held from lease)';
+  const fenced = (what: string, ctes: string, params: readonly unknown[]) => fencedWrite(db, fence, what, ctes, params);
+  const HELD = LEASE_HELD;
 
   return {
     async find(id) {
