@@ -31,6 +31,7 @@ import { INTENT_TYPES } from '../chain/avantis-v2/intent-types.ts';
 import { encodeIntent, intentDigest, KNOWN_TOS, type IntentDomain, type IntentMessage } from '../chain/avantis-v2/intents.ts';
 import { listen } from './listen.ts';
 import { BASE_HEADERS, pathOf, sendJson } from './respond.ts';
+import { LOOPBACK_BIND_HOST as LOOPBACK_BIND, LOOPBACK_HOST_HEADER as LOOPBACK_HOST } from './loopback.ts';
 
 /** One pending registration, as the sessions hold it. Built by Vanta, never by the page. */
 export interface ConnectSession {
@@ -109,8 +110,6 @@ export const MAX_CONNECT_BODY = 4 * 1024;
 /** 32 random bytes, base64url: 43 characters. Tokens of other shapes are refused before any lookup. */
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43,128}$/;
 const SIGNATURE_SHAPE = /^0x[0-9a-fA-F]{130}$/;
-const LOOPBACK_HOST = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(:\d+)?$/i;
-const LOOPBACK_BIND = /^(localhost|127(?:\.\d{1,3}){3}|::1)$/i;
 /** secp256k1 n / 2: a higher s is the malleable twin the contracts' ECDSA refuses. */
 const HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
 

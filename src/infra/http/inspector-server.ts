@@ -33,6 +33,7 @@ import { listen } from './listen.ts';
 import { BASE_HEADERS, pathOf, sendJson } from './respond.ts';
 import { statechartOf } from './statechart.ts';
 import { layoutStatechart, type LaidOutChart } from './statechart-layout.ts';
+import { LOOPBACK_HOST_HEADER as LOOPBACK_HOST } from './loopback.ts';
 
 export interface InspectorServerOptions {
   /** Default 127.0.0.1. Anything else needs a token (config refuses to start otherwise). */
@@ -80,7 +81,6 @@ const PAGE_HEADERS = {
 /** Actors in the snapshot's first message (what a page paints first), then in each further part. */
 const SNAPSHOT_HEAD = 2_000;
 const SNAPSHOT_PART = 20_000;
-const LOOPBACK_HOST = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(:\d+)?$/i;
 
 /**
  * Starts the inspector server and resolves once it listens.

@@ -44,6 +44,7 @@ import { UpdateQueue } from './update-queue.ts';
 import { Upload, validateCall } from './validate-params.ts';
 import { WebhookDelivery, type WebhookOptions } from './webhook-delivery.ts';
 import { persistWorld } from './world-persistence.ts';
+import { LOOPBACK_BIND_HOST as LOOPBACK } from '../../infra/http/loopback.ts';
 
 export type { SimulatedUser, PressOptions, WaitOptions } from './simulated-user.ts';
 export type { ChatEntry, ChatEvent, CallbackAnswer, ReplyKeyboard, BotCommand } from './chat-world.ts';
@@ -135,7 +136,6 @@ export interface BotApiDouble {
 }
 
 const LOG_SIZE = 10_000;
-const LOOPBACK = /^(127(?:\.\d{1,3}){3}|::1|localhost)$/i;
 
 /** A token in Telegram's format: the bot's numeric id, a colon, 35 URL-safe characters. */
 export function generateBotToken(): string {

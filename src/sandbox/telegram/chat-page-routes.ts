@@ -15,6 +15,7 @@ import { openEventStream, type EventStream } from '../../infra/http/event-stream
 import { BASE_HEADERS, sendJson } from '../../infra/http/respond.ts';
 import type { ChatEvent, ChatWorld } from './chat-world.ts';
 import type { SimulatedUser } from './simulated-user.ts';
+import { LOOPBACK_HOST_HEADER as LOOPBACK_HOST } from '../../infra/http/loopback.ts';
 
 /** The user the page talks as unless `?user=` names another. */
 export const DEFAULT_PAGE_USER = { id: 1000001, firstName: 'You' } as const;
@@ -34,7 +35,6 @@ const PAGE_HEADERS = {
   'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',
 };
-const LOOPBACK_HOST = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(:\d+)?$/i;
 const MAX_STREAMS = 32;
 
 /**
