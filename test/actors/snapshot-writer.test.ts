@@ -9,13 +9,14 @@ import { sleep } from '../helpers/runtime.ts';
 /** A store that keeps rows in memory, can be made to fail (a database outage) and checks versions like the SQL does. */
 function memoryStore() {
   const rows = new Map<string, { version: number; snapshot: unknown }>();
-  const state = { failing: false, writes: 0, delayMs: 0, batches: [] as number[] };
+  const state = { failing: false, writes: 0, delayMs: 0, batches: [] as number[], ids: [] as string[][] };
   const store: Pick<SnapshotStore, 'write'> = {
     async write(batch: readonly SnapshotWrite[]) {
       await sleep(state.delayMs);
       if (state.failing) throw new Error('connection refused');
       state.writes += 1;
       state.batches.push(batch.length);
+      state.ids.push(batch.map((row) => row.id));
       const out = new Map<string, number>();
       for (const row of batch) {
         const current = rows.get(row.id);
@@ -111,5 +112,34 @@ describe('snapshot writer', () => {
     assert.deepEqual(conflicts, ['c:1']);
     assert.equal(rows.get('c:1')!.snapshot, 'theirs');
     assert.equal(writer.version('c:1'), 0);
+  });
+
+  it("writes an actor's first row in the same statement as its parent's change that lists it, never ahead of it", async () => {
+    const { store, rows, state } = memoryStore();
+    state.delayMs = 30;
+    const writer = new SnapshotWriter({ store, logger: silentLogger(), metrics: testMetrics(), clock: systemClock, batchMax: 1, maxInFlight: 2, onConflict: () => {} });
+    const child = (id: string, parent: string): DirtyEntry => ({ ...entry(id, () => 'opening'), parent });
+    const user = { positions: [] as string[] };
+    const userEntry = entry('user:1', () => ({ positions: [...user.positions] }));
+    writer.markDirty(userEntry);
+    await sleep(5); // the user's row is now in flight
+    // The user takes an order: it lists the position, and the position actor starts (its first
+    // snapshot may even reach the writer before its parent's, as XState reports it).
+    user.positions.push('position:1');
+    writer.markDirty(child('position:1', 'user:1'));
+    writer.markDirty(userEntry);
+    await writer.flushed();
+    const first = state.ids.findIndex((ids) => ids.includes('position:1'));
+    assert.ok(state.ids[first]!.includes('user:1'), `the position's first row went with its user's listing: ${JSON.stringify(state.ids)}`);
+    assert.deepEqual(rows.get('user:1')!.snapshot, { positions: ['position:1'] });
+
+    // A child whose parent has nothing pending is written on its own; later changes need no pairing.
+    writer.markDirty(child('position:2', 'user:2'));
+    await writer.flushed();
+    assert.deepEqual(state.ids.at(-1), ['position:2']);
+    writer.markDirty(child('position:1', 'user:1'));
+    writer.markDirty(userEntry);
+    await writer.flushed();
+    assert.deepEqual(state.ids.slice(-2), [['position:1'], ['user:1']], 'batchMax holds again once the row exists');
   });
 });
