@@ -1,10 +1,17 @@
 /**
  * What executes a market order once batched-market has accepted it. The double calls an
- * injected `MarketExecutor`, so the same double can later be wired to the devnet v2 simulator.
+ * injected `MarketExecutor`: the in-memory one below, or `DevnetExecutor` (./devnet-executor.ts)
+ * which executes on the devnet simulator's v2 entry points.
  *
- * `InMemoryExecutor` DOES NOT TOUCH A CHAIN: it fills at a price you set, declines when the
- * slippage check says so (or when you inject that it does), and writes the result into the
- * shared in-memory Ledger. Transaction hashes it reports are random, not real.
+ * The executor owns everything the CHAIN decides (AVANTIS-V2.md §9.1: "failure codes: contract
+ * error names"): who may sign for the trader, whether the nonce is still free, the fill. That is
+ * why it receives the signed intent (`SignedIntent`) and reports the initiation itself: on the
+ * devnet the order id and the initiation hash only exist once the operator's transaction is mined.
+ *
+ * `InMemoryExecutor` DOES NOT TOUCH A CHAIN: it checks the signer and the nonce against the shared
+ * in-memory Ledger, fills at a price you set, declines when the slippage check says so (or when
+ * you inject that it does), and writes the result into the Ledger. Transaction hashes it reports
+ * are random, not real.
  */
 import { randomBytes } from 'node:crypto';
 import type { Address, Hex } from 'viem';
@@ -16,15 +23,57 @@ export type MarketOrder =
   | { readonly kind: 'close'; readonly orderType: number; readonly message: IntentMessage<'CloseTradeReq'> }
   | { readonly kind: 'increase'; readonly orderType: number; readonly message: IntentMessage<'IncreasePositionSizeReq'> };
 
+/** What the trader (or its delegate) signed, as submitted to batched-market (§9.1 `erc712`). */
+export interface SignedIntent {
+  /** 65 bytes r‖s‖v (`erc712.userSignature`). */
+  readonly signature: Hex;
+  /** The ABI-encoded intent (`erc712.userIntent`), byte for byte as submitted. */
+  readonly encodedIntent: Hex;
+  /**
+   * The address the gateway recovered from the EIP-712 digest, null when recovery failed. The
+   * in-memory executor authorises with it; the devnet executor lets the contract recover its own
+   * and uses this only to mirror the spent nonce into the Ledger.
+   */
+  readonly signer: Address | null;
+}
+
+/** The on-chain initiation: the order is stored as pending, the nonce spent, collateral taken. */
+export interface Initiation {
+  readonly orderId: bigint;
+  readonly isBuy: boolean;
+  readonly transactionHash: Hex;
+}
+
+export interface ExecutionHooks {
+  /** Called once, after the initiation and before the fill; the stream emits the initiation event. */
+  initiated(initiation: Initiation): Promise<void>;
+}
+
 export type MarketResult =
-  | { readonly outcome: 'executed'; readonly price: bigint; readonly position: LedgerPosition; readonly usdcSentToTrader: bigint; readonly transactionHash: Hex }
+  | {
+      readonly outcome: 'executed';
+      readonly price: bigint;
+      readonly position: LedgerPosition;
+      readonly usdcSentToTrader: bigint;
+      readonly transactionHash: Hex;
+      /** Percent ×1e10 realised by a close, when the executor knows it (default 0). */
+      readonly percentProfit?: bigint;
+    }
   | { readonly outcome: 'canceled'; readonly transactionHash: Hex }
   | { readonly outcome: 'failed'; readonly code: string; readonly message: string };
 
 export interface MarketExecutor {
-  /** The reference price ×1e10 of a pair (the double uses it to fill builder defaults). */
+  /** The reference price ×1e10 of a pair (the doubles use it to fill builder defaults). */
   price(pairIndex: bigint): bigint;
-  execute(order: MarketOrder, trader: Address): Promise<MarketResult>;
+  /**
+   * Authorises, initiates (then `hooks.initiated`) and fills one order. A refusal before the
+   * initiation (signer, nonce, revert) is a `failed` result with no `initiated` call.
+   */
+  execute(order: MarketOrder, trader: Address, intent: SignedIntent, hooks: ExecutionHooks): Promise<MarketResult>;
+  /** Brings the Ledger's view of `trader` up to date before a read (a chain-backed executor reads the chain). */
+  syncTrader?(trader: Address): Promise<void>;
+  /** Stops background work (price polling); called by the sandbox's close(). */
+  close?(): Promise<void>;
 }
 
 export const txHash = (): Hex => `0x${randomBytes(32).toString('hex')}`;
@@ -41,6 +90,7 @@ export class InMemoryExecutor implements MarketExecutor {
   readonly #ledger: Ledger;
   readonly #prices = new Map<bigint, bigint>();
   #defaultPrice: bigint;
+  #orderId = 1n;
   /** Injected price check: when set, it decides whether slippage is exceeded. */
   slippageCheck: ((order: MarketOrder, price: bigint) => boolean) | null = null;
 
@@ -61,8 +111,20 @@ export class InMemoryExecutor implements MarketExecutor {
     return this.#prices.get(pairIndex) ?? this.#defaultPrice;
   }
 
-  execute(order: MarketOrder, trader: Address): Promise<MarketResult> {
-    return Promise.resolve(this.#execute(order, trader));
+  async execute(order: MarketOrder, trader: Address, intent: SignedIntent, hooks: ExecutionHooks): Promise<MarketResult> {
+    // What the contract checks at initiation (§4, §8.3), here against the Ledger.
+    if (intent.signer === null || !this.#ledger.maySignFor(trader, intent.signer)) {
+      return { outcome: 'failed', code: 'InvalidSigner', message: 'the signer is neither the trader nor an enabled, unexpired delegate' };
+    }
+    if (!this.#ledger.useNonce(intent.signer, order.message._nonce)) return { outcome: 'failed', code: 'InvalidNonce', message: 'this nonce was already used by the signer' };
+    const isBuy =
+      order.kind === 'open'
+        ? order.message._t.buy
+        : order.kind === 'close'
+          ? (this.#ledger.position(trader, order.message._pairIndex, order.message._index)?.buy ?? true)
+          : (this.#ledger.position(trader, order.message._updateInfo.pairIndex, order.message._updateInfo.index)?.buy ?? true);
+    await hooks.initiated({ orderId: this.#orderId++, isBuy, transactionHash: txHash() });
+    return this.#execute(order, trader);
   }
 
   #execute(order: MarketOrder, trader: Address): MarketResult {

@@ -18,13 +18,14 @@
  *      state, like the body validation that §9.1 says is answered 400 before the stream; the real
  *      service might instead accept and fail with an Error event. The client handles both.
  *   3. stream opens: `MarketOrderAccepted {trackingId}`.
- *   4. signer (recovered from the digest we recompute) must be the trader or an enabled unexpired
- *      delegate (§4, "checked when an intent is executed") → else Error event code `InvalidSigner`
- *      (ASSUMED name: the contract error is unpublished).
- *   5. nonce unused in the signer's bitmap → else Error event `InvalidNonce` (§13's name). The
- *      nonce is consumed at initiation, as the on-chain initiation transaction would.
- *   6. `MarketOrderInitiated` (or `IncreasePositionRequested`), then the executor:
- *      `MarketOrderExecuted` / `PositionSizeIncreased`, `MarketOrderCanceled` (slippage), or Error.
+ *   4. the executor (./executor.ts) authorises and executes, as the chain would: the signer must
+ *      be the trader or an enabled unexpired delegate (§4) → else Error event `InvalidSigner`
+ *      (ASSUMED name: the contract error is unpublished); the nonce unused in the SIGNER's bitmap
+ *      → else Error `InvalidNonce` (§13's name), consumed at initiation. With `DevnetExecutor`
+ *      the contract makes these checks and its error name is the code.
+ *   5. `MarketOrderInitiated` (or `IncreasePositionRequested`) when the executor reports the
+ *      initiation, then `MarketOrderExecuted` / `PositionSizeIncreased`, `MarketOrderCanceled`
+ *      (slippage), or Error.
  * Every event with an `id:` is recorded with its seq (1, 2, …) for the status replay. A stream
  * can be made to drop after N events (`dropNextStreamAfter`): the order still runs to the end.
  *
@@ -37,7 +38,7 @@ import type { AddressInfo } from 'node:net';
 import { getAddress, isAddress, isHex, recoverAddress, type Address, type Hex } from 'viem';
 import type { IntentPrimaryType } from '../../infra/chain/avantis-v2/intent-types.ts';
 import { decodeIntent, encodeIntent, intentDigest, type IntentDomain, type IntentMessage } from '../../infra/chain/avantis-v2/intents.ts';
-import { txHash, type MarketExecutor, type MarketOrder } from './executor.ts';
+import { txHash, type Initiation, type MarketExecutor, type MarketOrder, type MarketResult } from './executor.ts';
 import { HttpRefusal, readJson, record, sendJson, sendText } from './http-util.ts';
 import type { Ledger } from './ledger.ts';
 
@@ -90,7 +91,6 @@ export class GatewayDouble {
   readonly #server: Server;
   readonly #tracking = new Map<string, Recorded[]>();
   readonly #relays = new Map<string, Relay>();
-  #orderId = 1n;
   #block = 1000n;
   /** The next stream's socket is destroyed after this many events. */
   dropNextStreamAfter: number | null = null;
@@ -142,7 +142,7 @@ export class GatewayDouble {
       if (req.method === 'GET' && m !== null) return this.#status(decodeURIComponent(m[1]!), url.searchParams.get('afterSeq'), res);
       m = /^\/core\/price-triggers\/global-(tp|sl)-(0x[0-9a-fA-F]{40})-([0-9]{1,6})-([0-9]{1,6})$/.exec(path);
       if (req.method === 'PUT' && m !== null) return await this.#putTpSl(m[2] as Address, BigInt(m[3]!), BigInt(m[4]!), req, res);
-      if (req.method === 'GET' && path === '/core/user-data') return this.#userData(url.searchParams.get('trader'), res);
+      if (req.method === 'GET' && path === '/core/user-data') return await this.#userData(url.searchParams.get('trader'), res);
       if (req.method === 'POST' && path === '/blitz/relays') return await this.#relay(req, res);
       m = /^\/blitz\/relays\/([^/]+)$/.exec(path);
       if (req.method === 'GET' && m !== null) return this.#relayStatus(decodeURIComponent(m[1]!), res);
@@ -242,33 +242,34 @@ export class GatewayDouble {
     } catch {
       signer = null;
     }
-    if (signer === null || !this.#o.ledger.maySignFor(trader, signer)) {
-      fail('InvalidSigner', 'the signer is neither the trader nor an enabled, unexpired delegate');
-      return end();
+    // Signer, nonce, initiation and fill are the executor's: on the devnet the contract decides them.
+    const seen: { initiation: Initiation | null } = { initiation: null };
+    const initiated = async (i: Initiation): Promise<void> => {
+      const orderId = i.orderId.toString();
+      if (order.kind === 'increase') {
+        const u = order.message._updateInfo;
+        emit('IncreasePositionRequested', { orderId, trader, pairIndex: pairIndex.toString(), index: u.index.toString(), isBuy: i.isBuy, isPnl: false, addedCollateral: u.initialPosToken.toString(), coinExposure: '0', isCoinExposureFixed: false, transactionHash: i.transactionHash });
+      } else {
+        emit('MarketOrderInitiated', { orderId, trader, pairIndex: pairIndex.toString(), open: order.kind === 'open', isBuy: i.isBuy, isPnl: orderType === 6 || orderType === 7, transactionHash: i.transactionHash });
+      }
+      seen.initiation = i;
+      await step();
+    };
+    let result: MarketResult;
+    try {
+      result = await this.#o.executor.execute(order, trader, { signature: signature as Hex, encodedIntent: userIntent, signer }, { initiated });
+    } catch (error) {
+      // An executor bug or a dead node: the order's fate is unknown, as SUBMISSION_FAILED says (§9.1).
+      result = { outcome: 'failed', code: 'SUBMISSION_FAILED', message: error instanceof Error ? error.message : String(error) };
     }
-    const nonce = (message as { _nonce: bigint })._nonce;
-    if (!this.#o.ledger.useNonce(signer, nonce)) {
-      fail('InvalidNonce', 'this nonce was already used by the signer');
-      return end();
-    }
-    const orderId = (this.#orderId++).toString();
-    const initiation = txHash();
-    if (order.kind === 'increase') {
-      const u = order.message._updateInfo;
-      emit('IncreasePositionRequested', { orderId, trader, pairIndex: pairIndex.toString(), index: u.index.toString(), isBuy: this.#o.ledger.position(trader, u.pairIndex, u.index)?.buy ?? true, isPnl: false, addedCollateral: u.initialPosToken.toString(), coinExposure: '0', isCoinExposureFixed: false, transactionHash: initiation });
-    } else {
-      const isBuy = order.kind === 'open' ? order.message._t.buy : (this.#o.ledger.position(trader, order.message._pairIndex, order.message._index)?.buy ?? true);
-      emit('MarketOrderInitiated', { orderId, trader, pairIndex: pairIndex.toString(), open: order.kind === 'open', isBuy, isPnl: orderType === 6 || orderType === 7, transactionHash: initiation });
-    }
-    await step();
-    const result = await this.#o.executor.execute(order, trader);
+    const orderId = seen.initiation?.orderId.toString() ?? '0';
     if (result.outcome === 'failed') fail(result.code, result.message);
     else if (result.outcome === 'canceled') emit('MarketOrderCanceled', { orderId, trader, pairIndex: pairIndex.toString(), transactionHash: result.transactionHash });
     else {
       const p = result.position;
       const t = { trader: p.trader, pairIndex: p.pairIndex.toString(), index: p.index.toString(), initialPosToken: p.collateral.toString(), positionSizeUSDC: p.collateral.toString(), openPrice: p.openPrice.toString(), buy: p.buy, leverage: p.leverage.toString(), tp: p.tp.toString(), sl: p.sl.toString(), timestamp: p.openedAt.toString() };
       if (order.kind === 'increase') emit('PositionSizeIncreased', { orderId, isPnl: false, coinExposureAdded: '0', isCoinExposureFixed: false, t, transactionHash: result.transactionHash });
-      else emit('MarketOrderExecuted', { orderId, open: order.kind === 'open', price: result.price.toString(), positionSizeUSDC: (p.collateral * p.leverage / 10n ** 10n).toString(), percentProfit: '0', usdcSentToTrader: result.usdcSentToTrader.toString(), isPnl: false, coinExposure: '0', isCoinExposureFixed: false, t, transactionHash: result.transactionHash });
+      else emit('MarketOrderExecuted', { orderId, open: order.kind === 'open', price: result.price.toString(), positionSizeUSDC: (p.collateral * p.leverage / 10n ** 10n).toString(), percentProfit: (result.percentProfit ?? 0n).toString(), usdcSentToTrader: result.usdcSentToTrader.toString(), isPnl: false, coinExposure: '0', isCoinExposureFixed: false, t, transactionHash: result.transactionHash });
     }
     end();
   }
@@ -313,8 +314,10 @@ export class GatewayDouble {
     sendJson(res, 200, { success: true });
   }
 
-  #userData(trader: string | null, res: ServerResponse): void {
+  async #userData(trader: string | null, res: ServerResponse): Promise<void> {
     if (trader === null || !isAddress(trader, { strict: false })) return nest(res, 400, 'trader must be an address');
+    // A chain-backed executor re-reads the trader first, so keeper fills (TP, SL, liquidation) show.
+    await this.#o.executor.syncTrader?.(getAddress(trader));
     const positions = this.#o.ledger.positions(getAddress(trader)).map((p) => ({
       trader: p.trader,
       pairIndex: p.pairIndex.toString(),

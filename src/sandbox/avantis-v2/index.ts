@@ -11,7 +11,7 @@ import { GatewayDouble } from './gateway-double.ts';
 import { Ledger } from './ledger.ts';
 import { TxBuilderDouble, type V2Addresses } from './tx-builder-double.ts';
 
-export { InMemoryExecutor, slippageExceeded, type MarketExecutor, type MarketOrder, type MarketResult } from './executor.ts';
+export { InMemoryExecutor, slippageExceeded, type ExecutionHooks, type Initiation, type MarketExecutor, type MarketOrder, type MarketResult, type SignedIntent } from './executor.ts';
 export { GatewayDouble, ORDER_TYPE_INTENT } from './gateway-double.ts';
 export { Ledger, type LedgerPosition } from './ledger.ts';
 export { TxBuilderDouble, OPEN_ORDER_TYPES, type V2Addresses } from './tx-builder-double.ts';
@@ -29,8 +29,11 @@ export interface AvantisV2SandboxOptions {
   readonly chainId?: number;
   readonly addresses?: V2Addresses;
   readonly now?: () => number;
-  /** Default: an InMemoryExecutor over the shared ledger. */
-  readonly executor?: (ledger: Ledger) => MarketExecutor;
+  /**
+   * Default: an InMemoryExecutor over the shared ledger. May be async (the devnet executor reads
+   * the oracle prices before it answers `price()`); see startAvantisV2DevnetSandbox.
+   */
+  readonly executor?: (ledger: Ledger) => MarketExecutor | Promise<MarketExecutor>;
   readonly rateLimit?: { readonly budget: number; readonly windowMs: number };
   readonly stepMs?: number;
   readonly ports?: { readonly txBuilder?: number; readonly gateway?: number };
@@ -50,7 +53,7 @@ export async function startAvantisV2Sandbox(options: AvantisV2SandboxOptions = {
   const chainId = options.chainId ?? 8453;
   const addresses = options.addresses ?? MAINNET_ADDRESSES;
   const ledger = new Ledger(options.now);
-  const executor = options.executor?.(ledger) ?? new InMemoryExecutor(ledger);
+  const executor: MarketExecutor = (await options.executor?.(ledger)) ?? new InMemoryExecutor(ledger);
   const txBuilder = new TxBuilderDouble({ chainId, addresses, ledger, executor, ...(options.rateLimit === undefined ? {} : { rateLimit: options.rateLimit }) });
   const gateway = new GatewayDouble({ chainId, tradingDomain: txBuilder.domains.trading, tradingRouter: addresses.tradingRouter, ledger, executor, ...(options.stepMs === undefined ? {} : { stepMs: options.stepMs }) });
   const txBuilderUrl = await txBuilder.listen(options.ports?.txBuilder ?? 0);
@@ -64,6 +67,7 @@ export async function startAvantisV2Sandbox(options: AvantisV2SandboxOptions = {
     gateway,
     close: async () => {
       await Promise.all([txBuilder.close(), gateway.close()]);
+      await executor.close?.();
     },
   };
 }
