@@ -93,6 +93,13 @@ export interface KeyStore extends Omit<KeyCipher, 'seal' | 'open'> {
   withSigners<T>(keys: readonly SealedKey[], fn: (signers: SignerSet) => Promise<T>, options?: WithSignersOptions): Promise<T>;
   /** Opens one key, signs one transaction, drops the key. */
   signTransaction(key: SealedKey, transaction: TransactionSerializable): Promise<Hex>;
+  /**
+   * Opens one key, signs one 32-byte digest as it is (no EIP-191 prefix), drops the key. Answers
+   * 65 bytes r‖s‖v with v = 27 or 28, as viem's `account.sign({ hash })` does: the signature an
+   * EIP-712 intent takes (AVANTIS-V2.md §8.6). Sign only digests computed locally from a message
+   * you checked: a digest could be anything, a transaction's included.
+   */
+  signHash(key: SealedKey, hash: Hex): Promise<Hex>;
 }
 
 export function createKeyStore(cipher: KeyCipher): KeyStore {
@@ -144,6 +151,11 @@ export function createKeyStore(cipher: KeyCipher): KeyStore {
     createWallet,
     withSigners,
     signTransaction: (key, transaction) => withSigners([key], (set) => set.get(key.userId).signTransaction(transaction)),
+    async signHash(key, hash) {
+      // Checked before the key is opened: a bad digest costs no decrypt.
+      requireHash(hash);
+      return withSigners([key], (set) => signDigest(set.get(key.userId), hash));
+    },
     rewrap: (items) => cipher.rewrap(items),
     rotate: () => cipher.rotate(),
     setMinDecryptionVersion: (version) => cipher.setMinDecryptionVersion(version),
@@ -165,6 +177,21 @@ export function toSignerSet(signers: ReadonlyMap<string, WalletSigner>, failures
       throw failures.get(userId) ?? new BadInputError(`No key was requested for user ${userId} in this signing batch.`, { userId });
     },
   };
+}
+
+/** A 32-byte digest signed by a signer of a `withSigners` callback: r‖s‖v, v 27/28. */
+export async function signDigest(signer: WalletSigner, hash: Hex): Promise<Hex> {
+  requireHash(hash);
+  if (!signer.sign) throw new KeyError('KEYSTORE_CONFIG', `The signer of ${signer.address} cannot sign a raw digest; it is not a keystore signer.`, { address: signer.address });
+  const signature = await signer.sign({ hash });
+  // viem serialises v as 27/28; anything else would be refused by the contracts (§8.6).
+  if (!/^0x[0-9a-f]{128}(1b|1c)$/i.test(signature)) throw new KeyError('KEYSTORE_CONFIG', `The signer of ${signer.address} answered a signature that is not 65 bytes r‖s‖v with v 27 or 28; nothing was signed for use.`, { address: signer.address });
+  return signature;
+}
+
+/** A 32-byte hex digest, or BadInputError before any key is opened. */
+function requireHash(hash: unknown): asserts hash is Hex {
+  if (typeof hash !== 'string' || !/^0x[0-9a-fA-F]{64}$/.test(hash)) throw new BadInputError('A digest to sign is exactly 32 bytes of hex (0x and 64 hex digits).', { field: 'hash' });
 }
 
 function dedupe(keys: readonly SealedKey[]): SealedKey[] {

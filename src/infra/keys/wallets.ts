@@ -1,10 +1,10 @@
 import type { Address, Hex, TransactionSerializable } from 'viem';
-import type { VantaError } from '../../errors.ts';
+import { BadInputError, type VantaError } from '../../errors.ts';
 import type { Database } from '../db/database.ts';
 import type { Logger } from '../logger.ts';
 import { KeyError, WalletError } from './errors.ts';
 import { withWalletInsertLock } from './key-version-lock.ts';
-import { toSignerSet, type KeyStore, type SealedKey, type SignerSet, type WalletSigner, type WithSignersOptions } from './keystore.ts';
+import { signDigest, toSignerSet, type KeyStore, type SealedKey, type SignerSet, type WalletSigner, type WithSignersOptions } from './keystore.ts';
 import { createWalletRepository, type WalletRecord, type WalletRepository } from './wallet-repository.ts';
 
 /**
@@ -28,6 +28,8 @@ export interface Wallets {
    */
   withSigners<T>(userIds: readonly string[], fn: (signers: SignerSet) => Promise<T>, options?: WithSignersOptions): Promise<T>;
   signTransaction(userId: string, transaction: TransactionSerializable): Promise<Hex>;
+  /** One 32-byte digest signed by the user's key: 65 bytes r‖s‖v, v 27/28 (keystore.ts `signHash`). */
+  signHash(userId: string, hash: Hex): Promise<Hex>;
 }
 
 export interface WalletsOptions {
@@ -101,6 +103,10 @@ export function createWallets(options: WalletsOptions): Wallets {
     },
     withSigners,
     signTransaction: (userId, transaction) => withSigners([userId], (set) => set.get(userId).signTransaction(transaction)),
+    signHash(userId, hash) {
+      if (typeof hash !== 'string' || !/^0x[0-9a-fA-F]{64}$/.test(hash)) return Promise.reject(new BadInputError('A digest to sign is exactly 32 bytes of hex (0x and 64 hex digits).', { field: 'hash' }));
+      return withSigners([userId], (set) => signDigest(set.get(userId), hash));
+    },
   };
 }
 
