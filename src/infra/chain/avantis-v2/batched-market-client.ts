@@ -139,7 +139,16 @@ export class BatchedMarketClient {
       if (trackingId === null) throw new V2OrderOutcomeUnknownError(null, `the connection broke before the order was accepted: ${error.message}`, error);
     }
     if (trackingId === null) throw new V2OrderOutcomeUnknownError(null, 'the stream ended before the order was accepted');
-    // Replay: poll until a terminal event or until we give up.
+    yield* this.replay(trackingId, lastSeq, signal);
+  }
+
+  /**
+   * The rest of an accepted order's story, from the tracking-id replay: polls until a terminal
+   * event (each event after `afterSeq` yielded once) or until `replayForMs` passes, which throws
+   * V2OrderOutcomeUnknownError. Also what a restarted engine uses for an order it had accepted.
+   */
+  async *replay(trackingId: string, afterSeq: number, signal?: AbortSignal): AsyncGenerator<BatchedMarketEvent, void, undefined> {
+    let lastSeq = afterSeq;
     const until = this.#http.now() + this.#replayForMs;
     for (;;) {
       signal?.throwIfAborted();
@@ -151,9 +160,8 @@ export class BatchedMarketClient {
         if (!(error instanceof V2Error) || !(error.retryable || error.v2Code === 'V2_NOT_FOUND')) throw error;
       }
       for (const event of events) {
-        if (event.seq === null || seen.has(event.seq)) continue;
-        seen.add(event.seq);
-        lastSeq = Math.max(lastSeq, event.seq);
+        if (event.seq === null || event.seq <= lastSeq) continue;
+        lastSeq = event.seq;
         yield event;
         if (isTerminalEvent(event)) return;
       }

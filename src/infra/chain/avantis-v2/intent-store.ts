@@ -143,6 +143,8 @@ export interface IntentStore {
   expire(actionId: string, proof?: { readonly nonceUnusedOnChain: true }): Promise<StoredV2Intent>;
   find(actionId: string): Promise<StoredV2Intent | null>;
   events(actionId: string): Promise<StoredV2Event[]>;
+  /** One action with what recovery does next; `next` is null once it has ended. Null when unknown. */
+  step(actionId: string): Promise<{ readonly intent: StoredV2Intent; readonly next: V2NextStep | null } | null>;
   /** Every non-terminal action, oldest first, with what recovery does next. */
   pending(): Promise<PendingV2Action[]>;
 }
@@ -441,27 +443,29 @@ export function createIntentStore(db: Pick<Database, 'sql'>, fence: Fence, optio
       return rows.map((r) => ({ seq: Number(r.seq), type: r.type, payload: r.payload }));
     },
 
+    async step(actionId) {
+      checkActionId(actionId);
+      const intent = await find(actionId);
+      if (!intent) return null;
+      return { intent, next: OPEN_STATUSES.includes(intent.status) ? nextStep(intent, overdue(intent)) : null };
+    },
+
     async pending() {
       const rows = await db.sql<Row>(`select ${COLUMNS} from v2_intents where status in ('reserved', 'signed', 'submitted', 'accepted') order by created_at, action_id`);
       return rows.map((row) => {
         const intent = toIntent(row);
-        const late = overdue(intent);
-        const next: V2NextStep =
-          intent.status === 'accepted'
-            ? 'replay'
-            : intent.status === 'submitted'
-              ? late
-                ? 'reconcile'
-                : 'resubmit'
-              : late
-                ? 'expire'
-                : intent.status === 'signed'
-                  ? 'submit'
-                  : 'sign';
-        return { intent, next };
+        return { intent, next: nextStep(intent, overdue(intent)) };
       });
     },
   };
+}
+
+/** What recovery does with a non-terminal action (see V2NextStep); `late` = past its deadline and the margin. */
+function nextStep(intent: StoredV2Intent, late: boolean): V2NextStep {
+  if (intent.status === 'accepted') return 'replay';
+  if (intent.status === 'submitted') return late ? 'reconcile' : 'resubmit';
+  if (late) return 'expire';
+  return intent.status === 'signed' ? 'submit' : 'sign';
 }
 
 /** The stored intent as viem's signTypedData and the batched-market body need it. */

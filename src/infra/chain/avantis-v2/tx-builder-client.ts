@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { unwrapEnvelope } from './envelope.ts';
 import { V2IntentMismatchError } from './errors.ts';
 import type { IntentPrimaryType } from './intent-types.ts';
-import { KNOWN_TOS } from './intents.ts';
+import { KNOWN_TOS, type IntentMessage } from './intents.ts';
 import { domainFor, openOrderTypeCode, parseMeta, type OpenOrderTypeName, type ParseMetaOptions, type V2Meta } from './meta.ts';
 import { toRaw } from './units.ts';
 import { verifyIntentAnswer, type IntentRequest, type VerifiedIntent } from './verify-intent.ts';
@@ -114,6 +114,40 @@ const positionsSchema = z.object({
 export type V2Positions = z.infer<typeof positionsSchema>;
 
 
+/** What an open request asks for, raw, nonce and deadline aside: every field the answer must carry. */
+export function openTradeFields(meta: V2Meta, r: OpenIntentRequest): Omit<IntentMessage<'OpenTradeReq'>, '_deadline' | '_nonce'> {
+  const t = {
+    trader: r.trader,
+    pairIndex: BigInt(r.pairIndex),
+    index: 0n,
+    initialPosToken: 0n,
+    positionSizeUSDC: toRaw('usdc', r.collateralUsdc),
+    openPrice: toRaw('price', r.openPrice),
+    buy: r.side === 'long',
+    leverage: toRaw('leverage', r.leverage),
+    tp: r.takeProfit === undefined ? 0n : toRaw('price', r.takeProfit),
+    sl: r.stopLoss === undefined ? 0n : toRaw('price', r.stopLoss),
+    timestamp: 0n,
+  };
+  return { _t: t, _type: openOrderTypeCode(meta, r.orderType), _slippageP: toRaw('slippagePercent', r.slippagePercent) };
+}
+
+/** What a close request asks for, raw; the wanted price and open time only when given (else the service's choice). */
+export function closeTradeFields<R extends CloseIntentRequest>(r: R): CloseFieldsOf<R> {
+  return {
+    _trader: r.trader,
+    _pairIndex: BigInt(r.pairIndex),
+    _index: BigInt(r.tradeIndex),
+    _amount: toRaw('usdc', r.collateralToCloseUsdc),
+    ...(r.expectedPrice === undefined ? {} : { _wantedPrice: toRaw('price', r.expectedPrice) }),
+    ...(r.openTimestamp === undefined ? {} : { _openTimestamp: BigInt(r.openTimestamp) }),
+  } as CloseFieldsOf<R>;
+}
+
+type CloseFields = Omit<IntentMessage<'CloseTradeReq'>, '_deadline' | '_nonce'>;
+/** All fields when the request names the price and the open time; otherwise those two may be missing. */
+type CloseFieldsOf<R extends CloseIntentRequest> = R extends { expectedPrice: string; openTimestamp: number } ? CloseFields : Omit<CloseFields, '_wantedPrice' | '_openTimestamp'> & Partial<CloseFields>;
+
 export class TxBuilderClient {
   readonly #base: string;
   readonly #http: Transport;
@@ -161,20 +195,7 @@ export class TxBuilderClient {
   /** `POST /v2/intents/open` → a verified OpenTradeReq. */
   async openIntent(r: OpenIntentRequest, signal?: AbortSignal): Promise<VerifiedIntent<'OpenTradeReq'>> {
     const meta = await this.meta(signal);
-    const t = {
-      trader: r.trader,
-      pairIndex: BigInt(r.pairIndex),
-      index: 0n,
-      initialPosToken: 0n,
-      positionSizeUSDC: toRaw('usdc', r.collateralUsdc),
-      openPrice: toRaw('price', r.openPrice),
-      buy: r.side === 'long',
-      leverage: toRaw('leverage', r.leverage),
-      tp: r.takeProfit === undefined ? 0n : toRaw('price', r.takeProfit),
-      sl: r.stopLoss === undefined ? 0n : toRaw('price', r.stopLoss),
-      timestamp: 0n,
-    };
-    const fields = { _t: t, _type: openOrderTypeCode(meta, r.orderType), _slippageP: toRaw('slippagePercent', r.slippagePercent), ...replayFields('_deadline', '_nonce', r) };
+    const fields = { ...openTradeFields(meta, r), ...replayFields('_deadline', '_nonce', r) };
     const body = { trader: r.trader, pairIndex: r.pairIndex, side: r.side, orderType: r.orderType, collateralUsdc: r.collateralUsdc, leverage: r.leverage, openPrice: r.openPrice, slippagePercent: r.slippagePercent, ...optional({ takeProfit: r.takeProfit, stopLoss: r.stopLoss }), ...replayBody(r) };
     const verified = await this.#intent('/v2/intents/open', body, { primaryType: 'OpenTradeReq', domain: domainFor(meta, 'OpenTradeReq'), fields }, signal);
     this.#checkServiceDeadline(verified.message._deadline, r, 'message._deadline');
@@ -184,15 +205,7 @@ export class TxBuilderClient {
   /** `POST /v2/intents/close` → a verified CloseTradeReq. */
   async closeIntent(r: CloseIntentRequest, signal?: AbortSignal): Promise<VerifiedIntent<'CloseTradeReq'>> {
     const meta = await this.meta(signal);
-    const fields = {
-      _trader: r.trader,
-      _pairIndex: BigInt(r.pairIndex),
-      _index: BigInt(r.tradeIndex),
-      _amount: toRaw('usdc', r.collateralToCloseUsdc),
-      ...(r.expectedPrice === undefined ? {} : { _wantedPrice: toRaw('price', r.expectedPrice) }),
-      ...(r.openTimestamp === undefined ? {} : { _openTimestamp: BigInt(r.openTimestamp) }),
-      ...replayFields('_deadline', '_nonce', r),
-    };
+    const fields = { ...closeTradeFields(r), ...replayFields('_deadline', '_nonce', r) };
     const body = { trader: r.trader, pairIndex: r.pairIndex, tradeIndex: r.tradeIndex, collateralToCloseUsdc: r.collateralToCloseUsdc, ...optional({ expectedPrice: r.expectedPrice, openTimestamp: r.openTimestamp }), ...replayBody(r) };
     const verified = await this.#intent('/v2/intents/close', body, { primaryType: 'CloseTradeReq', domain: domainFor(meta, 'CloseTradeReq'), fields }, signal);
     this.#checkServiceDeadline(verified.message._deadline, r, 'message._deadline');
