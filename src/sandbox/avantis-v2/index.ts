@@ -1,17 +1,20 @@
 /**
  * The Avantis v2 sandbox: a tx-builder double and a gateway double (batched-market, core, blitz)
- * sharing one in-memory Ledger and one executor. Nothing here touches a chain.
+ * sharing one in-memory Ledger and one executor. With the default InMemoryExecutor nothing touches
+ * a chain; startAvantisV2DevnetSandbox executes orders on a devnet upgraded to v2 (DevnetExecutor).
  *
  * Start for manual use:  node src/sandbox/avantis-v2/index.ts [txBuilderPort] [gatewayPort]
  * (defaults 0 = any free port; the URLs are printed). In tests call startAvantisV2Sandbox().
  */
 import { pathToFileURL } from 'node:url';
+import { DevnetExecutor, type DevnetExecutorOptions } from './devnet-executor.ts';
 import { InMemoryExecutor, type MarketExecutor } from './executor.ts';
 import { GatewayDouble } from './gateway-double.ts';
 import { Ledger } from './ledger.ts';
 import { TxBuilderDouble, type V2Addresses } from './tx-builder-double.ts';
 
 export { InMemoryExecutor, slippageExceeded, type ExecutionHooks, type Initiation, type MarketExecutor, type MarketOrder, type MarketResult, type SignedIntent } from './executor.ts';
+export { DevnetExecutor, revertOf, type DevnetExecutorOptions } from './devnet-executor.ts';
 export { GatewayDouble, ORDER_TYPE_INTENT } from './gateway-double.ts';
 export { Ledger, type LedgerPosition } from './ledger.ts';
 export { TxBuilderDouble, OPEN_ORDER_TYPES, type V2Addresses } from './tx-builder-double.ts';
@@ -70,6 +73,26 @@ export async function startAvantisV2Sandbox(options: AvantisV2SandboxOptions = {
       await executor.close?.();
     },
   };
+}
+
+/**
+ * The sandbox over a devnet already upgraded to v2 (upgradeSimulatorToV2): chain id and addresses
+ * are the deployment's (the EIP-712 `verifyingContract` is its Trading), and a DevnetExecutor
+ * executes every accepted order on chain. The devnet has no Referral contract, so the referral
+ * domain names the zero address. `chain.operator` must be an operator of Trading (see
+ * DevnetExecutorOptions).
+ */
+export function startAvantisV2DevnetSandbox(
+  chain: Omit<DevnetExecutorOptions, 'ledger'>,
+  options: Omit<AvantisV2SandboxOptions, 'executor' | 'chainId' | 'addresses'> = {},
+): Promise<AvantisV2Sandbox> {
+  const d = chain.deployment;
+  return startAvantisV2Sandbox({
+    ...options,
+    chainId: d.chainId,
+    addresses: { tradingRouter: d.trading, tradingStorage: d.tradingStorage, usdc: d.usdc, referral: '0x0000000000000000000000000000000000000000' },
+    executor: (ledger) => DevnetExecutor.create({ ...chain, ledger }),
+  });
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
