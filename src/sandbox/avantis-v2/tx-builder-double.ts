@@ -1,6 +1,7 @@
 /**
  * A loopback double of the Avantis v2 tx-builder (AVANTIS-V2.md §6, §7): `/v2/meta`, the intent
- * builders `/v2/intents/{open,close,increase,tpsl-update,delegate-set}`, and the reads
+ * builders `/v2/intents/{open,close,increase,tpsl-update,delegate-set}`, the calldata route
+ * `/v2/delegate/remove` (ASSUMED encoding `removeDelegate(address)`, as the devnet simulator's), and the reads
  * `/v2/delegation`, `/v2/nonce`, `/v2/positions` from the Ledger it shares with the gateway
  * double. Answers use the `{ok,data}` / `{ok:false,error:{code,message,details}}` envelope with
  * §6's codes and statuses. Each endpoint takes GET with query parameters or POST with a JSON body.
@@ -16,7 +17,8 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { getAddress, isAddress, type Address } from 'viem';
+import { encodeFunctionData, getAddress, isAddress, type Address } from 'viem';
+import { tradingV2Abi } from '../../infra/chain/avantis/v2/abi.ts';
 import { VantaError } from '../../errors.ts';
 import { signerRuleOf } from '../../infra/chain/avantis-v2/intent-types.ts';
 import { closeTradeMessage, delegateMessage, increasePositionMessage, openTradeMessage, prepareIntent, TOS_VERANTA, updateTpSlMessage, type IntentDomain, type LocalIntent } from '../../infra/chain/avantis-v2/intents.ts';
@@ -177,6 +179,13 @@ export class TxBuilderDouble {
         return this.#answer('tpsl-update', this.#tpsl(f));
       case '/v2/intents/delegate-set':
         return this.#answer('delegate-set', this.#delegate(f));
+      case '/v2/delegate/remove': {
+        // §7.2 / §11 "Revocation": the calldata the TRADER sends; §6's calldata response.
+        const trader = address(f, 'trader');
+        const delegate = address(f, 'delegate');
+        const data = encodeFunctionData({ abi: tradingV2Abi, functionName: 'removeDelegate', args: [delegate] });
+        return { to: this.#options.addresses.tradingRouter, from: trader, data, value: '0x0', chainId: this.#options.chainId, description: `Remove delegate ${delegate}`, meta: {} };
+      }
       default:
         throw new HttpRefusal(404, 'NOT_FOUND', `no route ${path}`);
     }
