@@ -78,6 +78,8 @@ export interface GaslessMarketDeps {
 export interface GaslessMarketRoute {
   /** Runs the action to its end (or continues it, when this id was started before). */
   execute(action: MarketAction, hooks?: GaslessMarketHooks): Promise<MarketOutcome>;
+  /** Whether this action id was ever reserved (then it is continued as stored, never re-decided). */
+  started(actionId: string): Promise<boolean>;
   /** Continues a stored action from its recorded step; null when no such action was stored. */
   resume(actionId: string, hooks?: GaslessMarketHooks): Promise<MarketOutcome | null>;
 }
@@ -229,6 +231,7 @@ export function createGaslessMarketRoute(deps: GaslessMarketDeps): GaslessMarket
       return (await resume(action.actionId, hooks))!;
     },
     resume,
+    started: async (actionId) => (await store.find(actionId)) !== null,
   };
 }
 
