@@ -11,6 +11,7 @@ import { BatchedMarketClient, CoreApiClient, TxBuilderClient, type BatchedMarket
 import { encodeIntent, randomNonce } from '../../../src/infra/chain/avantis-v2/intents.ts';
 import { abiOf } from '../../../src/infra/devnet/artifacts.ts';
 import { upgradeSimulatorToV2 } from '../../../src/infra/devnet/deploy.ts';
+import { createKeeper } from '../../../src/infra/devnet/keeper.ts';
 import { startAvantisV2DevnetSandbox, type AvantisV2Sandbox } from '../../../src/sandbox/avantis-v2/index.ts';
 import { silentLogger } from '../../helpers/common.ts';
 import { ETH, LEVERAGE, PRICE, USDC, useSimulator, type SimFixture } from '../../infra/devnet/fixture.ts';
@@ -182,5 +183,28 @@ describe('Avantis v2 doubles executing on the devnet (DevnetExecutor)', function
     assert.equal(last(events).code, 'InvalidSigner');
     await sb.executor.syncTrader?.(trader());
     assert.equal((await tx.delegation(trader(), delegate())).isEnabled, false);
+  });
+
+  it('reports the outcome when the devnet keeper loop fills the order first (as in the running sandbox)', async function () {
+    // The sandbox runs the keeper on its own account; the executor then needs another operator.
+    const operator = f.traders[4] as Address;
+    await f.call(f.deployer, 'Trading', f.deployment.trading, 'updateOperator', [operator, true]);
+    await sb.close();
+    // A long pause after the initiation lets the keeper (polling every 20 ms) fill before the executor does.
+    sb = await startAvantisV2DevnetSandbox({ publicClient: f.clients.publicClient, operator: f.clients.wallet(operator), deployment: f.deployment, pricePollMs: 0 }, { stepMs: 800 });
+    tx = new TxBuilderClient({ baseUrl: sb.txBuilderUrl, meta: { chainId: f.deployment.chainId }, ...fast });
+    market = new BatchedMarketClient({ gatewayUrl: sb.gatewayUrl, ...fast, replayIntervalMs: 20, replayForMs: 5_000 });
+    const keeper = createKeeper({ publicClient: f.clients.publicClient, wallet: f.clients.wallet(f.keeperAddress), deployment: f.deployment, logger: silentLogger() }, { pollIntervalMs: 20 });
+    keeper.start();
+    try {
+      const events = await collect(market.submit((await openBody(trader())).body));
+      assert.deepEqual(types(events), ['MarketOrderAccepted', 'MarketOrderInitiated', 'MarketOrderExecuted']);
+      const fill = await f.clients.publicClient.getTransaction({ hash: last(events).transactionHash as Hex });
+      assert.equal(fill.from, f.keeperAddress.toLowerCase(), 'the keeper\'s fill is the one reported');
+      assert.equal(await tradesOnEth(), 1n);
+      assert.equal((await tx.positions(trader())).trades.length, 1);
+    } finally {
+      await keeper.stop();
+    }
   });
 });
