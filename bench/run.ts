@@ -1,7 +1,7 @@
 /**
  * Runs every benchmark and prints its figures. Each benchmark measures its own
  * baseline in the same run and reports a ratio; none gates CI.
- * Usage: npm run bench [-- name…]   (names: persistence, signing, order-path, takeover, bot)
+ * Usage: npm run bench [-- name…]   (names: persistence, signing, order-path, takeover, bot, v2-gasless)
  */
 const suites: Record<string, () => Promise<{ run(): Promise<Record<string, unknown>> }>> = {
   persistence: () => import('./persistence.bench.ts'),
@@ -9,6 +9,7 @@ const suites: Record<string, () => Promise<{ run(): Promise<Record<string, unkno
   'order-path': () => import('./order-path.bench.ts'),
   takeover: () => import('./takeover.bench.ts'),
   bot: () => import('./bot.bench.ts'),
+  'v2-gasless': () => import('./v2-gasless.bench.ts'),
 };
 
 const wanted = process.argv.slice(2);
