@@ -49,7 +49,10 @@ import { createKeyStoreFromConfig } from './infra/keys/from-config.ts';
 import { createWallets } from './infra/keys/wallets.ts';
 import { createChainlinkReader, discoverChainlinkFeeds, startChainlinkPoller, type ChainlinkFeed } from './infra/prices/chainlink.ts';
 import { createAvantisProtocol, type AvantisProtocol } from './infra/chain/avantis/protocol.ts';
-import { price as price1e10 } from './infra/chain/avantis/units.ts';
+import { price as price1e10, usdc as usdcUnits } from './infra/chain/avantis/units.ts';
+import { ensureUsdcAllowance } from './infra/chain/tx/allowance.ts';
+import { startV2Orders } from './actors/v2-orders.ts';
+import { prepareV2Devnet, startSandboxV2Services } from './sandbox/avantis-v2/devnet-services.ts';
 import { createChainOrderGateway, refusingWrites, type OrderGateway } from './actors/order-gateway.ts';
 import { createChainWithdrawalGateway, type WithdrawalGateway } from './actors/withdrawal-gateway.ts';
 import type { Wallets } from './infra/keys/wallets.ts';
@@ -335,6 +338,7 @@ async function startTrading(
   // Each pair's Chainlink-style feed, as the protocol itself lists it (PairStorage): devnet and Base alike.
   const feeds = await discoverChainlinkFeeds(protocol.reads);
   const sending = chain.tradable ? await createOrders(config, chain, protocol, feeds, wallets, db, fence, logger, metrics) : null;
+  if (sending?.stop) shutdown.add('avantis v2', () => sending.stop?.());
   return { orders: sending?.orders ?? null, withdrawals: sending?.withdrawals ?? null, feeds, wallets, protocol };
 }
 
@@ -436,6 +440,10 @@ interface ChainHandle {
   readonly addresses: AvantisAddresses;
   /** False in paper mode: prices are read, nothing is ever sent. */
   readonly tradable: boolean;
+  /** Which Avantis answers on this chain, read from its code (v1 calls never go to v2, nor the reverse). */
+  readonly protocolVersion: 'v1' | 'v2';
+  /** Where its v2 services are: the configured hosts, or the sandbox's doubles. */
+  readonly v2Services?: { readonly txBuilderUrl: string; readonly gatewayUrl: string };
   /**
    * Why orders are refused although the mode trades: the deployment is not one this build's
    * adapter is verified against (Avantis v2 on today's mainnet). Null when trading is allowed.
@@ -462,17 +470,37 @@ async function startChain(config: Config, db: Database, logger: Logger, shutdown
       config.database.kind === 'pglite'
         ? `stop the engine and delete ${dataDir} (the embedded database and the chain go together; this deletes the sandbox's wallets, orders and positions)`
         : `stop the engine, delete ${stateDir} and point DATABASE_URL at an empty database (this deletes the sandbox's wallets, orders and positions)`;
-    const devnet = await startDevnet({ logger: logger.child({ component: 'devnet' }), stateDir, ledger: createSandboxLedger(db), resetHint });
+    const v2Log = logger.child({ component: 'avantis-v2-sandbox' });
+    // SANDBOX_PROTOCOL=v2: the devnet runs the v2 entry points and the v2 services are doubles over it.
+    let v2Parts: Parameters<typeof startSandboxV2Services>[0] | null = null;
+    const devnet = await startDevnet({
+      logger: logger.child({ component: 'devnet' }),
+      stateDir,
+      ledger: createSandboxLedger(db),
+      resetHint,
+      ...(config.avantisV2.sandboxProtocol === 'v2'
+        ? {
+            beforeLoops: async (parts: NonNullable<typeof v2Parts>) => {
+              await prepareV2Devnet(parts, v2Log);
+              v2Parts = parts;
+            },
+          }
+        : {}),
+    });
     // Its stop includes a last save of the chain, which grows with the chain's history.
     shutdown.add('devnet', () => devnet.stop(), { timeoutMs: Math.max(2_500, Math.floor(config.shutdownGraceMs / 2)) });
     const { client, perUrl } = createChainClients({ urls: [new Secret(devnet.anvil.rpcUrl)], pollingIntervalMs: 250 });
     readiness.push(rpcCheck(client, devnet.anvil.chainId, true));
+    const v2 = v2Parts ? await startSandboxV2Services(v2Parts, v2Log) : null;
+    if (v2) shutdown.add('avantis v2 doubles', () => v2.close());
     return {
       client,
       rpcs: perUrl,
       chainId: devnet.anvil.chainId,
       addresses: avantisAddressesOf(devnet.deployment),
       tradable: true,
+      protocolVersion: v2 ? 'v2' : 'v1',
+      ...(v2 ? { v2Services: { txBuilderUrl: v2.txBuilderUrl, gatewayUrl: v2.gatewayUrl } } : {}),
       refusal: null,
       faucet: (address) => devnet.faucet(address),
       chainDurable: (block) => devnet.durableThrough(block),
@@ -488,14 +516,25 @@ async function startChain(config: Config, db: Database, logger: Logger, shutdown
   logger.info({ chain_id: report.chainId }, 'Verified the Avantis deployment on chain');
   // Which generation of Avantis answers there, from its own code: v1 calls must never go to v2.
   const verdict = await detectProtocolVersion(client, addresses.trading);
-  const refusal = verdict.version === 'v1' ? null : refusalOf(verdict, addresses.trading);
+  // v1 and v2 each have their adapter; a deployment that is neither is refused.
+  const refusal = verdict.version === 'v1' || verdict.version === 'v2' ? null : refusalOf(verdict, addresses.trading);
   if (refusal && config.mode === 'live') {
     logger.error({ admin_alert: true, deployed: verdict.version, code_at: verdict.codeAt, evidence: verdict.evidence }, `Live trading refused: ${refusal}`);
     readiness.push({ name: 'protocol', required: true, check: () => Promise.reject(new Error(refusal)) });
   } else {
     logger.info({ deployed: verdict.version, evidence: verdict.evidence }, 'Avantis deployment version read from its code');
   }
-  return { client, rpcs: perUrl, chainId: config.chain.chainId, addresses, tradable: config.mode === 'live', refusal };
+  const protocolVersion = verdict.version === 'v2' ? 'v2' : 'v1';
+  return {
+    client,
+    rpcs: perUrl,
+    chainId: config.chain.chainId,
+    addresses,
+    tradable: config.mode === 'live',
+    protocolVersion,
+    ...(protocolVersion === 'v2' ? { v2Services: { txBuilderUrl: config.avantisV2.txBuilderUrl, gatewayUrl: config.avantisV2.gatewayUrl } } : {}),
+    refusal,
+  };
 }
 
 /** The transaction pipeline (resuming what was signed before a stop), the positions' gateway to Avantis and the withdrawals' transfers. */
@@ -509,7 +548,7 @@ async function createOrders(
   fence: Fence,
   logger: Logger,
   metrics: Metrics,
-): Promise<{ orders: OrderGateway; withdrawals: WithdrawalGateway | null }> {
+): Promise<{ orders: OrderGateway; withdrawals: WithdrawalGateway | null; stop?: () => void }> {
   // Every broadcast of this engine first checks its lease in the database (ADR 0010).
   const client = fencedChainClient(chain.client, fence);
   const pipeline = new TxPipeline({
@@ -534,6 +573,11 @@ async function createOrders(
   if (chain.refusal === null) await pipeline.recover();
   const feedOf = new Map(feeds.map((f) => [f.pairIndex, f]));
   const readPrice = createChainlinkReader(chain.client, systemClock);
+  const gatewayPrice = async (pairIndex: number): Promise<bigint> => {
+    const feed = feedOf.get(pairIndex);
+    if (!feed) throw new BadInputError(`No price feed is known for pair ${pairIndex}; it cannot be traded.`);
+    return price1e10((await readPrice(feed)).price);
+  };
   const gateway = createChainOrderGateway({
     protocol,
     pipeline,
@@ -545,15 +589,33 @@ async function createOrders(
     ...(chain.faucet ? { faucet: chain.faucet } : {}),
     // The sandbox: a fill or a close is acted on only once the saved chain holds it (ADR 0011).
     ...(chain.chainDurable ? { durable: chain.chainDurable } : {}),
-    priceOf: async (pairIndex) => {
-      const feed = feedOf.get(pairIndex);
-      if (!feed) throw new BadInputError(`No price feed is known for pair ${pairIndex}; it cannot be traded.`);
-      return price1e10((await readPrice(feed)).price);
-    },
+    priceOf: gatewayPrice,
   });
   if (chain.refusal !== null) return { orders: refusingWrites(gateway, chain.refusal), withdrawals: null };
   const withdrawals = createChainWithdrawalGateway({ pipeline, wallets, usdc: chain.addresses.usdc, logger: logger.child({ component: 'withdrawals' }) });
-  return { orders: gateway, withdrawals };
+  if (chain.protocolVersion === 'v1' || !chain.v2Services) return { orders: gateway, withdrawals };
+  // Avantis v2: orders are signed intents through its services (the v1 gateway above only watches
+  // trades the chain closes by itself, and sends the trader's USDC approval).
+  const v2 = await startV2Orders({
+    ...chain.v2Services,
+    chainId: chain.chainId,
+    tradingStorage: chain.addresses.tradingStorage,
+    db,
+    fence,
+    wallets,
+    priceOf: gatewayPrice,
+    blockNumber: () => chain.client.getBlockNumber(),
+    limits: riskLimitsOf(config),
+    chainFollower: gateway,
+    prepareOpen: async (order, trader) => {
+      if (chain.faucet && (await chain.client.getBalance({ address: trader })) === 0n) await chain.faucet(trader);
+      await ensureUsdcAllowance({ client, pipeline }, { orderId: `position:${order.positionId}`, userId: order.owner, owner: trader, usdc: chain.addresses.usdc, spender: chain.addresses.tradingStorage, amount: usdcUnits(order.collateral) });
+    },
+    metaRefreshMs: config.avantisV2.metaRefreshMs,
+    logger,
+  });
+  logger.info({ route: config.avantisV2.route, tx_builder: chain.v2Services.txBuilderUrl }, 'Orders go through Avantis v2 (signed intents, delegate keys)');
+  return { orders: v2.orders, withdrawals, stop: () => v2.stop() };
 }
 
 /** The configured risk limits in the shape the pure check takes (exact decimals, no floats). */

@@ -28,7 +28,7 @@ export interface GaslessOrderGatewayDeps {
   /** The trader's delegate, ready to sign (registered and confirmed); throws a typed error telling the trader what to do otherwise. */
   readonly delegateOf: (owner: string) => Promise<{ readonly address: Address; readonly keyId: string }>;
   /** Whatever must hold before a first open (the trader's USDC allowance to TradingStorage). */
-  readonly prepareOpen?: (owner: string, trader: Address, collateral: string) => Promise<void>;
+  readonly prepareOpen?: (order: PositionInput, trader: Address) => Promise<void>;
   /** The oracle price of a pair (1e10): the signed open and wanted-close price. */
   readonly priceOf: (pairIndex: number) => Promise<bigint>;
   readonly blockNumber: () => Promise<bigint>;
@@ -105,7 +105,7 @@ export function createGaslessOrderGateway(deps: GaslessOrderGatewayDeps): Gasles
         gate(order);
         const refusal = checkOrderRisk(order, 0, deps.limits);
         if (refusal) throw new VantaError('RISK_LIMIT', `Order refused, nothing was sent: ${refusal.message}`, { details: { limit: refusal.limit } });
-        await deps.prepareOpen?.(order.owner, trader, order.collateral);
+        await deps.prepareOpen?.(order, trader);
         gate(order);
       }
       const price = await deps.priceOf(order.pairIndex);

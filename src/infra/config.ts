@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
+import { V2_DEFAULT_HOSTS } from './chain/avantis-v2/http-transport.ts';
 import { Secret, redactUrl } from './secret.ts';
 
 /**
@@ -81,6 +82,12 @@ const envSchema = z.object({
   SANDBOX_CHAT_PORT: port.default(8090),
   BASE_RPC_URLS: csv(url(['http', 'https', 'ws', 'wss'])).optional(),
   CHAIN_ID: positiveInt.default(8453),
+  // Avantis v2 (Veranta): its services, used when the chain runs v2 (live, paper) or SANDBOX_PROTOCOL=v2.
+  AVANTIS_V2_TX_BUILDER_URL: url(['http', 'https']).default(V2_DEFAULT_HOSTS.mainnet.txBuilder),
+  AVANTIS_V2_GATEWAY_URL: url(['http', 'https']).default(V2_DEFAULT_HOSTS.mainnet.gateway),
+  AVANTIS_V2_ROUTE: z.enum(['gasless', 'direct'], { message: 'must be gasless or direct' }).default('gasless'),
+  AVANTIS_V2_META_REFRESH_MINUTES: positiveInt.default(10),
+  SANDBOX_PROTOCOL: z.enum(['v1', 'v2'], { message: 'must be v1 or v2' }).default('v1'),
   VAULT_ADDR: url(['http', 'https']).optional(),
   VAULT_TOKEN: z.string().min(1).optional(),
   VAULT_ROLE_ID: z.string().min(1).optional(),
@@ -162,6 +169,8 @@ export interface Config {
   /** Sandbox only: the local chat page and the Bot API double behind it. */
   readonly sandboxChat: { readonly host: string; readonly port: number };
   readonly chain: { readonly rpcUrls: readonly Secret[]; readonly chainId: number };
+  /** Avantis v2's services (AVANTIS-V2.md §2); `sandboxProtocol` says which generation the sandbox's devnet runs. */
+  readonly avantisV2: { readonly txBuilderUrl: string; readonly gatewayUrl: string; readonly route: 'gasless'; readonly metaRefreshMs: number; readonly sandboxProtocol: 'v1' | 'v2' };
   readonly vault: {
     readonly addr: string | null;
     readonly token: Secret | null;
@@ -217,6 +226,10 @@ export function loadConfig(env: Env): Config {
   if (e.VAULT_ROLE_ID !== undefined && e.VAULT_SECRET_ID === undefined) {
     problems.push('VAULT_SECRET_ID: AppRole login needs both VAULT_ROLE_ID and VAULT_SECRET_ID');
   }
+  if (e.AVANTIS_V2_ROUTE === 'direct') {
+    // Not built yet: refusing is honest; silently trading through another route would not be.
+    problems.push('AVANTIS_V2_ROUTE: the direct route (unsigned transactions through the outbox) is not built yet; use gasless (the default)');
+  }
   const leaseRenewMs = e.LEASE_RENEW_MS ?? Math.floor(e.LEASE_TTL_MS / 3);
   if (leaseRenewMs * 2 > e.LEASE_TTL_MS) {
     problems.push(`LEASE_RENEW_MS: renew at least twice per lease (LEASE_TTL_MS=${e.LEASE_TTL_MS}), so one slow renewal does not lose it; use at most ${Math.floor(e.LEASE_TTL_MS / 2)}`);
@@ -260,6 +273,13 @@ export function loadConfig(env: Env): Config {
     },
     sandboxChat: { host: e.SANDBOX_CHAT_HOST, port: e.SANDBOX_CHAT_PORT },
     chain: { rpcUrls: (e.BASE_RPC_URLS ?? []).map((u) => new Secret(u)), chainId: e.CHAIN_ID },
+    avantisV2: {
+      txBuilderUrl: e.AVANTIS_V2_TX_BUILDER_URL,
+      gatewayUrl: e.AVANTIS_V2_GATEWAY_URL,
+      route: 'gasless',
+      metaRefreshMs: e.AVANTIS_V2_META_REFRESH_MINUTES * 60_000,
+      sandboxProtocol: e.SANDBOX_PROTOCOL,
+    },
     vault: {
       addr: e.VAULT_ADDR ?? null,
       token: e.VAULT_TOKEN ? new Secret(e.VAULT_TOKEN) : null,

@@ -60,6 +60,12 @@ export interface DevnetOptions {
   readonly priceIntervalMs?: number;
   readonly volatility?: number;
   readonly stateSaver?: StateSaverOptions & { readonly hooks?: AtomicWriteHooks };
+  /**
+   * Runs once the chain is deployed or restored, before the keeper and the price simulator start
+   * sending (so the deployer's nonces are free). `spareAccount` is an unlocked account nothing
+   * else here sends from (the v2 sandbox makes it the doubles' operator).
+   */
+  readonly beforeLoops?: (devnet: { readonly clients: DevnetClients; readonly deployment: AvantisDeployment; readonly spareAccount: Address }) => Promise<void>;
 }
 
 export const STATE_FILE = 'anvil-state.json';
@@ -110,6 +116,11 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
       logger.info({ wallets: persistent.facts.walletCount, transactions: persistent.facts.transactionCount }, 'The restored sandbox chain matches the database');
     }
 
+    const spareAccount = traders.at(-2);
+    if (options.beforeLoops) {
+      if (!spareAccount) throw new Error('anvil offered no spare account');
+      await options.beforeLoops({ clients, deployment, spareAccount });
+    }
     const keeper: Keeper = createKeeper({ publicClient: clients.publicClient, wallet: clients.wallet(keeperAccount), deployment, logger });
     const prices: PriceSimulator = createPriceSimulator(
       { publicClient: clients.publicClient, wallet: clients.wallet(deployer), deployment, logger },

@@ -168,6 +168,16 @@ export class TxBuilderClient {
     return this.#meta;
   }
 
+  /**
+   * Reads `/v2/meta` again (the engine does on a schedule) and keeps it for new intents; an
+   * intent already stored keeps the domain it was reserved under. Throws, keeping the old meta,
+   * when the new one is invalid.
+   */
+  async refreshMeta(signal?: AbortSignal): Promise<V2Meta> {
+    this.#meta = parseMeta(await this.#get('/v2/meta', {}, signal), this.#metaOptions);
+    return this.#meta;
+  }
+
   /** `GET /v2/delegation?trader&delegate`. */
   async delegation(trader: Address, delegate: Address, signal?: AbortSignal): Promise<Delegation> {
     const data = await this.#get('/v2/delegation', { trader, delegate }, signal);
