@@ -392,6 +392,7 @@ export class ActorRuntime implements RuntimeHandle {
         const snapshot = reviveFailedChildren(managed.kind.logic.getPersistedSnapshot(last as never));
         return { snapshot, status: last.status === 'done' ? 'done' : 'active' };
       },
+      final: () => (managed.last as { status?: string } | undefined)?.status === 'done',
     };
     this.#writer.markDirty(managed.dirty);
   }

@@ -30,6 +30,8 @@ export interface DirtyEntry {
   readonly machineVersion: number;
   /** Reads the snapshot to write at flush time; null means "nothing to write" (the actor is gone). */
   readonly read: () => { snapshot: unknown; status: 'active' | 'done' } | null;
+  /** Whether the actor has ended (its next row is its last): cheap, read when batches are formed. */
+  readonly final?: () => boolean;
 }
 
 interface Queued {
@@ -203,12 +205,14 @@ export class SnapshotWriter {
 
   /**
    * The oldest pending changes, at most batchMax of them, with one rule that keeps the durable tree
-   * whole across a crash: an actor's first row goes in the same statement as its parent's pending
-   * change (the parent listed it in the transition that spawned it), never ahead of it. Written
-   * alone, a crash or a lost lease between the two statements leaves a child that its parent does
-   * not know (a position no user lists: invisible to the trader, outside the open-position limit);
-   * it waits while the parent's row is in flight and goes with the parent's next write. (CI caught
-   * it: two engines, a SIGSTOP between the two writes.) The batch may exceed batchMax by such pairs.
+   * whole across a crash: an actor's first row, and its last (it ended), go in the same statement
+   * as its parent's pending change (the parent listed it when it spawned it, and forgets it when it
+   * hears it ended), never ahead of it. Written alone, a crash or a lost lease between the two
+   * statements leaves a child that its parent does not know (a position no user lists: invisible to
+   * the trader, outside the open-position limit), or a parent listing a child that will never
+   * report again. Such a row waits while the parent's row is in flight and goes with the parent's
+   * next write. (CI caught the first: two engines, a SIGSTOP between the two writes.) The batch may
+   * exceed batchMax by such pairs.
    */
   #takeBatch(): Queued[] {
     const taken = new Map<string, Queued>();
@@ -216,7 +220,7 @@ export class SnapshotWriter {
       if (taken.size >= this.#o.batchMax) break;
       const { id, parent } = queued.entry;
       if (this.#inflightIds.has(id) || taken.has(id)) continue;
-      if (parent !== null && this.version(id) === 0) {
+      if (parent !== null && (this.version(id) === 0 || queued.entry.final?.() === true)) {
         if (this.#inflightIds.has(parent)) continue;
         const parentChange = this.#dirty.get(parent);
         if (parentChange && !taken.has(parent)) taken.set(parent, parentChange);

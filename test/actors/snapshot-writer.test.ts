@@ -142,4 +142,27 @@ describe('snapshot writer', () => {
     await writer.flushed();
     assert.deepEqual(state.ids.slice(-2), [['position:1'], ['user:1']], 'batchMax holds again once the row exists');
   });
+
+  it("writes an actor's last row (it ended) with its parent's change that forgets it, never ahead of it", async () => {
+    const { store, state } = memoryStore();
+    state.delayMs = 30;
+    const writer = new SnapshotWriter({ store, logger: silentLogger(), metrics: testMetrics(), clock: systemClock, batchMax: 1, maxInFlight: 2, onConflict: () => {} });
+    let ended = false;
+    const user = { positions: ['position:1'] };
+    const userEntry = entry('user:1', () => ({ positions: [...user.positions] }));
+    const position: DirtyEntry = { ...entry('position:1', () => (ended ? 'closed' : 'open')), parent: 'user:1', final: () => ended };
+    writer.markDirty(userEntry);
+    writer.markDirty(position);
+    await writer.flushed();
+    writer.markDirty(userEntry);
+    await sleep(5); // the user's row is in flight again
+    // The position closes and tells its owner, who forgets it.
+    ended = true;
+    writer.markDirty(position);
+    user.positions = [];
+    writer.markDirty(userEntry);
+    await writer.flushed();
+    const last = state.ids.findLastIndex((ids) => ids.includes('position:1'));
+    assert.ok(state.ids[last]!.includes('user:1'), `the position's last row went with its owner forgetting it: ${JSON.stringify(state.ids)}`);
+  });
 });
