@@ -80,6 +80,10 @@ const envSchema = z.object({
   TELEGRAM_WEBHOOK_PORT: port.default(8082),
   SANDBOX_CHAT_HOST: z.string().min(1).default('127.0.0.1'),
   SANDBOX_CHAT_PORT: port.default(8090),
+  // Avantis v2: the page where a trader with their own wallet signs Vanta's delegate key (ADR 0018).
+  CONNECT_HOST: z.string().min(1).default('127.0.0.1'),
+  CONNECT_PORT: port.default(8091),
+  CONNECT_PUBLIC_URL: url(['https', 'http']).optional(),
   BASE_RPC_URLS: csv(url(['http', 'https', 'ws', 'wss'])).optional(),
   CHAIN_ID: positiveInt.default(8453),
   // Avantis v2 (Veranta): its services, used when the chain runs v2 (live, paper) or SANDBOX_PROTOCOL=v2.
@@ -168,6 +172,11 @@ export interface Config {
   };
   /** Sandbox only: the local chat page and the Bot API double behind it. */
   readonly sandboxChat: { readonly host: string; readonly port: number };
+  /**
+   * Avantis v2 only: the delegate connect page (ADR 0018). Loopback by default; `publicUrl` is the
+   * HTTPS address a reverse proxy serves it under (links use it; a Telegram Mini App needs HTTPS).
+   */
+  readonly connect: { readonly host: string; readonly port: number; readonly publicUrl: string | null };
   readonly chain: { readonly rpcUrls: readonly Secret[]; readonly chainId: number };
   /** Avantis v2's services (AVANTIS-V2.md §2); `sandboxProtocol` says which generation the sandbox's devnet runs. */
   readonly avantisV2: { readonly txBuilderUrl: string; readonly gatewayUrl: string; readonly route: 'gasless'; readonly metaRefreshMs: number; readonly sandboxProtocol: 'v1' | 'v2' };
@@ -223,6 +232,12 @@ export function loadConfig(env: Env): Config {
   if (e.INSPECTOR_ENABLED && !LOOPBACK.has(e.INSPECTOR_HOST) && !e.INSPECTOR_TOKEN) {
     problems.push(`INSPECTOR_HOST: the inspector shows live trading state; set INSPECTOR_TOKEN before binding it to ${e.INSPECTOR_HOST}`);
   }
+  if (!LOOPBACK.has(e.CONNECT_HOST) && e.CONNECT_PUBLIC_URL === undefined) {
+    problems.push(`CONNECT_HOST: the delegate connect page answers only loopback names without a public address; set CONNECT_PUBLIC_URL (the https:// URL your proxy serves it under) before binding it to ${e.CONNECT_HOST}`);
+  }
+  if (e.CONNECT_PUBLIC_URL !== undefined && !e.CONNECT_PUBLIC_URL.startsWith('https://') && !LOOPBACK.has(new URL(e.CONNECT_PUBLIC_URL).hostname.replace(/^\[|\]$/g, ''))) {
+    problems.push('CONNECT_PUBLIC_URL: use https:// (Telegram opens Mini Apps over HTTPS only, and a wallet page must not travel in clear); http:// only to a loopback address');
+  }
   if (e.VAULT_ROLE_ID !== undefined && e.VAULT_SECRET_ID === undefined) {
     problems.push('VAULT_SECRET_ID: AppRole login needs both VAULT_ROLE_ID and VAULT_SECRET_ID');
   }
@@ -272,6 +287,7 @@ export function loadConfig(env: Env): Config {
           : { kind: 'polling' },
     },
     sandboxChat: { host: e.SANDBOX_CHAT_HOST, port: e.SANDBOX_CHAT_PORT },
+    connect: { host: e.CONNECT_HOST, port: e.CONNECT_PORT, publicUrl: e.CONNECT_PUBLIC_URL ?? null },
     chain: { rpcUrls: (e.BASE_RPC_URLS ?? []).map((u) => new Secret(u)), chainId: e.CHAIN_ID },
     avantisV2: {
       txBuilderUrl: e.AVANTIS_V2_TX_BUILDER_URL,

@@ -86,6 +86,15 @@ describe('config', () => {
     assert.deepEqual(problems({ INSPECTOR_HOST: '0.0.0.0', INSPECTOR_TOKEN: 'a-long-enough-token-123' }), []);
   });
 
+  it('reads the delegate connect page on loopback by default, and refuses to expose it without an https public URL', () => {
+    assert.deepEqual(loadConfig({}).connect, { host: '127.0.0.1', port: 8091, publicUrl: null });
+    assert.deepEqual(loadConfig({ CONNECT_HOST: '0.0.0.0', CONNECT_PORT: '0', CONNECT_PUBLIC_URL: 'https://vanta.example/' }).connect, { host: '0.0.0.0', port: 0, publicUrl: 'https://vanta.example/' });
+    assert.match(problems({ CONNECT_HOST: '0.0.0.0' })[0]!, /^CONNECT_HOST: .*set CONNECT_PUBLIC_URL/);
+    assert.match(problems({ CONNECT_PUBLIC_URL: 'http://vanta.example' })[0]!, /^CONNECT_PUBLIC_URL: use https:\/\//);
+    assert.deepEqual(problems({ CONNECT_PUBLIC_URL: 'http://localhost:8091' }), []);
+    assert.match(problems({ CONNECT_PORT: '70000' })[0]!, /^CONNECT_PORT: /);
+  });
+
   it('reads the Telegram front end with safe defaults: real Telegram, long polling, the sandbox chat on loopback', () => {
     const sandbox = loadConfig({});
     assert.deepEqual(JSON.parse(JSON.stringify(sandbox.telegram)), { token: null, adminIds: [], apiRoot: 'https://api.telegram.org', apiRootGiven: false, transport: { kind: 'polling' } });
