@@ -339,6 +339,7 @@ async function startTrading(
   const feeds = await discoverChainlinkFeeds(protocol.reads);
   const sending = chain.tradable ? await createOrders(config, chain, protocol, feeds, wallets, db, fence, logger, metrics) : null;
   if (sending?.stop) shutdown.add('avantis v2', () => sending.stop?.());
+  if (sending?.ready) readiness.push({ name: 'avantis-v2', required: config.mode === 'live', check: () => sending.ready!() });
   return { orders: sending?.orders ?? null, withdrawals: sending?.withdrawals ?? null, feeds, wallets, protocol };
 }
 
@@ -548,7 +549,7 @@ async function createOrders(
   fence: Fence,
   logger: Logger,
   metrics: Metrics,
-): Promise<{ orders: OrderGateway; withdrawals: WithdrawalGateway | null; stop?: () => void }> {
+): Promise<{ orders: OrderGateway; withdrawals: WithdrawalGateway | null; stop?: () => void; ready?: () => Promise<void> }> {
   // Every broadcast of this engine first checks its lease in the database (ADR 0010).
   const client = fencedChainClient(chain.client, fence);
   const pipeline = new TxPipeline({
@@ -615,7 +616,7 @@ async function createOrders(
     logger,
   });
   logger.info({ route: config.avantisV2.route, tx_builder: chain.v2Services.txBuilderUrl }, 'Orders go through Avantis v2 (signed intents, delegate keys)');
-  return { orders: v2.orders, withdrawals, stop: () => v2.stop() };
+  return { orders: v2.orders, withdrawals, stop: () => v2.stop(), ready: () => v2.ready() };
 }
 
 /** The configured risk limits in the shape the pure check takes (exact decimals, no floats). */

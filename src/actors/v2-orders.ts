@@ -46,7 +46,10 @@ export interface V2OrdersOptions {
 export interface V2Orders {
   readonly orders: GaslessOrderGateway;
   readonly registration: DelegateRegistration;
-  readonly meta: () => V2Meta;
+  /** The last good /v2/meta, null until one was read and matched the chain. */
+  readonly meta: () => V2Meta | null;
+  /** Resolves once /v2/meta is read and matches the chain (the readiness check). */
+  ready(): Promise<void>;
   stop(): void;
 }
 
@@ -60,14 +63,23 @@ export async function startV2Orders(o: V2OrdersOptions): Promise<V2Orders> {
   const log = o.logger.child({ component: 'avantis-v2' });
   const http = o.http ?? {};
   const txBuilder = new TxBuilderClient({ baseUrl: o.txBuilderUrl, meta: { chainId: o.chainId }, ...http });
-  let meta = checked(await txBuilder.meta(), o);
-  log.info({ chain_id: meta.chainId, trading_router: meta.addresses.tradingRouter, trading_storage: meta.addresses.tradingStorage }, 'Avantis v2 service description read (/v2/meta)');
+  // Nothing is signed before the meta is read and matches the chain. An engine that cannot reach
+  // the services at start still starts (reads, follows, withdrawals) and tries again at each order.
+  let meta: V2Meta | null = null;
+  const ready = async (): Promise<V2Meta> => {
+    if (meta === null) {
+      meta = checked(await txBuilder.meta(), o);
+      log.info({ chain_id: meta.chainId, trading_router: meta.addresses.tradingRouter, trading_storage: meta.addresses.tradingStorage }, 'Avantis v2 service description read (/v2/meta)');
+    }
+    return meta;
+  };
+  await ready().catch((err: unknown) => log.error({ admin_alert: true, err }, 'Avantis v2 services are not usable yet (/v2/meta); orders are refused until they are'));
 
   const refresh = setInterval(() => {
     txBuilder.refreshMeta().then(
       (fresh) => {
         const next = checked(fresh, o);
-        if (JSON.stringify(next.domains, bigintText) !== JSON.stringify(meta.domains, bigintText)) {
+        if (meta !== null && JSON.stringify(next.domains, bigintText) !== JSON.stringify(meta.domains, bigintText)) {
           log.warn({ admin_alert: true }, 'Avantis v2 signing domains changed (/v2/meta): new orders are signed under the new ones');
         }
         meta = next;
@@ -115,6 +127,7 @@ export async function startV2Orders(o: V2OrdersOptions): Promise<V2Orders> {
     // Before each order: the delegate must be able to sign intents now. For a wallet Vanta
     // created, Vanta registers (or renews) it itself with the trader's key.
     delegateOf: async (owner) => {
+      await ready();
       const telegramId = telegramIdOf(owner);
       let check = await registration.checkDelegation(telegramId);
       if (check.state !== 'active' || check.renewSoon) check = await registration.registerDelegate(telegramId);
@@ -129,7 +142,7 @@ export async function startV2Orders(o: V2OrdersOptions): Promise<V2Orders> {
     logger: log,
   });
 
-  return { orders: gateway, registration, meta: () => meta, stop: () => clearInterval(refresh) };
+  return { orders: gateway, registration, meta: () => meta, ready: async () => void (await ready()), stop: () => clearInterval(refresh) };
 }
 
 /** The meta must describe the deployment the engine reads on chain, or no v2 order is sent. */
