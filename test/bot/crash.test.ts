@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { createPublicClient, decodeEventLog, http, type Address } from 'viem';
 import { abiOf } from '../../src/infra/devnet/artifacts.ts';
+import { startEngine, type EngineProcess } from '../helpers/engine-process.ts';
 import { startBotApiDouble, type BotApiDouble, type ChatEntry } from '../../src/sandbox/telegram/bot-api-double.ts';
 import { silentLogger } from '../helpers/common.ts';
 import { createTestPostgres, type TestDatabase } from '../helpers/db.ts';
@@ -18,44 +16,14 @@ import { createTestPostgres, type TestDatabase } from '../helpers/db.ts';
  * runs here, in the test, as Telegram's servers would), so the chat survives the crash. After
  * the restart the order is on chain exactly once and the trader's chat shows how it ended.
  */
-const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 const REDIS = 'redis://127.0.0.1:6379/14';
-
-interface Engine {
-  readonly child: ChildProcess;
-  readonly rpcUrl: string;
-  readonly trading: Address;
-  readonly exited: Promise<unknown>;
-}
-
-function startEngine(env: Record<string, string>): Promise<Engine> {
-  const child = spawn(process.execPath, [MAIN], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const seen: Record<string, string> = {};
-  return new Promise((resolve, reject) => {
-    void exited.then((code) => reject(new Error(`the engine exited (${String(code)}) before it was running`)));
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      let entry: Record<string, unknown>;
-      try {
-        entry = JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        return;
-      }
-      // An engine error is the first thing to read when this test fails: show it.
-      if (typeof entry['level'] === 'number' && entry['level'] >= 50) console.error(`      engine error: ${line}`);
-      if (entry['msg'] === 'Devnet running') seen['rpc'] = String(entry['rpcUrl']);
-      if (entry['msg'] === 'Avantis simulator deployed') seen['trading'] = String(entry['trading']);
-      if (entry['msg'] === 'Vanta is running') resolve({ child, exited, rpcUrl: seen['rpc']!, trading: (seen['trading'] ?? '') as Address });
-    });
-  });
-}
 
 describe('bot: SIGKILL right after a trader confirms an order', function () {
   this.timeout(240_000);
   let double: BotApiDouble;
   let pg: TestDatabase;
   let dataDir: string;
-  const engines: Engine[] = [];
+  const engines: EngineProcess[] = [];
 
   before(async () => {
     double = await startBotApiDouble({ logger: silentLogger() });
