@@ -24,10 +24,13 @@
  * delegation of the signing delegate) and refreshed for a whole trader by `syncTrader` (positions
  * on every pair, delegations from `DelegateSet` / `DelegateRemoved` logs). The gateway's
  * `/core/user-data` calls `syncTrader` before it answers, so that read is the chain's even after
- * keeper fills (TP, SL, liquidation). The tx-builder double's `/v2/positions`, `/v2/delegation`,
- * `/v2/nonce` and its close builder read the Ledger synchronously and are not this file's to
- * change; they agree with the chain as of the last order or `syncTrader`. Reading the chain there
- * too would need those routes to await a read — a small change in tx-builder-double.ts.
+ * keeper fills (TP, SL, liquidation). The tx-builder double's `/v2/delegation` and
+ * `/v2/nonce?check=` call `syncDelegation` / `syncNonce` first (wired by startAvantisV2DevnetSandbox),
+ * so they answer the chain's state; its `/v2/positions` and close builder read the Ledger as of
+ * the last order or `syncTrader`.
+ *
+ * `exclusive(work)` runs `work` in this executor's queue: the chain-backed blitz double
+ * (./chain-relays.ts) sends from the operator account through it when no other relayer is given.
  *
  * A mirrored position's `openedAt` is the value the contract compares with a CloseTradeReq's
  * `_openTimestamp`: the stored `positionSizeUSDC` (the simulator keeps v1's quirk: the time of
@@ -165,6 +168,22 @@ export class DevnetExecutor implements MarketExecutor {
     ]);
     const delegates = new Set([...set, ...removed].map((l) => (l.args as { delegate: Address }).delegate));
     for (const delegate of delegates) await this.#mirrorDelegation(trader, delegate);
+  }
+
+  /** Mirrors one delegation (`multipleDelegations`) from the chain into the Ledger. */
+  syncDelegation(trader: Address, delegate: Address): Promise<void> {
+    return this.#mirrorDelegation(trader, delegate);
+  }
+
+  /** Marks the nonce used in the Ledger when the chain's bitmap (per signer, §8.3) has it used. */
+  async syncNonce(signer: Address, nonce: bigint): Promise<void> {
+    const word = (await this.#o.publicClient.readContract({ address: this.#o.deployment.trading, abi: abiOf('TradingV2'), functionName: 'nonceBitmap', args: [signer, nonce >> 8n] })) as bigint;
+    if (((word >> (nonce & 255n)) & 1n) === 1n) this.#o.ledger.useNonce(signer, nonce);
+  }
+
+  /** Runs `work` after every order (and other exclusive work) queued before it: one sender, no nonce clashes. */
+  exclusive<T>(work: () => Promise<T>): Promise<T> {
+    return this.#serial(work);
   }
 
   async close(): Promise<void> {

@@ -31,16 +31,24 @@
  *
  * Coin-sized kinds (orderTypes 12–16) are recognised but refused with 400 by this double: its
  * executor only models USDC-sized open, close and increase.
+ *
+ * blitz validates the body (400 otherwise), answers `{requestId}` and hands the relay to the
+ * injected `relayExecutor` (./relays.ts). By default that does nothing and reports the relay
+ * Finalised with a made-up successful receipt; `ledgerRelays` applies it to the Ledger and
+ * `ChainRelayExecutor` (./chain-relays.ts) sends its calls on the devnet. Polls answer Inflight
+ * until the executor has settled, then Finalised `{receipt}` or Failed `{receipt: null, error}`.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getAddress, isAddress, isHex, recoverAddress, type Address, type Hex } from 'viem';
+import type { BlitzTxParams } from '../../infra/chain/avantis-v2/blitz-client.ts';
 import type { IntentPrimaryType } from '../../infra/chain/avantis-v2/intent-types.ts';
 import { decodeIntent, encodeIntent, intentDigest, type IntentDomain, type IntentMessage } from '../../infra/chain/avantis-v2/intents.ts';
-import { txHash, type Initiation, type MarketExecutor, type MarketOrder, type MarketResult } from './executor.ts';
+import { type Initiation, type MarketExecutor, type MarketOrder, type MarketResult } from './executor.ts';
 import { HttpRefusal, readJson, record, sendJson, sendText } from './http-util.ts';
 import type { Ledger } from './ledger.ts';
+import { acceptOnlyRelays, type RelayExecutor, type RelayOutcome } from './relays.ts';
 
 /** §9.1's orderType table. */
 export const ORDER_TYPE_INTENT: Readonly<Record<number, IntentPrimaryType>> = {
@@ -70,6 +78,8 @@ export interface GatewayDoubleOptions {
   readonly streamLifetimeMs?: number;
   /** Blitz: how many polls answer Inflight before Finalised. Default 1. */
   readonly blitzInflightPolls?: number;
+  /** Blitz: what carries out an accepted relay. Default `acceptOnlyRelays()`: nothing, reported successful. */
+  readonly relayExecutor?: RelayExecutor;
 }
 
 interface Recorded {
@@ -81,7 +91,8 @@ interface Recorded {
 
 interface Relay {
   polls: number;
-  readonly hash: Hex;
+  /** Set once the relay executor has settled. */
+  outcome: RelayOutcome | null;
 }
 
 export type GatewayGarbage = 'not-json' | 'wrong-shape' | 'bad-event';
@@ -91,7 +102,8 @@ export class GatewayDouble {
   readonly #server: Server;
   readonly #tracking = new Map<string, Recorded[]>();
   readonly #relays = new Map<string, Relay>();
-  #block = 1000n;
+  readonly #relayExecutor: RelayExecutor;
+  readonly #relaysRunning = new Set<Promise<void>>();
   /** The next stream's socket is destroyed after this many events. */
   dropNextStreamAfter: number | null = null;
   /** Blitz answers 503 (relayer wallets busy) while true. */
@@ -103,6 +115,7 @@ export class GatewayDouble {
 
   constructor(options: GatewayDoubleOptions) {
     this.#o = options;
+    this.#relayExecutor = options.relayExecutor ?? acceptOnlyRelays();
     this.#server = createServer((req, res) => void this.#handle(req, res));
   }
 
@@ -125,9 +138,21 @@ export class GatewayDouble {
     return `http://${host}:${(this.#server.address() as AddressInfo).port}`;
   }
 
+  /** The relay's outcome once settled, null while running, undefined for an unknown id (for tests). */
+  relayOutcome(requestId: string): RelayOutcome | null | undefined {
+    return this.#relays.get(requestId)?.outcome;
+  }
+
+  /** Resolves when every relay accepted so far has settled (for tests). */
+  async relaysSettled(): Promise<void> {
+    await Promise.all([...this.#relaysRunning]);
+  }
+
   async close(): Promise<void> {
     this.#server.closeAllConnections();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await this.relaysSettled();
+    await this.#relayExecutor.close?.();
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -348,6 +373,7 @@ export class GatewayDouble {
     if (typeof body.wallet !== 'string' || !isAddress(body.wallet, { strict: false })) return nest(res, 400, 'wallet must be an address');
     if (typeof tx.to !== 'string' || !isAddress(tx.to, { strict: false })) return nest(res, 400, 'txParams.to must be an address');
     if (typeof tx.data !== 'string' || !isHex(tx.data)) return nest(res, 400, 'txParams.data must be hex');
+    if (typeof tx.value !== 'string' || !/^[0-9]{1,78}$/.test(tx.value)) return nest(res, 400, 'txParams.value must be a decimal string');
     if (tx.chainId !== this.#o.chainId) return nest(res, 400, `txParams.chainId must be ${this.#o.chainId}`);
     if (typeof tx.gasLimit !== 'string' || !/^[0-9]{1,9}$/.test(tx.gasLimit) || Number(tx.gasLimit) > 3_000_000) return nest(res, 400, 'txParams.gasLimit must be at most 3000000');
     if (tx.transactionType === 2) {
@@ -356,7 +382,16 @@ export class GatewayDouble {
       if (!Array.isArray(tx.authorizationList) || tx.authorizationList.length === 0) return nest(res, 400, 'type-4 relays need an authorizationList');
     } else return nest(res, 400, 'txParams.transactionType must be 2 or 4');
     const requestId = randomUUID();
-    this.#relays.set(requestId, { polls: 0, hash: txHash() });
+    const relay: Relay = { polls: 0, outcome: null };
+    this.#relays.set(requestId, relay);
+    const running = this.#relayExecutor
+      .execute(tx as unknown as BlitzTxParams, getAddress(body.wallet))
+      .catch((error: unknown): RelayOutcome => ({ status: 'Failed', error: `the relayer could not send it: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}` }))
+      .then((outcome) => {
+        relay.outcome = outcome;
+      });
+    this.#relaysRunning.add(running);
+    void running.finally(() => this.#relaysRunning.delete(running));
     sendJson(res, 201, { requestId });
   }
 
@@ -364,9 +399,10 @@ export class GatewayDouble {
     const relay = this.#relays.get(requestId);
     if (relay === undefined) return nest(res, 404, 'Unknown request id');
     relay.polls++;
-    if (relay.polls <= (this.#o.blitzInflightPolls ?? 1)) return sendJson(res, 200, { status: 'Inflight', receipt: null });
-    // ASSUMED receipt shape (unpublished): viem-like fields, status 'success' | 'reverted'.
-    sendJson(res, 200, { status: 'Finalised', receipt: { status: 'success', transactionHash: relay.hash, blockNumber: (this.#block++).toString() } });
+    if (relay.polls <= (this.#o.blitzInflightPolls ?? 1) || relay.outcome === null) return sendJson(res, 200, { status: 'Inflight', receipt: null });
+    // ASSUMED shapes (unpublished): a viem-like receipt, status 'success' | 'reverted'; Failed names why.
+    if (relay.outcome.status === 'Failed') return sendJson(res, 200, { status: 'Failed', receipt: null, error: relay.outcome.error });
+    sendJson(res, 200, { status: 'Finalised', receipt: relay.outcome.receipt });
   }
 }
 

@@ -11,9 +11,11 @@
  * - `removeDelegate(address)` on the TradingRouter: removes the sender's delegate.
  *
  * A type-4 relay runs `execute(mode, executionData)` in the account at `to`: the authorization must
- * be signed by that account, and the Execute signature too (§10). A type-2 relay calls the
- * TradingRouter from the relayer. Every call is checked before any is applied: a revert applies
- * nothing, as on chain.
+ * be signed by that account for the delegation template (§10: Gelato's, or `template`) on this
+ * chain (or chain 0, any chain), and the Execute signature must be the account's too. A type-2
+ * relay calls the TradingRouter from the relayer. Every call is checked before any is applied: a
+ * revert applies nothing, as on chain. `unwrapRelay` is the envelope check alone; the chain-backed
+ * relayer double (./chain-relays.ts) uses it too.
  *
  * ASSUMED: revert names (`InvalidSignature`, `InvalidNonce`, `InvalidDeadline`, …) are ours; the
  * v2 ABI's error names are unpublished (§14).
@@ -22,8 +24,8 @@ import { decodeFunctionData, getAddress, isAddress, recoverAddress, type Address
 import { recoverAuthorizationAddress } from 'viem/utils';
 import { tradingV2Abi } from '../../infra/chain/avantis/v2/abi.ts';
 import type { BlitzTxParams } from '../../infra/chain/avantis-v2/blitz-client.ts';
-import { decodeIntent, encodeIntent, intentDigest, KNOWN_TOS, type IntentDomain } from '../../infra/chain/avantis-v2/intents.ts';
-import { decodeExecuteCalldata, executeDigest, EXECUTE_MODE, type SmartAccountCall } from '../../infra/chain/avantis-v2/smart-account.ts';
+import { decodeIntent, encodeIntent, intentDigest, KNOWN_TOS, type IntentDomain, type IntentMessage } from '../../infra/chain/avantis-v2/intents.ts';
+import { decodeExecuteCalldata, executeDigest, EXECUTE_MODE, GELATO_DELEGATION_TEMPLATE, type SmartAccountCall } from '../../infra/chain/avantis-v2/smart-account.ts';
 import type { Ledger } from './ledger.ts';
 
 const ROUTER_ABI = [
@@ -36,7 +38,22 @@ export interface RelayChainOptions {
   readonly tradingDomain: IntentDomain;
   readonly tradingRouter: Address;
   readonly ledger: Ledger;
+  /** The 7702 delegation template an authorization must name. Default §10's Gelato template. */
+  readonly template?: Address;
 }
+
+/** A relay's envelope once checked: who the calls run as, and the calls. */
+export interface UnwrappedRelay {
+  /** The account the calls run from: the 7702 account at `to` (type 4), or the relayer (type 2). */
+  readonly sender: Address;
+  readonly calls: readonly SmartAccountCall[];
+  /** Type 4 only: the authorization as signed, and the Execute nonce (for replay checks). */
+  readonly authorization: { readonly address: Address; readonly chainId: number; readonly nonce: number } | null;
+  readonly executeNonce: bigint | null;
+}
+
+/** The stand-in sender of a type-2 relay in the Ledger double (its relayer wallet). */
+export const LEDGER_RELAYER: Address = getAddress('0x000000000000000000000000000000000000b117');
 
 export type RelayEffect =
   | { readonly kind: 'delegate-set'; readonly trader: Address; readonly delegate: Address; readonly expiry: bigint; readonly nonce: bigint; readonly signature: Hex }
@@ -49,7 +66,7 @@ export class RelayReverted extends Error {
 
 /** Checks a relay like the chain would and applies its effects to the ledger; throws RelayReverted otherwise. */
 export async function applyRelay(o: RelayChainOptions, txParams: BlitzTxParams): Promise<RelayEffect[]> {
-  const { sender, calls } = await unwrap(o, txParams);
+  const { sender, calls } = await unwrapRelay(o, txParams);
   const effects: RelayEffect[] = [];
   const usedNonces = new Set<string>();
   for (const call of calls) effects.push(await check(o, sender, call, usedNonces));
@@ -72,17 +89,31 @@ export async function applyCall(o: RelayChainOptions, sender: Address, call: Sma
   return effect;
 }
 
-async function unwrap(o: RelayChainOptions, tx: BlitzTxParams): Promise<{ sender: Address; calls: readonly SmartAccountCall[] }> {
+/**
+ * Checks a relay's envelope as the chain would run it (§10) and answers the calls it carries;
+ * throws RelayReverted otherwise. Type 2: one call from `relayer`. Type 4: an `execute` in the
+ * account at `to`, whose authorization (template, chain) and Execute signature that account signed.
+ * What the calls do is not checked here.
+ */
+export async function unwrapRelay(o: Pick<RelayChainOptions, 'chainId' | 'template'>, tx: BlitzTxParams, relayer: Address = LEDGER_RELAYER): Promise<UnwrappedRelay> {
   if (tx.chainId !== o.chainId) throw new RelayReverted(`wrong chain ${tx.chainId}`);
-  if (tx.transactionType === 2) return { sender: getAddress('0x000000000000000000000000000000000000b117'), calls: [{ to: tx.to, value: BigInt(tx.value), data: tx.data }] };
+  if (tx.transactionType === 2) return { sender: relayer, calls: [{ to: tx.to, value: BigInt(tx.value), data: tx.data }], authorization: null, executeNonce: null };
   const account = getAddress(tx.to);
   const auth = tx.authorizationList?.[0];
   if (auth === undefined) throw new RelayReverted('no authorization');
-  const authority = await recoverAuthorizationAddress({
-    authorization: { address: auth['address'] as Address, chainId: Number(auth['chainId']), nonce: Number(auth['nonce']), r: auth['r'] as Hex, s: auth['s'] as Hex, yParity: Number(auth['yParity']) },
-  }).catch(() => null);
+  let authorization: { address: Address; chainId: number; nonce: number; r: Hex; s: Hex; yParity: number };
+  try {
+    authorization = { address: getAddress(String(auth['address'])), chainId: Number(auth['chainId']), nonce: Number(auth['nonce']), r: auth['r'] as Hex, s: auth['s'] as Hex, yParity: Number(auth['yParity']) };
+  } catch {
+    throw new RelayReverted('the authorization does not name an address');
+  }
+  const template = getAddress(o.template ?? GELATO_DELEGATION_TEMPLATE);
+  if (authorization.address !== template) throw new RelayReverted(`the authorization delegates to ${authorization.address}, not the template ${template}`);
+  if (authorization.chainId !== o.chainId && authorization.chainId !== 0) throw new RelayReverted(`the authorization is for chain ${authorization.chainId}`);
+  if (!Number.isSafeInteger(authorization.nonce) || authorization.nonce < 0) throw new RelayReverted('the authorization nonce is not a non-negative integer');
+  const authority = await recoverAuthorizationAddress({ authorization }).catch(() => null);
   if (authority !== account) throw new RelayReverted('the authorization is not signed by the account');
-  let decoded;
+  let decoded: ReturnType<typeof decodeExecuteCalldata>;
   try {
     decoded = decodeExecuteCalldata(tx.data);
   } catch {
@@ -91,12 +122,12 @@ async function unwrap(o: RelayChainOptions, tx: BlitzTxParams): Promise<{ sender
   if (decoded.mode !== EXECUTE_MODE) throw new RelayReverted('unsupported execute mode');
   const signer = await recoverAddress({ hash: executeDigest(account, o.chainId, decoded.calls, decoded.nonce), signature: decoded.signature }).catch(() => null);
   if (signer !== account) throw new RelayReverted('the Execute signature is not the account’s');
-  return { sender: account, calls: decoded.calls };
+  return { sender: account, calls: decoded.calls, authorization: { address: authorization.address, chainId: authorization.chainId, nonce: authorization.nonce }, executeNonce: decoded.nonce };
 }
 
 async function check(o: RelayChainOptions, sender: Address, call: SmartAccountCall, used: Set<string>): Promise<RelayEffect> {
   if (getAddress(call.to) !== getAddress(o.tradingRouter)) throw new RelayReverted(`call to ${call.to}, not the TradingRouter`);
-  let fn;
+  let fn: ReturnType<typeof decodeFunctionData<typeof ROUTER_ABI>>;
   try {
     fn = decodeFunctionData({ abi: ROUTER_ABI, data: call.data });
   } catch {
@@ -108,7 +139,7 @@ async function check(o: RelayChainOptions, sender: Address, call: SmartAccountCa
     return { kind: 'delegate-removed', trader: sender, delegate: getAddress(delegate) };
   }
   const [signature, userIntent] = fn.args as readonly [Hex, Hex];
-  let message;
+  let message: IntentMessage<'DelegateReq'>;
   try {
     message = decodeIntent('DelegateReq', userIntent);
     if (encodeIntent('DelegateReq', message).toLowerCase() !== userIntent.toLowerCase()) throw new Error('not canonical');

@@ -3,7 +3,9 @@
  * builders `/v2/intents/{open,close,increase,tpsl-update,delegate-set}`, the calldata route
  * `/v2/delegate/remove` (ASSUMED encoding `removeDelegate(address)`, as the devnet simulator's), and the reads
  * `/v2/delegation`, `/v2/nonce`, `/v2/positions` from the Ledger it shares with the gateway
- * double. Answers use the `{ok,data}` / `{ok:false,error:{code,message,details}}` envelope with
+ * double. When the Ledger mirrors a chain, `sync` refreshes what `/v2/delegation` and
+ * `/v2/nonce?check=` read from the chain first (DevnetExecutor's syncDelegation / syncNonce), so
+ * they answer the chain's state even after a relay or a transaction the doubles did not send. Answers use the `{ok,data}` / `{ok:false,error:{code,message,details}}` envelope with
  * §6's codes and statuses. Each endpoint takes GET with query parameters or POST with a JSON body.
  *
  * Test controls: a per-IP request budget (429 RATE_LIMITED with Retry-After), a GEO_RESTRICTED
@@ -45,6 +47,14 @@ export interface TxBuilderDoubleOptions {
   /** Requests per IP per window; default unlimited. */
   readonly rateLimit?: { readonly budget: number; readonly windowMs: number };
   readonly intentDeadlineMs?: number;
+  /** Refreshes the Ledger from the chain before a read answers (default: none, the Ledger is the truth). */
+  readonly sync?: LedgerSync;
+}
+
+/** Re-reads one fact from the chain into the Ledger. */
+export interface LedgerSync {
+  delegation(trader: Address, delegate: Address): Promise<void>;
+  nonce(signer: Address, nonce: bigint): Promise<void>;
 }
 
 export type GarbageKind = 'not-json' | 'wrong-shape';
@@ -132,6 +142,7 @@ export class TxBuilderDouble {
       if (garbage === 'not-json') return sendText(res, 200, '<html>502 Bad Gateway</html>', 'text/html');
       if (garbage === 'wrong-shape') return sendJson(res, 200, { result: 'ok', payload: [1, 2, 3] });
       const fields = req.method === 'GET' ? Object.fromEntries(url.searchParams.entries()) : record(await readJson(req));
+      await this.#sync(url.pathname, fields);
       const data = this.#route(url.pathname, fields);
       sendJson(res, 200, { ok: true, data });
     } catch (error) {
@@ -139,6 +150,14 @@ export class TxBuilderDouble {
       if (error instanceof VantaError) return sendJson(res, 400, { ok: false, error: { code: 'VALIDATION_ERROR', message: error.message, details: null } });
       sendJson(res, 500, { ok: false, error: { code: 'INTERNAL_ERROR', message: 'internal error', details: null } });
     }
+  }
+
+  /** Chain-backed reads: the Ledger is refreshed from the chain before the route reads it. */
+  async #sync(path: string, f: Record<string, unknown>): Promise<void> {
+    const sync = this.#options.sync;
+    if (sync === undefined) return;
+    if (path === '/v2/delegation') await sync.delegation(address(f, 'trader'), address(f, 'delegate'));
+    else if (path === '/v2/nonce' && f.check !== undefined) await sync.nonce(address(f, 'trader'), uint(f, 'check'));
   }
 
   #route(path: string, f: Record<string, unknown>): unknown {
