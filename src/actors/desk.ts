@@ -311,3 +311,69 @@ export interface AdminDesk {
   /** Writes an audit entry for an action the bot itself performs (a broadcast). */
   audit(by: string, action: string, subject: string): Promise<void>;
 }
+
+/**
+ * Avantis v2 custody (ADR 0019, issue 9 item 3): Vanta trades for a trader through a DELEGATE key
+ * that the Avantis contracts let open, close and manage positions but never withdraw, approve USDC
+ * or add delegates. Null on a v1 deployment and in paper mode (nothing to delegate there).
+ */
+export type DelegationState = 'active' | 'missing' | 'expired' | 'pending';
+
+export interface DelegationView {
+  readonly state: DelegationState;
+  /** The wallet checked (the Vanta wallet, or the trader's own); null before /start. */
+  readonly trader: `0x${string}` | null;
+  /** Vanta's trading key for this trader; null before one was made. */
+  readonly delegate: `0x${string}` | null;
+  /** ISO time the key stops working on chain (active or expired); null when none is registered. */
+  readonly expiresAt: string | null;
+  /** Active but expiring soon (it is renewed before the next order on a Vanta wallet). */
+  readonly renewSoon: boolean;
+  /** One or two plain sentences for the trader. */
+  readonly message: string;
+}
+
+/** A signing page for a trader's own wallet (src/infra/http/connect-server.ts). */
+export interface ConnectLinkView {
+  readonly url: string;
+  readonly trader: `0x${string}`;
+  readonly delegate: `0x${string}`;
+  /** ISO time the link (and the request it shows) expires. */
+  readonly linkExpiresAt: string;
+  /** ISO time the key would stop working once registered. */
+  readonly delegateExpiresAt: string;
+}
+
+/** The exact call a trader sends from their own wallet to revoke Vanta's key. */
+export interface TraderCallView {
+  readonly to: `0x${string}`;
+  readonly from: `0x${string}`;
+  readonly data: `0x${string}`;
+  /** Always "0": no value moves. */
+  readonly value: '0';
+  readonly chainId: number;
+  /** The delegate the call removes. */
+  readonly delegate: `0x${string}`;
+}
+
+export type RevocationOutcome =
+  | { readonly status: 'revoked'; readonly txHash: `0x${string}`; readonly block: string }
+  /** Nothing was sent: no key is registered for this wallet (message says so). */
+  | { readonly status: 'nothing'; readonly message: string };
+
+export interface DelegationDesk {
+  /** The state of Vanta's trading key for the trader's Vanta wallet (or, with `ownWallet`, their own). */
+  status(telegramId: number, ownWallet?: string): Promise<DelegationView>;
+  /** Registers (or renews) the key for the trader's Vanta wallet; one registration however often it is asked. */
+  register(telegramId: number): Promise<DelegationView>;
+  /** A fresh signing page for the trader's own wallet; refuses when the page is not served here. */
+  connectLink(telegramId: number, ownWallet: string): Promise<ConnectLinkView>;
+  /** The call the trader sends from their own wallet to revoke the key; null when no key was ever made. */
+  revocationCall(telegramId: number, ownWallet: string): Promise<TraderCallView | null>;
+  /**
+   * Revokes the key of the trader's Vanta wallet: `removeDelegate` signed by that wallet and sent
+   * through the transaction outbox. `requestId` is chosen when the confirmation is shown, so a
+   * double click or a replay is the same transaction. Resolves with the chain's verdict.
+   */
+  revoke(telegramId: number, requestId: string): Promise<RevocationOutcome>;
+}
