@@ -6,12 +6,13 @@ import { Bot, MemorySessionStorage, session, type StorageAdapter } from 'grammy'
 import type { UserFromGetMe } from 'grammy/types';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { AdminDesk, Mode, NoticeSink, TradingDesk } from '../actors/desk.ts';
+import type { AdminDesk, DelegationDesk, Mode, NoticeSink, TradingDesk } from '../actors/desk.ts';
 import type { ActionTable } from './actions.ts';
 import { answerPress, correlationId, errorBoundary } from './boundary.ts';
 import { initialSession, type SessionData, type VantaContext } from './context.ts';
 import { accountActions, accountCommands, applyTypedSetting } from './flows/account.ts';
 import { ADMIN_COMMANDS, adminActions, adminCommands, previewBroadcast } from './flows/admin.ts';
+import { delegationActions, delegationCommands } from './flows/delegation.ts';
 import { positionActions, positionCommands } from './flows/positions.ts';
 import { textOrder, tradeActions, tradeCommands, typedWizardValue } from './flows/trade.ts';
 import { typedWithdrawalValue, withdrawActions } from './flows/withdraw.ts';
@@ -40,6 +41,8 @@ export interface VantaBotOptions {
   readonly apiRoot: string;
   readonly desk: TradingDesk;
   readonly admin: AdminDesk | null;
+  /** Avantis v2's trading key (/connect, /disconnect); absent or null on v1 and in paper mode. */
+  readonly delegation?: DelegationDesk | null;
   readonly adminIds: readonly number[];
   readonly mode: Mode;
   readonly logger: Logger;
@@ -75,6 +78,8 @@ export const COMMANDS = [
   { command: 'history', description: 'Finished trades' },
   { command: 'settings', description: 'Leverage, slippage, notifications' },
   { command: 'status', description: 'Mode, chain and price feeds' },
+  { command: 'connect', description: 'Vanta’s trading key: what it can do, enable it' },
+  { command: 'disconnect', description: 'Revoke Vanta’s trading key' },
   { command: 'help', description: 'Everything Vanta can do' },
 ] as const;
 
@@ -82,7 +87,7 @@ export const COMMANDS = [
 const SESSION_TTL_SECONDS = 24 * 3600;
 
 const KNOWN_COMMANDS = new Set<string>([...COMMANDS.map((c) => c.command), ...ADMIN_COMMANDS]);
-const ACTIONS: ActionTable = { ...accountActions, ...tradeActions, ...positionActions, ...withdrawActions, ...adminActions };
+const ACTIONS: ActionTable = { ...accountActions, ...tradeActions, ...positionActions, ...withdrawActions, ...delegationActions, ...adminActions };
 
 export function createVantaBot(o: VantaBotOptions): VantaBot {
   // Our Bot API client (src/bot/bot-api-fetch.ts): half the CPU per call of grammY's node-fetch.
@@ -102,6 +107,7 @@ export function createVantaBot(o: VantaBotOptions): VantaBot {
   const services = {
     desk: o.desk,
     admin: o.admin,
+    delegation: o.delegation ?? null,
     adminIds: new Set(o.adminIds),
     keyboards,
     cards,
@@ -187,7 +193,7 @@ export function createVantaBot(o: VantaBotOptions): VantaBot {
     await answerPress(ctx, { text: 'This button is not valid any more.' });
   });
 
-  bot.use(accountCommands, tradeCommands, positionCommands, adminCommands);
+  bot.use(accountCommands, tradeCommands, positionCommands, delegationCommands, adminCommands);
 
   bot.on('message:text', async (ctx) => {
     const text = ctx.message.text;

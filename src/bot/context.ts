@@ -1,6 +1,6 @@
 import type { Context, SessionFlavor } from 'grammy';
 import type { Logger } from 'pino';
-import type { AdminDesk, Mode, Side, TradingDesk } from '../actors/desk.ts';
+import type { AdminDesk, DelegationDesk, Mode, Side, TradingDesk } from '../actors/desk.ts';
 import type { Keyboards } from './keyboards.ts';
 import type { OrderCards } from './order-cards.ts';
 
@@ -36,6 +36,8 @@ export interface BotServices {
   readonly desk: TradingDesk;
   /** Null when the engine offers no admin desk (then every admin command is refused). */
   readonly admin: AdminDesk | null;
+  /** Avantis v2's trading key (/connect, /disconnect); null on v1 and in paper mode. */
+  readonly delegation: DelegationDesk | null;
   readonly adminIds: ReadonlySet<number>;
   readonly keyboards: Keyboards;
   readonly cards: OrderCards;

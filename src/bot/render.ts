@@ -186,6 +186,7 @@ export function helpCard(isAdmin: boolean): Html {
     html`/history: finished trades`,
     html`/settings: leverage, slippage, confirmations, notifications`,
     html`/status: mode, chain and price feeds`,
+    html`/connect · /disconnect: Vanta’s trading key on Avantis v2 (what it can and cannot do; enable or revoke it)`,
     '',
     html`Quick orders: ${code('long eth 100 10x')} or ${code('short btc 50 @5x')} (side, pair, USDC collateral, leverage).`,
     isAdmin ? lines('', b('Operator'), html`/stats · /pause [pair] · /resume [pair] · /suspend id · /reinstate id · /broadcast · /quarantine · /release id · /rotate`) : null,

@@ -52,7 +52,7 @@ export async function shared<T>(traders: readonly Trader[], items: readonly T[],
   );
 }
 
-export function trader(h: BotHarness, id: number, firstName = `Trader ${id}`): Trader {
+export function trader(h: Pick<BotHarness, 'double' | 'rateLimit'>, id: number, firstName = `Trader ${id}`): Trader {
   const user = h.double.user(id, { firstName });
   const sent: number[] = [];
   const WINDOW_MS = h.rateLimit.windowMs + 500;

@@ -3,10 +3,11 @@ import type { SettingsPatch } from '../../actors/desk.ts';
 import { BadInputError } from '../../errors.ts';
 import { userIdOf, type ActionTable } from '../actions.ts';
 import type { VantaContext } from '../context.ts';
-import { html } from '../html.ts';
+import { html, lines } from '../html.ts';
 import { parseLeverage } from '../parse.ts';
 import { answerAfterPending, showIn, type View } from '../pending.ts';
 import { helpCard, historyCard, marketsCard, settingsCard, statusCard, walletCard, welcome } from '../render.ts';
+import { walletKeyLine } from './delegation.ts';
 import type { Rows } from '../ui.ts';
 
 /** /start, /wallet, /markets, /history, /settings, /status, /help and their buttons. */
@@ -28,7 +29,8 @@ async function walletView(ctx: VantaContext): Promise<View> {
     [...(ctx.vanta.mode === 'sandbox' ? [{ text: '🚰 Faucet', action: 'w.faucet' }] : []), { text: '🔄 Refresh', action: 'w.show' }],
     [{ text: '💸 Withdraw', action: 'wd.start' }],
   ];
-  return { body: walletCard(wallet, ctx.vanta.mode), rows };
+  const key = await walletKeyLine(ctx);
+  return { body: key ? lines(walletCard(wallet, ctx.vanta.mode), '', key) : walletCard(wallet, ctx.vanta.mode), rows };
 }
 
 accountCommands.command('wallet', async (ctx) => {
