@@ -60,7 +60,11 @@ import type { Database } from './infra/db/database.ts';
 import { Secret } from './infra/secret.ts';
 import type { RiskLimits } from './machines/risk.ts';
 import { createShutdown, installProcessHandlers, type Shutdown } from './infra/shutdown.ts';
-import type { AdminDesk, NoticeSink, TradingDesk } from './actors/desk.ts';
+import type { AdminDesk, DelegationDesk, NoticeSink, TradingDesk } from './actors/desk.ts';
+import { createDelegateConnectSessions } from './actors/delegate-connect.ts';
+import { createV2DelegationDesk, type RunningDelegationDesk } from './actors/delegation-desk.ts';
+import { createConnectServer, type ConnectServer } from './infra/http/connect-server.ts';
+import { Registry } from 'prom-client';
 import { createAdminDesk } from './actors/admin-desk.ts';
 import { readTradingControls } from './actors/kinds/controls.actor.ts';
 import { createTradingDesk } from './actors/trading-desk.ts';
@@ -128,7 +132,7 @@ async function start(config: Config, logger: Logger, metrics: Metrics, shutdown:
   const notices = lateNoticeSink();
   const { system, hub } = await startActors(config, db, ownership, trading, notices.sink, logger, metrics, shutdown, readiness);
   startPriceFeeds(system, chain.client, trading.feeds, logger, shutdown);
-  const desks = startDesks(config, chain, trading, system, db, logger, metrics, shutdown);
+  const desks = await startDesks(config, chain, trading, system, db, ownership.fence, logger, metrics, shutdown);
   const chat = await startTelegram(config, desks, redis, logger, shutdown, readiness);
   notices.attach(chat.notices);
 
@@ -149,12 +153,24 @@ async function start(config: Config, logger: Logger, metrics: Metrics, shutdown:
   }
   booted.done = true;
   logger.info({ mode: config.mode, actors: system.ids().length, quarantined: system.quarantined().length, ops: ops.url }, 'Vanta is running');
+  if (desks.connectUrl && config.mode === 'sandbox') logger.info({ connect: desks.connectUrl }, `Delegate connect page (own wallets, Avantis v2): ${desks.connectUrl}/connect/<token>; /connect 0xYourAddress in the chat gives a link`);
   // The newcomer's first contact: the last line, plainly.
   if (chat.chatUrl) logger.info({ chat: chat.chatUrl }, `Sandbox chat: open ${chat.chatUrl} in your browser and send /start`);
 }
 
+interface Desks {
+  readonly trading: TradingDesk;
+  readonly admin: AdminDesk;
+  /** Avantis v2's trading keys (/connect, /disconnect); null on v1, in paper mode and on a refused deployment. */
+  readonly delegation: DelegationDesk | null;
+  /** Where the delegate connect page listens (v2 only). */
+  readonly connectUrl: string | null;
+  /** Set by the Telegram front end: tells a trader the outcome of their connect page. */
+  tell: ((telegramId: number, text: string) => Promise<void>) | null;
+}
+
 /** The trader's and the operator's ports (src/actors/desk.ts) over the running engine. */
-function startDesks(config: Config, chain: ChainHandle, trading: Trading, system: ActorRuntime, db: Database, logger: Logger, metrics: Metrics, shutdown: Shutdown): { trading: TradingDesk; admin: AdminDesk } {
+async function startDesks(config: Config, chain: ChainHandle, trading: Trading, system: ActorRuntime, db: Database, fence: Fence, logger: Logger, metrics: Metrics, shutdown: Shutdown): Promise<Desks> {
   const desk = createTradingDesk({
     mode: config.mode,
     runtime: system,
@@ -181,7 +197,77 @@ function startDesks(config: Config, chain: ChainHandle, trading: Trading, system
     rotationMetrics: createKeyRotationMetrics(metrics.registry),
   });
   shutdown.add('admin desk', () => admin.close());
-  return { trading: desk, admin };
+  const desks: Desks = { trading: desk, admin, delegation: null, connectUrl: null, tell: null };
+  if (chain.protocolVersion !== 'v2' || !chain.v2Services || !chain.tradable || chain.refusal !== null) return desks;
+  return startDelegation(config, chain, chain.v2Services, trading, db, fence, logger, shutdown, desks);
+}
+
+/**
+ * Avantis v2: the trader's trading key (delegate) behind /connect and /disconnect, and the connect
+ * page where a trader's own wallet signs its registration (ADR 0018; loopback unless
+ * CONNECT_PUBLIC_URL names the HTTPS address a proxy serves it under). Its revocations go through
+ * the transaction outbox like every transaction of a trader's wallet (their own pipeline instance:
+ * nonces are reserved in the outbox, so two instances never share one).
+ */
+async function startDelegation(
+  config: Config,
+  chain: ChainHandle,
+  services: NonNullable<ChainHandle['v2Services']>,
+  trading: Trading,
+  db: Database,
+  fence: Fence,
+  logger: Logger,
+  shutdown: Shutdown,
+  desks: Desks,
+): Promise<Desks> {
+  const log = logger.child({ component: 'delegation' });
+  const late: { server: ConnectServer | null; desk: RunningDelegationDesk | null } = { server: null, desk: null };
+  const sessions = createDelegateConnectSessions({
+    onComplete: (outcome, session) => {
+      const telegramId = late.desk?.telegramIdOfDelegate(session.message.delegate) ?? null;
+      if (telegramId === null || !desks.tell) return;
+      const text =
+        outcome.status === 'registered'
+          ? `✅ Your wallet ${session.trader} registered Vanta's trading key. ${outcome.detail ?? ''} Send /connect to see it.`.replace(/\s+/g, ' ').trim()
+          : `⚠️ Registering Vanta's trading key for ${session.trader} failed: ${outcome.reason} Send /connect ${session.trader} for a new link.`;
+      desks.tell(telegramId, text).catch((err: unknown) => log.warn({ err }, 'Could not tell a trader how their connect page ended'));
+    },
+  });
+  const delegation = createV2DelegationDesk({
+    ...services,
+    chainId: chain.chainId,
+    db,
+    fence,
+    wallets: trading.wallets,
+    pipeline: {
+      client: fencedChainClient(chain.client, fence),
+      fees: { maxFeePerGas: parseGwei(String(config.tx.maxFeeGwei)), minPriorityFeePerGas: 1n },
+      clock: systemClock,
+      logger: logger.child({ component: 'tx' }),
+      // Its own registry: the engine's pipeline registered the tx metrics' names already.
+      metrics: createTxMetrics(new Registry()),
+      speedUpAfterMs: config.tx.speedUpAfterMs,
+      receiptTimeoutMs: config.tx.receiptTimeoutMs,
+      rpcs: chain.rpcs,
+      supersedeAfterMs: config.tx.supersedeAfterMs,
+      ...(chain.chainDurable ? { chainDurable: chain.chainDurable } : {}),
+    },
+    connect: { sessions, linkFor: (token) => late.server!.linkFor(token) },
+    metaRefreshMs: config.avantisV2.metaRefreshMs,
+    logger,
+  });
+  late.desk = delegation;
+  const server = await createConnectServer({
+    host: config.connect.host,
+    port: config.connect.port,
+    ...(config.connect.publicUrl ? { publicUrl: config.connect.publicUrl } : {}),
+    sessions,
+    submit: (signed) => delegation.submitOwnWallet(signed),
+    logger,
+  });
+  late.server = server;
+  shutdown.add('connect http', () => server.close());
+  return Object.assign(desks, { delegation, connectUrl: config.connect.publicUrl ?? server.url });
 }
 
 /**
@@ -191,7 +277,7 @@ function startDesks(config: Config, chain: ChainHandle, trading: Trading, system
  */
 async function startTelegram(
   config: Config,
-  desks: { trading: TradingDesk; admin: AdminDesk },
+  desks: Desks,
   redis: RedisHandle | null,
   logger: Logger,
   shutdown: Shutdown,
@@ -220,11 +306,13 @@ async function startTelegram(
     apiRoot,
     desk: desks.trading,
     admin: desks.admin,
+    delegation: desks.delegation,
     adminIds: config.telegram.adminIds,
     mode: config.mode,
     logger: botLogger,
     redis: redis?.client ?? null,
   });
+  desks.tell = async (telegramId, text) => void (await vanta.bot.api.sendMessage(telegramId, text));
   const transport: Transport =
     config.telegram.transport.kind === 'webhook'
       ? { kind: 'webhook', url: config.telegram.transport.url, secret: config.telegram.transport.secret.reveal(), host: config.telegram.transport.host, port: config.telegram.transport.port }
